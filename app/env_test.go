@@ -1,0 +1,264 @@
+package app
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/client"
+	hamba "github.com/hamba/avro/v2"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/fluxo-cdc/fluxo/config"
+	"github.com/fluxo-cdc/fluxo/sandbox"
+)
+
+// sharedDB is one MariaDB for the package's tests; each test uses its own
+// database in it.
+var sharedDB struct {
+	once sync.Once
+	db   *sandbox.MariaDB
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if sharedDB.db != nil {
+		sharedDB.db.Close()
+	}
+	os.Exit(code)
+}
+
+// env is one test's world: a database on the shared MariaDB, a fresh
+// in-process Kafka and schema registry.
+type env struct {
+	t       *testing.T
+	db      *sandbox.MariaDB
+	dbName  string
+	kafka   *kfake.Cluster
+	brokers []string
+	regURL  string
+	dir     string
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	sandbox.Require(t, "mariadb")
+	sharedDB.once.Do(func() {
+		sharedDB.db, sharedDB.err = sandbox.StartMariaDB(context.Background(), sandbox.MariaDBOptions{})
+	})
+	if sharedDB.err != nil {
+		t.Fatalf("start mariadb: %v", sharedDB.err)
+	}
+	e := &env{t: t, db: sharedDB.db, dir: t.TempDir()}
+	e.dbName = strings.ToLower(strings.NewReplacer("/", "_", "-", "_").Replace(t.Name()))
+	if len(e.dbName) > 60 {
+		e.dbName = e.dbName[:60]
+	}
+	e.exec("DROP DATABASE IF EXISTS `" + e.dbName + "`")
+	e.exec("CREATE DATABASE `" + e.dbName + "`")
+	e.kafka, e.brokers = sandbox.KafkaT(t)
+	_, e.regURL = sandbox.RegistryT(t)
+	return e
+}
+
+// conn opens a client connection to the test's database.
+func (e *env) conn() *client.Conn {
+	e.t.Helper()
+	c, err := client.Connect(e.db.Addr(), "root", "", e.dbName)
+	if err != nil {
+		e.t.Fatalf("connect: %v", err)
+	}
+	e.t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func (e *env) exec(q string, args ...any) {
+	e.t.Helper()
+	c, err := client.Connect(e.db.Addr(), "root", "", "")
+	if err != nil {
+		e.t.Fatalf("connect: %v", err)
+	}
+	defer c.Close()
+	if e.dbName != "" {
+		c.UseDB(e.dbName)
+	}
+	if _, err := c.Execute(q, args...); err != nil {
+		e.t.Fatalf("exec %q: %v", q, err)
+	}
+}
+
+// config writes and loads a config for the test's database; extra is YAML
+// appended verbatim (top-level keys).
+func (e *env) config(extra string) *config.Config {
+	e.t.Helper()
+	y := fmt.Sprintf(`name: t
+source:
+  dsn: mysql://root@%s/%s
+  tables: [%s.*]
+  server_id: 9001
+kafka:
+  brokers: [%s]
+  topic_prefix: fx
+schema_registry:
+  url: %s
+checkpoint:
+  path: %s
+%s`, e.db.Addr(), e.dbName, e.dbName, strings.Join(e.brokers, ","), e.regURL, filepath.Join(e.dir, "t.checkpoint"), extra)
+	path := filepath.Join(e.dir, "fluxo.yaml")
+	if err := os.WriteFile(path, []byte(y), 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+	cfg, err := config.Load(path, os.LookupEnv)
+	if err != nil {
+		e.t.Fatalf("config: %v\n%s", err, y)
+	}
+	return cfg
+}
+
+// streamer is a running `fluxo stream` inside the test process.
+type streamer struct {
+	cancel  context.CancelFunc
+	done    chan error
+	stopped bool
+	err     error
+}
+
+func (e *env) startStream(cfg *config.Config) *streamer {
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &streamer{cancel: cancel, done: make(chan error, 1)}
+	log := slog.New(slog.NewTextHandler(testWriter{e.t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	go func() {
+		err := Stream(ctx, cfg, log)
+		if err != nil && ctx.Err() == nil {
+			e.t.Logf("stream ended early: %v", err)
+		}
+		s.done <- err
+	}()
+	e.t.Cleanup(func() { s.stop() })
+	return s
+}
+
+// stop stops the stream like SIGTERM does and returns its error.
+func (s *streamer) stop() error {
+	s.cancel()
+	if s.stopped {
+		return s.err
+	}
+	select {
+	case err := <-s.done:
+		s.stopped, s.err = true, err
+		return err
+	case <-time.After(60 * time.Second):
+		return fmt.Errorf("stream did not stop within 60s")
+	}
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// record is a consumed and decoded Kafka record.
+type record struct {
+	Partition int32
+	Offset    int64
+	Key       map[string]any // nil for a null key
+	Value     map[string]any // nil for a tombstone
+}
+
+// consume reads topic from the beginning until n records arrived (or fails
+// after timeout) and decodes them through the registry.
+func (e *env) consume(topic string, n int, timeout time.Duration) []record {
+	e.t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var out []record
+	for len(out) < n {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			e.t.Fatalf("topic %s: got %d records, want %d", topic, len(out), n)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			out = append(out, record{Partition: r.Partition, Offset: r.Offset, Key: e.decode(r.Key), Value: e.decode(r.Value)})
+		})
+	}
+	return out
+}
+
+// decode decodes a Confluent-framed Avro datum with the schema the registry
+// holds for its id.
+func (e *env) decode(b []byte) map[string]any {
+	e.t.Helper()
+	if b == nil {
+		return nil
+	}
+	if len(b) < 5 || b[0] != 0 {
+		e.t.Fatalf("not Confluent framed: % x", b[:min(len(b), 8)])
+	}
+	schema := e.schema(int(binary.BigEndian.Uint32(b[1:5])))
+	var m map[string]any
+	if err := hamba.Unmarshal(schema, b[5:], &m); err != nil {
+		e.t.Fatalf("decode: %v", err)
+	}
+	return m
+}
+
+var schemaCache sync.Map
+
+func (e *env) schema(id int) hamba.Schema {
+	key := e.regURL + fmt.Sprint(id)
+	if s, ok := schemaCache.Load(key); ok {
+		return s.(hamba.Schema)
+	}
+	resp, err := http.Get(fmt.Sprintf("%s/schemas/ids/%d", e.regURL, id))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var doc struct{ Schema string }
+	if err := json.Unmarshal(body, &doc); err != nil {
+		e.t.Fatalf("registry answer %s: %v", body, err)
+	}
+	s, err := hamba.Parse(doc.Schema)
+	if err != nil {
+		e.t.Fatalf("parse schema %d: %v", id, err)
+	}
+	schemaCache.Store(key, s)
+	return s
+}
+
+// rowOf unwraps a decoded ["null", Value] union (hamba decodes a record
+// branch as a map keyed by the record's full name) into the row's fields.
+func rowOf(v any) map[string]any {
+	m, ok := v.(map[string]any)
+	if !ok || len(m) != 1 {
+		return nil
+	}
+	for name, inner := range m {
+		if row, ok := inner.(map[string]any); ok && strings.HasSuffix(name, ".Value") {
+			return row
+		}
+	}
+	return nil
+}

@@ -1,0 +1,385 @@
+package mysql
+
+import (
+	"fmt"
+	"log/slog"
+	"math/big"
+	"strings"
+	"time"
+
+	"github.com/fluxo-cdc/fluxo/cdc"
+)
+
+// converter turns a value decoded by go-mysql (binlog or binary protocol)
+// into the Go type that the column's cdc.Kind prescribes.
+type converter func(v any) (any, error)
+
+// newConverter returns the converter for a column; values Avro cannot hold
+// (zero dates) become nil when the column is nullable, and the documented
+// fallback (the Unix epoch) otherwise, with one warning per column.
+func newConverter(id cdc.TableID, d colDesc, col cdc.Column, log *slog.Logger) converter {
+	warned := false
+	invalid := func(v any) (any, error) {
+		if !warned && log != nil {
+			warned = true
+			log.Warn("value has no Avro representation; using the documented fallback",
+				"table", id.String(), "column", d.Name, "value", fmt.Sprint(v),
+				"fallback", map[bool]string{true: "null", false: "1970-01-01 (0)"}[col.Optional])
+		}
+		if col.Optional {
+			return nil, nil
+		}
+		return int64(0), nil
+	}
+	switch col.Kind {
+	case cdc.KindInt32, cdc.KindInt64:
+		return toInt64
+	case cdc.KindUint64:
+		return toUint64
+	case cdc.KindDecimal:
+		return func(v any) (any, error) { return parseDecimal(v, d.Scale) }
+	case cdc.KindFloat32:
+		return toFloat32
+	case cdc.KindFloat64:
+		return toFloat64
+	case cdc.KindBool:
+		return func(v any) (any, error) { b, err := bitBytes(v, 1); return err == nil && b[0] != 0, err }
+	case cdc.KindDate:
+		return func(v any) (any, error) { return dateValue(v, invalid) }
+	case cdc.KindLocalTimestampMicros, cdc.KindTimestampMicros:
+		return func(v any) (any, error) { return timestampValue(v, invalid) }
+	case cdc.KindDurationMicros:
+		return durationValue
+	case cdc.KindString:
+		return stringConverter(d)
+	}
+	return bytesConverter(d)
+}
+
+func toInt64(v any) (any, error) {
+	switch x := v.(type) {
+	case int8:
+		return int64(x), nil
+	case int16:
+		return int64(x), nil
+	case int32:
+		return int64(x), nil
+	case int64:
+		return x, nil
+	case int:
+		return int64(x), nil
+	case uint8:
+		return int64(x), nil
+	case uint16:
+		return int64(x), nil
+	case uint32:
+		return int64(x), nil
+	case uint64:
+		if x > 1<<63-1 {
+			return nil, fmt.Errorf("integer %d overflows a signed 64-bit value", x)
+		}
+		return int64(x), nil
+	}
+	return nil, fmt.Errorf("unexpected integer value %T", v)
+}
+
+func toUint64(v any) (any, error) {
+	switch x := v.(type) {
+	case uint64:
+		return x, nil
+	case int64:
+		return uint64(x), nil // binary protocol hands unsigned bigint over as int64 bits
+	}
+	i, err := toInt64(v)
+	if err != nil {
+		return nil, err
+	}
+	return uint64(i.(int64)), nil
+}
+
+func toFloat32(v any) (any, error) {
+	switch x := v.(type) {
+	case float32:
+		return x, nil
+	case float64:
+		return float32(x), nil
+	}
+	return nil, fmt.Errorf("unexpected float value %T", v)
+}
+
+func toFloat64(v any) (any, error) {
+	switch x := v.(type) {
+	case float64:
+		return x, nil
+	case float32:
+		return float64(x), nil
+	}
+	return nil, fmt.Errorf("unexpected double value %T", v)
+}
+
+// parseDecimal turns decimal text into its unscaled integer at scale.
+func parseDecimal(v any, scale int) (any, error) {
+	s, ok := asString(v)
+	if !ok {
+		return nil, fmt.Errorf("unexpected decimal value %T", v)
+	}
+	intPart, frac, _ := strings.Cut(s, ".")
+	if len(frac) > scale {
+		if strings.Trim(frac[scale:], "0") != "" {
+			return nil, fmt.Errorf("decimal %q has more than %d fraction digits", s, scale)
+		}
+		frac = frac[:scale]
+	}
+	digits := intPart + frac + strings.Repeat("0", scale-len(frac))
+	n, ok := new(big.Int).SetString(digits, 10)
+	if !ok {
+		return nil, fmt.Errorf("bad decimal %q", s)
+	}
+	return n, nil
+}
+
+// bitBytes returns a BIT(n) value as ceil(n/8) big-endian bytes.
+func bitBytes(v any, nbits int) ([]byte, error) {
+	size := max((nbits+7)/8, 1)
+	switch x := v.(type) {
+	case int64:
+		out := make([]byte, size)
+		for i := size - 1; i >= 0; i-- {
+			out[i] = byte(x)
+			x >>= 8
+		}
+		return out, nil
+	case []byte: // binary protocol: already big-endian
+		return leftPad(x, size), nil
+	case string:
+		return leftPad([]byte(x), size), nil
+	}
+	return nil, fmt.Errorf("unexpected bit value %T", v)
+}
+
+func leftPad(b []byte, size int) []byte {
+	if len(b) >= size {
+		return b[len(b)-size:]
+	}
+	out := make([]byte, size)
+	copy(out[size-len(b):], b)
+	return out
+}
+
+func asString(v any) (string, bool) {
+	switch x := v.(type) {
+	case string:
+		return x, true
+	case []byte:
+		return string(x), true
+	}
+	return "", false
+}
+
+func asBytes(v any) ([]byte, bool) {
+	switch x := v.(type) {
+	case []byte:
+		return x, true
+	case string:
+		return []byte(x), true
+	}
+	return nil, false
+}
+
+func stringConverter(d colDesc) converter {
+	switch d.Base {
+	case "enum":
+		return func(v any) (any, error) { return enumValue(v, d.Members) }
+	case "set":
+		return func(v any) (any, error) { return setValue(v, d.Members) }
+	}
+	return func(v any) (any, error) {
+		if s, ok := asString(v); ok {
+			return s, nil
+		}
+		return nil, fmt.Errorf("unexpected text value %T", v)
+	}
+}
+
+func enumValue(v any, members []string) (any, error) {
+	switch x := v.(type) {
+	case int64:
+		if x == 0 {
+			return "", nil // the error value '' of an invalid enum
+		}
+		if int(x) > len(members) {
+			return nil, fmt.Errorf("enum index %d beyond the %d members known", x, len(members))
+		}
+		return members[x-1], nil
+	case string, []byte:
+		s, _ := asString(x)
+		return s, nil
+	}
+	return nil, fmt.Errorf("unexpected enum value %T", v)
+}
+
+func setValue(v any, members []string) (any, error) {
+	switch x := v.(type) {
+	case int64:
+		var parts []string
+		for i, m := range members {
+			if x&(1<<uint(i)) != 0 {
+				parts = append(parts, m)
+			}
+		}
+		return strings.Join(parts, ","), nil
+	case string, []byte:
+		s, _ := asString(x)
+		return s, nil
+	}
+	return nil, fmt.Errorf("unexpected set value %T", v)
+}
+
+func bytesConverter(d colDesc) converter {
+	switch d.Base {
+	case "bit":
+		return func(v any) (any, error) { return bitBytes(v, d.Length) }
+	case "binary":
+		// The binlog drops trailing zero bytes of BINARY(n); restore them.
+		return func(v any) (any, error) {
+			b, ok := asBytes(v)
+			if !ok {
+				return nil, fmt.Errorf("unexpected binary value %T", v)
+			}
+			if len(b) < d.Length {
+				b = append(b[:len(b):len(b)], make([]byte, d.Length-len(b))...)
+			}
+			return b, nil
+		}
+	case "geometry":
+		// MySQL stores a 4-byte SRID before the WKB.
+		return func(v any) (any, error) {
+			b, ok := asBytes(v)
+			if !ok || len(b) < 4 {
+				return nil, fmt.Errorf("unexpected geometry value %T", v)
+			}
+			return b[4:], nil
+		}
+	}
+	return func(v any) (any, error) {
+		if b, ok := asBytes(v); ok {
+			return b, nil
+		}
+		return nil, fmt.Errorf("unexpected binary value %T", v)
+	}
+}
+
+// dateValue converts "YYYY-MM-DD" into days since the epoch.
+func dateValue(v any, invalid converter) (any, error) {
+	if t, ok := v.(time.Time); ok {
+		return daysSinceEpoch(t.Year(), int(t.Month()), t.Day()), nil
+	}
+	s, ok := asString(v)
+	if !ok {
+		return nil, fmt.Errorf("unexpected date value %T", v)
+	}
+	y, m, d, ok := parseYMD(s)
+	if !ok {
+		return nil, fmt.Errorf("bad date %q", s)
+	}
+	if m == 0 || d == 0 {
+		return invalid(s)
+	}
+	return daysSinceEpoch(y, m, d), nil
+}
+
+func daysSinceEpoch(y, m, d int) int64 {
+	return time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC).Unix() / 86400
+}
+
+func parseYMD(s string) (y, m, d int, ok bool) {
+	if len(s) < 10 || s[4] != '-' || s[7] != '-' {
+		return 0, 0, 0, false
+	}
+	y, ok1 := atoi(s[0:4])
+	m, ok2 := atoi(s[5:7])
+	d, ok3 := atoi(s[8:10])
+	return y, m, d, ok1 && ok2 && ok3
+}
+
+func atoi(s string) (int, bool) {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, len(s) > 0
+}
+
+// timestampValue converts a datetime or timestamp into microseconds since
+// the epoch (wall clock as UTC for datetime).
+func timestampValue(v any, invalid converter) (any, error) {
+	if t, ok := v.(time.Time); ok {
+		return t.UnixMicro(), nil
+	}
+	s, ok := asString(v)
+	if !ok {
+		return nil, fmt.Errorf("unexpected datetime value %T", v)
+	}
+	y, mo, d, ok := parseYMD(s)
+	if !ok {
+		return nil, fmt.Errorf("bad datetime %q", s)
+	}
+	if mo == 0 || d == 0 {
+		return invalid(s)
+	}
+	clock := int64(0)
+	if len(s) > 11 {
+		c, err := parseClock(s[11:])
+		if err != nil {
+			return nil, fmt.Errorf("bad datetime %q", s)
+		}
+		clock = c
+	}
+	return daysSinceEpoch(y, mo, d)*86400_000_000 + clock, nil
+}
+
+// durationValue converts MySQL TIME text ("-838:59:59.000000") into signed
+// microseconds.
+func durationValue(v any) (any, error) {
+	s, ok := asString(v)
+	if !ok {
+		return nil, fmt.Errorf("unexpected time value %T", v)
+	}
+	neg := strings.HasPrefix(s, "-")
+	us, err := parseClock(strings.TrimPrefix(s, "-"))
+	if err != nil {
+		return nil, fmt.Errorf("bad time %q", s)
+	}
+	if neg {
+		us = -us
+	}
+	return us, nil
+}
+
+// parseClock parses "H+:MM:SS[.ffffff]" into microseconds.
+func parseClock(s string) (int64, error) {
+	hms, frac, _ := strings.Cut(s, ".")
+	parts := strings.Split(hms, ":")
+	if len(parts) != 3 {
+		return 0, fmt.Errorf("bad clock %q", s)
+	}
+	h, ok1 := atoi(parts[0])
+	m, ok2 := atoi(parts[1])
+	sec, ok3 := atoi(parts[2])
+	if !ok1 || !ok2 || !ok3 || len(frac) > 6 {
+		return 0, fmt.Errorf("bad clock %q", s)
+	}
+	us := 0
+	if frac != "" {
+		f, ok := atoi(frac + strings.Repeat("0", 6-len(frac)))
+		if !ok {
+			return 0, fmt.Errorf("bad clock %q", s)
+		}
+		us = f
+	}
+	return (int64(h)*3600+int64(m)*60+int64(sec))*1_000_000 + int64(us), nil
+}

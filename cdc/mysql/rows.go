@@ -1,0 +1,226 @@
+package mysql
+
+import (
+	"bytes"
+	"fmt"
+	"reflect"
+	"regexp"
+	"strings"
+
+	"github.com/go-mysql-org/go-mysql/replication"
+
+	"github.com/fluxo-cdc/fluxo/cdc"
+)
+
+// tableMapBodyStart skips the table id (6 bytes) and flags (2 bytes) of a
+// table map body, so that the fingerprint survives a table id change.
+const tableMapBodyStart = replication.EventHeaderSize + 8
+
+// mapTable resolves a table map event to a captured table (or to nil for a
+// table fluxo does not capture), deriving a new schema version when the
+// table's definition changed.
+func (s *Source) mapTable(ev *replication.BinlogEvent, tm *replication.TableMapEvent) error {
+	id := cdc.TableID{Schema: string(tm.Schema), Name: string(tm.Table)}
+	if !s.opts.Filter.Match(id.Schema, id.Name) {
+		s.tables[tm.TableID] = nil
+		return nil
+	}
+	fp := ev.RawData
+	if len(fp) >= tableMapBodyStart+s.checksum {
+		fp = fp[tableMapBodyStart : len(fp)-s.checksum]
+	}
+	if e := s.byName[id]; e != nil && bytes.Equal(e.fingerprint, fp) {
+		s.tables[tm.TableID] = e.state
+		return nil
+	}
+	ts, err := s.deriveTable(id, tm)
+	if err != nil {
+		return err
+	}
+	s.byName[id] = &tableEntry{fingerprint: bytes.Clone(fp), state: ts}
+	s.tables[tm.TableID] = ts
+	return nil
+}
+
+// deriveTable builds a table's decoder from a table map, reusing the schema
+// in force when nothing the stream exposes changed.
+func (s *Source) deriveTable(id cdc.TableID, tm *replication.TableMapEvent) (*tableState, error) {
+	descs, pk, ok := descsFromTableMap(tm)
+	if !ok {
+		var err error
+		if descs, pk, err = s.descsFallback(id, tm); err != nil {
+			return nil, err
+		}
+	} else if err := decorate(s.meta, id, descs); err != nil {
+		s.log.Warn("cannot read column types from information_schema; fluxo.type is derived from the binlog", "table", id.String(), "err", err)
+	}
+	ts, err := buildTable(id, descs, pk, s.opts.Filter, s.log)
+	if err != nil {
+		return nil, err
+	}
+	return s.adopt(ts, descs, pk)
+}
+
+// adopt records ts as the table's schema in force; an unchanged schema keeps
+// the previous *cdc.Table so that encoders and registry ids are reused.
+func (s *Source) adopt(ts *tableState, descs []colDesc, pk []int) (*tableState, error) {
+	id := ts.table.ID
+	version := 1
+	if prev := s.schemas.tables[id]; prev != nil {
+		old, err := buildTable(id, prev.Descs, prev.PK, s.opts.Filter, nil)
+		if err == nil && reflect.DeepEqual(old.table, ts.table) {
+			if e := s.byName[id]; e != nil && reflect.DeepEqual(e.state.table, ts.table) {
+				ts.table = e.state.table
+			}
+			return ts, nil
+		}
+		version = prev.Version + 1
+		s.log.Info("table schema changed", "table", id.String(), "version", version)
+	}
+	s.schemas = s.schemas.with(&savedTable{ID: id, Descs: descs, PK: pk, Version: version})
+	return ts, nil
+}
+
+// descsFallback describes a table whose table map carries no column names
+// (binlog_row_metadata=MINIMAL): the saved schema if it still fits,
+// otherwise information_schema.
+func (s *Source) descsFallback(id cdc.TableID, tm *replication.TableMapEvent) ([]colDesc, []int, error) {
+	if prev := s.schemas.tables[id]; prev != nil && fitsTableMap(prev.Descs, tm) {
+		return prev.Descs, prev.PK, nil
+	}
+	descs, pk, err := descsFromInfoSchema(s.meta, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !fitsTableMap(descs, tm) {
+		return nil, nil, &PermanentError{Err: fmt.Errorf("table %s: the binlog row has %d columns that do not match information_schema's %d", id, tm.ColumnCount, len(descs)),
+			Fix: "set binlog_row_metadata=FULL on the server so that old rows carry their own column names, then restart"}
+	}
+	// Binlog metadata is authoritative for lengths.
+	for i := range descs {
+		b := descFromBinlogType(tm.ColumnType[i], tm.ColumnMeta[i])
+		if descs[i].Base == "binary" && b.Length > 0 {
+			descs[i].Length = b.Length
+		}
+	}
+	return descs, pk, nil
+}
+
+// fitsTableMap reports whether descs plausibly describe the table map's
+// columns (same count and same broad types).
+func fitsTableMap(descs []colDesc, tm *replication.TableMapEvent) bool {
+	if len(descs) != int(tm.ColumnCount) {
+		return false
+	}
+	for i, d := range descs {
+		b := descFromBinlogType(tm.ColumnType[i], tm.ColumnMeta[i])
+		if family(b.Base) != family(d.Base) {
+			return false
+		}
+	}
+	return true
+}
+
+// family groups types that share a binlog encoding.
+func family(base string) string {
+	switch base {
+	case "char", "binary", "enum", "set":
+		return "string"
+	case "varchar", "varbinary":
+		return "varchar"
+	case "tinyblob", "blob", "mediumblob", "longblob", "tinytext", "text", "mediumtext", "longtext":
+		return "blob"
+	}
+	return base
+}
+
+// handleRows emits one event per row of a rows event.
+func (s *Source) handleRows(ev *replication.BinlogEvent, e *replication.RowsEvent) error {
+	ts := s.tables[e.TableID]
+	if ts == nil {
+		return nil
+	}
+	op, step := cdc.OpCreate, 1
+	switch ev.Header.EventType {
+	case replication.UPDATE_ROWS_EVENTv0, replication.UPDATE_ROWS_EVENTv1, replication.UPDATE_ROWS_EVENTv2,
+		replication.PARTIAL_UPDATE_ROWS_EVENT, replication.MARIADB_UPDATE_ROWS_COMPRESSED_EVENT_V1:
+		op, step = cdc.OpUpdate, 2
+	case replication.DELETE_ROWS_EVENTv0, replication.DELETE_ROWS_EVENTv1, replication.DELETE_ROWS_EVENTv2,
+		replication.MARIADB_DELETE_ROWS_COMPRESSED_EVENT_V1:
+		op = cdc.OpDelete
+	}
+	pos := int64(ev.Header.LogPos) - int64(ev.Header.EventSize)
+	for i := 0; i+step <= len(e.Rows); i += step {
+		first, err := ts.row(e.Rows[i])
+		if err != nil {
+			return err
+		}
+		evt := &cdc.Event{Op: op, Table: ts.table, Source: s.sourceInfo(ts.table.ID, ev.Header, pos, int32(i/step))}
+		switch op {
+		case cdc.OpCreate:
+			evt.After = first
+		case cdc.OpDelete:
+			evt.Before = first
+		case cdc.OpUpdate:
+			evt.Before = first
+			if evt.After, err = ts.row(e.Rows[i+1]); err != nil {
+				return err
+			}
+		}
+		evt.Tx = s.txInfo(ts.table)
+		s.pending = append(s.pending, cdc.Message{Event: evt})
+	}
+	return nil
+}
+
+func (s *Source) sourceInfo(id cdc.TableID, h *replication.EventHeader, pos int64, row int32) cdc.SourceInfo {
+	return cdc.SourceInfo{TsMs: s.tx.tsMs, Snapshot: cdc.SnapshotFalse, DB: id.Schema, Table: id.Name,
+		ServerID: int64(h.ServerID), GTID: s.tx.gtid, File: s.file, Pos: pos, Row: row}
+}
+
+func (s *Source) txInfo(t *cdc.Table) *cdc.TxInfo {
+	if s.tx.tableOrder == nil {
+		s.tx.tableOrder = map[*cdc.Table]int64{}
+	}
+	s.tx.order++
+	s.tx.tableOrder[t]++
+	id := s.tx.gtid
+	if id == "" {
+		id = fmt.Sprintf("%s:%d", s.file, s.last.Offset)
+	}
+	return &cdc.TxInfo{ID: id, TotalOrder: s.tx.order, DataCollectionOrder: s.tx.tableOrder[t]}
+}
+
+var truncateRe = regexp.MustCompile("(?is)^\\s*TRUNCATE\\s+(?:TABLE\\s+)?(?:`?([^`.\\s]+)`?\\.)?`?([^`\\s;]+)`?")
+
+// handleDDL emits a truncate event for TRUNCATE TABLE of a captured table,
+// and forgets cached decoders so the next table map re-derives them.
+func (s *Source) handleDDL(ev *replication.BinlogEvent, schema, q string) error {
+	if m := truncateRe.FindStringSubmatch(q); m != nil {
+		if m[1] != "" {
+			schema = m[1]
+		}
+		id := cdc.TableID{Schema: schema, Name: m[2]}
+		if e := s.byName[id]; e != nil && s.opts.Filter.Match(id.Schema, id.Name) {
+			evt := &cdc.Event{Op: cdc.OpTruncate, Table: e.state.table,
+				Source: s.sourceInfo(id, ev.Header, int64(ev.Header.LogPos)-int64(ev.Header.EventSize), 0)}
+			evt.Tx = s.txInfo(e.state.table)
+			s.pending = append(s.pending, cdc.Message{Event: evt})
+		}
+		return nil
+	}
+	if looksLikeSchemaChange(q) && s.server.rowMetadata != "FULL" {
+		s.byName = map[cdc.TableID]*tableEntry{} // MINIMAL metadata: re-read information_schema
+	}
+	return nil
+}
+
+func looksLikeSchemaChange(q string) bool {
+	q = strings.ToUpper(strings.TrimSpace(q))
+	for _, p := range []string{"ALTER", "CREATE", "DROP", "RENAME"} {
+		if strings.HasPrefix(q, p) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,271 @@
+package mysql
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/client"
+	gomysql "github.com/go-mysql-org/go-mysql/mysql"
+
+	"github.com/fluxo-cdc/fluxo/cdc"
+)
+
+// snapshotter reads the captured tables inside one consistent-snapshot
+// transaction in a goroutine and hands the rows over as messages.
+type snapshotter struct {
+	items  chan snapItem
+	cancel context.CancelFunc
+	conn   *client.Conn
+	done   chan struct{}
+}
+
+type snapItem struct {
+	msg cdc.Message
+	err error
+}
+
+// startSnapshot opens the snapshot transaction, reads its binlog position
+// and the table schemas, then starts reading rows.
+func startSnapshot(ctx context.Context, s *Source) (*snapshotter, error) {
+	conn, err := dial(ctx, s.opts.Conn)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := listTables(conn, s.opts.Filter)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	file, pos, gtid, err := consistentPosition(conn, s.server)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	states := make([]*tableState, 0, len(ids))
+	for _, id := range ids {
+		ts, err := s.snapshotTable(conn, id)
+		if err != nil {
+			conn.Close()
+			return nil, err
+		}
+		states = append(states, ts)
+	}
+	end := s.newPosition(file, pos, gtid)
+	s.log.Info("snapshot started", "tables", len(states), "position", end.String())
+	runCtx, cancel := context.WithCancel(context.Background())
+	sn := &snapshotter{items: make(chan snapItem, 1024), cancel: cancel, conn: conn, done: make(chan struct{})}
+	go sn.run(runCtx, s, states, end)
+	return sn, nil
+}
+
+// snapshotTable derives a table's schema from information_schema and makes
+// it the schema in force.
+func (s *Source) snapshotTable(conn *client.Conn, id cdc.TableID) (*tableState, error) {
+	descs, pk, err := descsFromInfoSchema(conn, id)
+	if err != nil {
+		return nil, err
+	}
+	ts, err := buildTable(id, descs, pk, s.opts.Filter, s.log)
+	if err != nil {
+		return nil, err
+	}
+	if ts, err = s.adopt(ts, descs, pk); err != nil {
+		return nil, err
+	}
+	s.byName[id] = &tableEntry{state: ts} // no fingerprint: the first table map re-derives and reuses ts.table
+	return ts, nil
+}
+
+func listTables(conn *client.Conn, f Filter) ([]cdc.TableID, error) {
+	r, err := conn.Execute(`SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES
+		WHERE TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_SCHEMA, TABLE_NAME`)
+	if err != nil {
+		return nil, fmt.Errorf("list tables: %w", err)
+	}
+	defer r.Close()
+	var ids []cdc.TableID
+	for i := range r.Values {
+		schema := cell(r, i, 0)
+		name := cell(r, i, 1)
+		if f.Match(schema, name) {
+			ids = append(ids, cdc.TableID{Schema: schema, Name: name})
+		}
+	}
+	return ids, nil
+}
+
+// consistentPosition starts a consistent-snapshot transaction on conn and
+// returns the binlog position it corresponds to. MariaDB reports it without
+// locking; MySQL holds a global read lock for that instant.
+func consistentPosition(conn *client.Conn, si serverInfo) (file string, pos uint32, gtid string, err error) {
+	if _, err = conn.Execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ"); err != nil {
+		return "", 0, "", err
+	}
+	if si.flavor == gomysql.MariaDBFlavor {
+		return mariadbSnapshotPosition(conn)
+	}
+	if _, err = conn.Execute("FLUSH TABLES WITH READ LOCK"); err != nil {
+		return "", 0, "", fmt.Errorf("snapshot: take the global read lock: %w", explainPrivilege(err, "RELOAD"))
+	}
+	defer conn.Execute("UNLOCK TABLES")
+	if _, err = conn.Execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"); err != nil {
+		return "", 0, "", fmt.Errorf("snapshot: start transaction: %w", err)
+	}
+	return binlogPosition(conn, si)
+}
+
+func mariadbSnapshotPosition(conn *client.Conn) (file string, pos uint32, gtid string, err error) {
+	if _, err = conn.Execute("START TRANSACTION WITH CONSISTENT SNAPSHOT"); err != nil {
+		return "", 0, "", fmt.Errorf("snapshot: start transaction: %w", err)
+	}
+	r, err := conn.Execute("SHOW STATUS LIKE 'binlog_snapshot_%'")
+	if err != nil {
+		return "", 0, "", fmt.Errorf("snapshot: read binlog_snapshot_file: %w", err)
+	}
+	defer r.Close()
+	for i := range r.Values {
+		name := cell(r, i, 0)
+		val := cell(r, i, 1)
+		switch strings.ToLower(name) {
+		case "binlog_snapshot_file":
+			file = val
+		case "binlog_snapshot_position":
+			var p uint64
+			fmt.Sscan(val, &p)
+			pos = uint32(p)
+		}
+	}
+	if file == "" {
+		return "", 0, "", errors.New("snapshot: the server reports no binlog_snapshot_file: is log_bin on?")
+	}
+	gtid, err = queryString(conn, fmt.Sprintf("SELECT BINLOG_GTID_POS('%s', %d)", strings.ReplaceAll(file, "'", "''"), pos))
+	return file, pos, gtid, err
+}
+
+func (sn *snapshotter) run(ctx context.Context, s *Source, states []*tableState, end *Position) {
+	defer close(sn.done)
+	defer close(sn.items)
+	defer sn.conn.Close()
+	start := time.Now().UnixMilli()
+	var held *cdc.Event // one event of look-ahead, to mark the last one
+	send := func(m cdc.Message) bool {
+		select {
+		case sn.items <- snapItem{msg: m}:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	for _, ts := range states {
+		err := readTable(sn.conn, ts, func(row []any) error {
+			ev := &cdc.Event{Op: cdc.OpRead, Table: ts.table, After: row, Source: cdc.SourceInfo{
+				TsMs: start, Snapshot: cdc.SnapshotTrue, DB: ts.table.ID.Schema, Table: ts.table.ID.Name,
+				File: end.File, Pos: int64(end.Offset)}}
+			if held != nil && !send(cdc.Message{Event: held}) {
+				return ctx.Err()
+			}
+			held = ev
+			return nil
+		})
+		if err != nil {
+			sn.items <- snapItem{err: fmt.Errorf("snapshot of %s: %w", ts.table.ID, err)}
+			return
+		}
+	}
+	sn.conn.Execute("COMMIT")
+	if held != nil {
+		held.Source.Snapshot = cdc.SnapshotLast
+		if !send(cdc.Message{Event: held}) {
+			return
+		}
+	}
+	send(cdc.Message{Commit: end})
+}
+
+// readTable streams a table's captured columns through fn.
+func readTable(conn *client.Conn, ts *tableState, fn func(row []any) error) error {
+	var cols []string
+	var srcIdx []int
+	for i, p := range ts.plan {
+		if p.idx >= 0 {
+			cols = append(cols, quoteIdent(ts.descs[i].Name))
+			srcIdx = append(srcIdx, i)
+		}
+	}
+	q := fmt.Sprintf("SELECT %s FROM %s.%s", strings.Join(cols, ", "), quoteIdent(ts.table.ID.Schema), quoteIdent(ts.table.ID.Name))
+	stmt, err := conn.Prepare(q)
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	var result gomysql.Result
+	raw := make([]any, len(ts.plan))
+	return stmt.ExecuteSelectStreaming(&result, func(row []gomysql.FieldValue) error {
+		for j, i := range srcIdx {
+			raw[i] = fieldValue(&row[j], ts.descs[i])
+		}
+		out, err := ts.row(raw)
+		if err != nil {
+			return err
+		}
+		return fn(out)
+	}, nil)
+}
+
+// fieldValue copies a binary-protocol value into the form the binlog
+// decoder produces, so that one set of converters serves both.
+func fieldValue(fv *gomysql.FieldValue, d colDesc) any {
+	switch fv.Type {
+	case gomysql.FieldValueTypeUnsigned:
+		return fv.AsUint64()
+	case gomysql.FieldValueTypeSigned:
+		return fv.AsInt64()
+	case gomysql.FieldValueTypeFloat:
+		return fv.AsFloat64()
+	case gomysql.FieldValueTypeString:
+		if isText(d) || d.Base == "json" {
+			return string(fv.AsString())
+		}
+		return append([]byte(nil), fv.AsString()...)
+	}
+	return nil
+}
+
+func quoteIdent(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }
+
+func (sn *snapshotter) close() {
+	sn.cancel()
+	sn.conn.Close()
+	for range sn.items { // unblock the goroutine
+	}
+	<-sn.done
+}
+
+// fillSnapshot moves the next snapshot message into pending.
+func (s *Source) fillSnapshot(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case it, ok := <-s.snap.items:
+		if !ok {
+			s.snap.close()
+			s.snap = nil
+			if s.opts.Snapshot == SnapshotInitialOnly {
+				s.done = true
+			}
+			return nil
+		}
+		if it.err != nil {
+			return it.err
+		}
+		if p, ok := it.msg.Commit.(*Position); ok {
+			s.last = p
+			s.log.Info("snapshot complete", "position", p.String())
+		}
+		s.pending = append(s.pending, it.msg)
+		return nil
+	}
+}

@@ -1,0 +1,265 @@
+package mysql
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	gomysql "github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/go-mysql-org/go-mysql/replication"
+
+	"github.com/fluxo-cdc/fluxo/cdc"
+)
+
+// txState is the transaction being read.
+type txState struct {
+	open       bool // inside BEGIN ... COMMIT
+	gtid       string
+	tsMs       int64
+	order      int64
+	tableOrder map[*cdc.Table]int64
+}
+
+// resume prepares to stream from a checkpoint, refusing a different server
+// or purged history.
+func (s *Source) resume() error {
+	p, err := ParsePosition(s.opts.Checkpoint)
+	if err != nil {
+		return err
+	}
+	if p.Flavor != s.server.flavor {
+		return &PermanentError{Err: fmt.Errorf("the checkpoint was taken on %s, the server is %s", p.Flavor, s.server.flavor),
+			Fix: "point source.dsn at the server the checkpoint belongs to, or delete the checkpoint file to re-snapshot"}
+	}
+	if p.ServerID != s.server.identity {
+		if err := s.checkFailover(p); err != nil {
+			return err
+		}
+	}
+	if err := s.checkPurged(p); err != nil {
+		return err
+	}
+	s.schemas, s.last = p.schemas, p
+	p.Flavor, p.ServerID = s.server.flavor, s.server.identity
+	s.log.Info("resuming from checkpoint", "position", p.String(), "tables", len(p.schemas.tables))
+	return nil
+}
+
+// checkFailover accepts another server only when it has executed all of
+// the checkpoint's transactions (a replica of the same history).
+func (s *Source) checkFailover(p *Position) error {
+	wrong := &PermanentError{
+		Err: fmt.Errorf("the checkpoint was taken on server %s, this is %s, and its history does not contain the checkpoint's GTIDs", p.ServerID, s.server.identity),
+		Fix: "point source.dsn at the original server, or delete the checkpoint file to take a new snapshot (snapshot.mode: initial)"}
+	if p.GTIDSet == "" || !s.server.gtid {
+		return wrong
+	}
+	_, _, cur, err := binlogPosition(s.meta, s.server)
+	if err != nil {
+		return err
+	}
+	have, err1 := gomysql.ParseGTIDSet(s.server.flavor, cur)
+	want, err2 := gomysql.ParseGTIDSet(s.server.flavor, p.GTIDSet)
+	if err1 != nil || err2 != nil || !have.Contain(want) {
+		return wrong
+	}
+	s.log.Warn("server identity changed but it has executed every checkpointed transaction: continuing (failover)",
+		"was", p.ServerID, "now", s.server.identity)
+	return nil
+}
+
+// checkPurged fails when the server no longer has the binlogs to resume.
+func (s *Source) checkPurged(p *Position) error {
+	purged := &PermanentError{Err: fmt.Errorf("the server has purged binary logs that fluxo has not read yet (checkpoint at %s)", p),
+		Fix: "the changes in between are lost to CDC: delete the checkpoint file to take a new snapshot, and raise binlog_expire_logs_seconds / expire_logs_days so it does not happen again"}
+	if s.server.flavor == gomysql.MySQLFlavor && p.GTIDSet != "" {
+		gp, err := queryString(s.meta, "SELECT @@gtid_purged")
+		if err != nil {
+			return fmt.Errorf("read gtid_purged: %w", err)
+		}
+		have, err1 := gomysql.ParseGTIDSet(s.server.flavor, strings.ReplaceAll(gp, "\n", ""))
+		want, err2 := gomysql.ParseGTIDSet(s.server.flavor, p.GTIDSet)
+		if err1 == nil && err2 == nil && !want.Contain(have) {
+			return purged
+		}
+		return nil
+	}
+	r, err := s.meta.Execute("SHOW BINARY LOGS")
+	if err != nil {
+		return explainPrivilege(err, "REPLICATION CLIENT (MySQL) or BINLOG MONITOR (MariaDB)")
+	}
+	defer r.Close()
+	for i := range r.Values {
+		if name := cell(r, i, 0); name == p.File {
+			return nil
+		}
+	}
+	if p.GTIDSet != "" && s.server.flavor == gomysql.MariaDBFlavor {
+		return nil // MariaDB resumes by GTID; a purge shows as error 1236 when syncing
+	}
+	return purged
+}
+
+// startStream starts the binlog dump from the last yielded position.
+func (s *Source) startStream() error {
+	p := s.last
+	cfg := replication.BinlogSyncerConfig{
+		ServerID: s.opts.ServerID, Flavor: s.server.flavor,
+		Host: s.opts.Conn.Host, Port: s.opts.Conn.Port, User: s.opts.Conn.User, Password: s.opts.Conn.Password,
+		TLSConfig: s.opts.Conn.TLS, ParseTime: true, HeartbeatPeriod: s.opts.Heartbeat,
+		ReadTimeout: 3 * s.opts.Heartbeat, DisableRetrySync: true, Logger: s.log.With("component", "binlog"),
+		EventCacheCount: 1024,
+	}
+	s.syncer = replication.NewBinlogSyncer(cfg)
+	var err error
+	if p.GTIDSet != "" && s.server.gtid {
+		s.gset, err = gomysql.ParseGTIDSet(s.server.flavor, p.GTIDSet)
+		if err == nil {
+			s.streamer, err = s.syncer.StartSyncGTID(s.gset.Clone())
+		}
+	} else {
+		s.streamer, err = s.syncer.StartSync(gomysql.Position{Name: p.File, Pos: p.Offset})
+	}
+	if err != nil {
+		s.syncer.Close()
+		s.syncer, s.streamer = nil, nil
+		return explainSyncError(err)
+	}
+	s.file = p.File
+	s.tx = txState{}
+	return nil
+}
+
+func explainSyncError(err error) error {
+	var me *gomysql.MyError
+	if errors.As(err, &me) {
+		switch me.Code {
+		case gomysql.ER_MASTER_FATAL_ERROR_READING_BINLOG:
+			return &PermanentError{Err: fmt.Errorf("binlog dump: %w", err),
+				Fix: "the binlog position is no longer on the server (purged, or another server): delete the checkpoint file to take a new snapshot"}
+		case gomysql.ER_SPECIFIC_ACCESS_DENIED_ERROR, gomysql.ER_ACCESS_DENIED_ERROR:
+			return &PermanentError{Err: fmt.Errorf("binlog dump: %w", err), Fix: "GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO the fluxo user"}
+		}
+	}
+	return fmt.Errorf("binlog dump: %w", err)
+}
+
+// reconnect restarts the dump from the last yielded commit after a
+// transient failure; the partial transaction is read again (at-least-once).
+func (s *Source) reconnect(ctx context.Context, cause error) error {
+	if perr := explainSyncError(cause); errors.As(perr, new(*PermanentError)) {
+		return perr
+	}
+	s.syncer.Close()
+	s.syncer, s.streamer = nil, nil
+	backoff := 200 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		s.log.Warn("binlog connection lost, reconnecting", "err", cause, "attempt", attempt, "backoff", backoff, "from", s.last.String())
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		err := s.startStream()
+		if err == nil {
+			return nil
+		}
+		if errors.As(err, new(*PermanentError)) {
+			return err
+		}
+		cause, backoff = err, min(backoff*2, 30*time.Second)
+	}
+}
+
+// handle turns one binlog event into messages.
+func (s *Source) handle(ev *replication.BinlogEvent) error {
+	if s.log.Enabled(context.Background(), slog.LevelDebug-4) {
+		s.log.Log(context.Background(), slog.LevelDebug-4, "binlog event", "type", ev.Header.EventType.String(), "pos", ev.Header.LogPos)
+	}
+	switch e := ev.Event.(type) {
+	case *replication.RotateEvent:
+		s.file = string(e.NextLogName)
+	case *replication.FormatDescriptionEvent:
+		s.checksum = 0
+		if e.ChecksumAlgorithm == replication.BINLOG_CHECKSUM_ALG_CRC32 {
+			s.checksum = replication.BinlogChecksumLength
+		}
+	case *replication.GTIDEvent:
+		next, err := e.GTIDNext()
+		if err != nil {
+			return fmt.Errorf("decode gtid: %w", err)
+		}
+		s.beginTx(next.String(), ev.Header)
+		if t := e.OriginalCommitTimestamp; t != 0 {
+			s.tx.tsMs = int64(t / 1000)
+		}
+	case *replication.MariadbGTIDEvent:
+		s.beginTx(e.GTID.String(), ev.Header)
+		s.tx.open = !e.IsStandalone() // a MariaDB GTID event stands for BEGIN
+	case *replication.QueryEvent:
+		return s.handleQuery(ev, e)
+	case *replication.TableMapEvent:
+		return s.mapTable(ev, e)
+	case *replication.RowsEvent:
+		return s.handleRows(ev, e)
+	case *replication.XIDEvent:
+		s.commit(ev.Header)
+	case *replication.TransactionPayloadEvent:
+		for _, inner := range e.Events {
+			if err := s.handle(inner); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (s *Source) beginTx(gtid string, h *replication.EventHeader) {
+	s.tx = txState{gtid: gtid, tsMs: int64(h.Timestamp) * 1000}
+}
+
+// handleQuery deals with BEGIN, COMMIT (non-transactional engines) and DDL,
+// which is a transaction of its own.
+func (s *Source) handleQuery(ev *replication.BinlogEvent, e *replication.QueryEvent) error {
+	q := strings.TrimSpace(string(e.Query))
+	switch {
+	case strings.EqualFold(q, "BEGIN"):
+		if s.tx.tsMs == 0 {
+			s.tx.tsMs = int64(ev.Header.Timestamp) * 1000
+		}
+		s.tx.open = true
+		return nil
+	case strings.EqualFold(q, "COMMIT"):
+		s.commit(ev.Header)
+		return nil
+	}
+	if s.tx.open {
+		return nil // a statement inside a transaction (SAVEPOINT and the like)
+	}
+	if err := s.handleDDL(ev, string(e.Schema), q); err != nil {
+		return err
+	}
+	s.commit(ev.Header)
+	return nil
+}
+
+// commit ends the current transaction: the GTID joins the executed set and
+// a Commit message carries the resume position (the next event's offset).
+func (s *Source) commit(h *replication.EventHeader) {
+	if s.tx.gtid != "" && s.gset != nil {
+		if err := s.gset.Update(s.tx.gtid); err != nil {
+			s.log.Warn("cannot add gtid to the executed set", "gtid", s.tx.gtid, "err", err)
+		}
+	}
+	p := &Position{Flavor: s.server.flavor, ServerID: s.server.identity, File: s.file,
+		Offset: h.LogPos, SnapshotDone: true, schemas: s.schemas}
+	if s.gset != nil {
+		p.GTIDSet = s.gset.String()
+	}
+	s.last = p
+	s.tx = txState{}
+	s.pending = append(s.pending, cdc.Message{Commit: p})
+}

@@ -1,0 +1,138 @@
+// Command fluxo is a change-data-capture replicator: it streams MySQL/MariaDB
+// row changes to Kafka as Avro registered in a Confluent-compatible Schema
+// Registry, checkpointing the source position so that nothing is lost.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime"
+	"runtime/debug"
+	"syscall"
+
+	"golang.org/x/term"
+
+	"github.com/fluxo-cdc/fluxo/app"
+	"github.com/fluxo-cdc/fluxo/config"
+)
+
+// Set at build time with -ldflags "-X main.version=... -X main.commit=...".
+var (
+	version = "0.1.0-dev"
+	commit  = ""
+)
+
+func main() {
+	app.Version = version
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func withConfig(path string, fn func(*config.Config) error) error {
+	if path == "" {
+		return errors.New("no config file: pass -c FILE")
+	}
+	cfg, err := config.Load(path, os.LookupEnv)
+	if err != nil {
+		return err
+	}
+	return fn(cfg)
+}
+
+const usage = `usage: fluxo <command> [flags]
+
+commands:
+  stream -c FILE     stream changes to Kafka until SIGINT/SIGTERM
+  status -c FILE     print the stored checkpoint
+  version            print version information
+
+flags on every command: --log-level debug|info|warn|error, --log-format json|text
+`
+
+// run executes one command and returns the process exit status.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd, args := args[0], args[1:]
+	fs := flag.NewFlagSet("fluxo "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("c", "", "config file (YAML)")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	logFormat := fs.String("log-format", "", "json or text (default: text on a terminal, json otherwise)")
+	jsonOut := fs.Bool("json", false, "status: print JSON")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	log, err := newLogger(stderr, *logLevel, *logFormat)
+	if err != nil {
+		fmt.Fprintln(stderr, "fluxo:", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	switch cmd {
+	case "version", "--version", "-v":
+		printVersion(stdout)
+		return 0
+	case "stream":
+		err = withConfig(*cfgPath, func(cfg *config.Config) error { return app.Stream(ctx, cfg, log) })
+	case "status":
+		err = withConfig(*cfgPath, func(cfg *config.Config) error { return app.Status(ctx, cfg, stdout, *jsonOut) })
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "fluxo: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	if err != nil {
+		log.Error("fluxo "+cmd+" failed", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func printVersion(w io.Writer) {
+	c := commit
+	if c == "" {
+		if bi, ok := debug.ReadBuildInfo(); ok {
+			for _, s := range bi.Settings {
+				if s.Key == "vcs.revision" {
+					c = s.Value
+				}
+			}
+		}
+	}
+	if c == "" {
+		c = "unknown"
+	}
+	fmt.Fprintf(w, "fluxo %s (commit %s, %s, %s/%s)\n", version, c, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
+	}
+	if format == "" {
+		format = "json"
+		if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			format = "text"
+		}
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	}
+	return nil, errors.New("--log-format must be json or text")
+}

@@ -1,0 +1,225 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is one fluxo configuration file: one source database and where its
+// changes go. Parse fills in every default documented on the fields.
+type Config struct {
+	// Name identifies this replication: it must match [a-z0-9][a-z0-9_.-]*.
+	// It is the default Kafka topic prefix, checkpoint file name, and
+	// PostgreSQL slot and publication suffix. Required.
+	Name string `yaml:"name"`
+	// Source is the database to read.
+	Source Source `yaml:"source"`
+	// Kafka is where `fluxo stream` writes change records.
+	Kafka Kafka `yaml:"kafka"`
+	// SchemaRegistry is the Confluent-compatible registry for the Avro
+	// schemas of the records.
+	SchemaRegistry SchemaRegistry `yaml:"schema_registry"`
+	// Checkpoint is where the source position is saved.
+	Checkpoint Checkpoint `yaml:"checkpoint"`
+	// Snapshot says whether tables are snapshotted before streaming.
+	Snapshot Snapshot `yaml:"snapshot"`
+	// Bronze is the data-lake target of `fluxo fullload`.
+	Bronze Bronze `yaml:"bronze"`
+	// HTTP is the metrics and health endpoint.
+	HTTP HTTP `yaml:"http"`
+
+	file string         // file name for messages
+	set  map[string]int // dotted key path -> line, for keys present in the file
+}
+
+// Source is the database to read and which of its tables and columns.
+type Source struct {
+	// DSN is a URL: mysql://user:password@host:3306/db (MySQL and MariaDB)
+	// or postgres://user:password@host:5432/db (postgresql:// is accepted
+	// too). Required. A password is normally percent-encoded; a raw password
+	// containing '#', '/', '?', '@' or spaces (for example substituted from
+	// ${VAR}) is accepted too, and Parse then stores the DSN percent-encoded.
+	DSN string `yaml:"dsn"`
+	// Tables are "db.table" patterns to capture (for PostgreSQL
+	// "schema.table"); '*' and '?' globs are allowed in either part. Empty
+	// means every table outside the system schemas (see TableFilter).
+	Tables []string `yaml:"tables,omitempty"`
+	// ExcludeTables are "db.table" patterns removed from Tables.
+	ExcludeTables []string `yaml:"exclude_tables,omitempty"`
+	// ExcludeColumns are "db.table.column" patterns (globs allowed) of
+	// columns that are never read into events or files.
+	ExcludeColumns []string `yaml:"exclude_columns,omitempty"`
+	// KeyColumns maps "db.table" (globs allowed) to the columns used as the
+	// key of a table without a primary key.
+	KeyColumns map[string][]string `yaml:"key_columns,omitempty"`
+	// ServerID is the MySQL replica server id, unique per fluxo process
+	// (MySQL only). Default: a stable value in [5400, 6399] derived from
+	// Name; set it explicitly when several fluxo processes share a server.
+	ServerID uint32 `yaml:"server_id,omitempty"`
+	// Slot is the PostgreSQL replication slot (PostgreSQL only). Default:
+	// fluxo_<name> with '-' and '.' replaced by '_'.
+	Slot string `yaml:"slot,omitempty"`
+	// Publication is the PostgreSQL publication, created if missing
+	// (PostgreSQL only). Default: fluxo_<name> with '-' and '.' replaced
+	// by '_'.
+	Publication string `yaml:"publication,omitempty"`
+}
+
+// Kafka is the Kafka cluster that receives change records.
+type Kafka struct {
+	// Brokers are the bootstrap brokers, host:port. Required by
+	// `fluxo stream`.
+	Brokers []string `yaml:"brokers,omitempty"`
+	// TopicPrefix starts every topic name (<prefix>.<db>.<table>).
+	// Default: Name.
+	TopicPrefix string `yaml:"topic_prefix"`
+	// Tombstones adds a null-valued record after each delete, for compacted
+	// topics. Default: true.
+	Tombstones bool `yaml:"tombstones"`
+	// TLS enables TLS to the brokers when the key is present; "tls:" with
+	// nothing after it, or "tls: {}", trusts the system roots.
+	TLS *TLS `yaml:"tls,omitempty"`
+	// SASL enables SASL authentication when the key is present.
+	SASL *SASL `yaml:"sasl,omitempty"`
+}
+
+// TLS configures a TLS client. Empty files mean the system defaults.
+type TLS struct {
+	// CAFile is a PEM file of CA certificates to trust instead of the
+	// system roots.
+	CAFile string `yaml:"ca_file,omitempty"`
+	// CertFile is the PEM client certificate; it needs KeyFile.
+	CertFile string `yaml:"cert_file,omitempty"`
+	// KeyFile is the PEM private key of CertFile.
+	KeyFile string `yaml:"key_file,omitempty"`
+}
+
+// SASL configures Kafka SASL authentication.
+type SASL struct {
+	// Mechanism is plain, scram-sha-256 or scram-sha-512 (upper case, as
+	// Kafka writes them, is accepted and stored lower case). Required.
+	Mechanism string `yaml:"mechanism"`
+	// Username is required.
+	Username string `yaml:"username,omitempty"`
+	// Password is a secret: it is never printed.
+	Password string `yaml:"password,omitempty"`
+}
+
+// SchemaRegistry is the Confluent-compatible Schema Registry.
+type SchemaRegistry struct {
+	// URL is http:// or https://. No default; required by `fluxo stream`.
+	URL string `yaml:"url,omitempty"`
+	// Username enables HTTP basic authentication.
+	Username string `yaml:"username,omitempty"`
+	// Password is a secret: it is never printed.
+	Password string `yaml:"password,omitempty"`
+	// TLS configures https when present.
+	TLS *TLS `yaml:"tls,omitempty"`
+}
+
+// Checkpoint says where the source position is saved.
+type Checkpoint struct {
+	// Store is "file" (default) or "kafka" (not supported yet).
+	Store string `yaml:"store"`
+	// Path is the checkpoint file of the file store. Default:
+	// "<name>.checkpoint", relative to the current directory.
+	Path string `yaml:"path"`
+}
+
+// Snapshot says whether tables are read in full before streaming.
+type Snapshot struct {
+	// Mode is "initial" (default: snapshot on first start, then stream),
+	// "never" (stream from the current position) or "initial_only"
+	// (snapshot, then exit).
+	Mode string `yaml:"mode"`
+}
+
+// Bronze is the data-lake target of `fluxo fullload`.
+type Bronze struct {
+	// URL is file:///path or s3://bucket/prefix?region=...&endpoint=...
+	// Default: "file://./bronze".
+	URL string `yaml:"url,omitempty"`
+	// Format is "avro" (default) or "parquet".
+	Format string `yaml:"format"`
+	// Compression is "snappy" (default), "zstd", "deflate" (avro only) or
+	// "none".
+	Compression string `yaml:"compression"`
+	// Parallelism is the number of tables or chunks read at once, at least
+	// 1. Default: 4.
+	Parallelism int `yaml:"parallelism"`
+}
+
+// HTTP is the endpoint serving /metrics, /healthz and /readyz.
+type HTTP struct {
+	// Listen is host:port. Default: "127.0.0.1:9187".
+	Listen string `yaml:"listen"`
+}
+
+// Load reads the YAML file at path and returns Parse's result. env looks up
+// environment variables (os.LookupEnv when nil).
+func Load(path string, env func(string) (string, bool)) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(path, data, env)
+}
+
+// Parse reads a configuration from data, expands ${VAR} references with env
+// (os.LookupEnv when nil), applies the defaults and runs the checks that do
+// not depend on the command. name (usually the file path) starts every
+// error message, followed by the line when there is one. The returned error
+// lists every problem found, one per line; each is an *Error.
+func Parse(name string, data []byte, env func(string) (string, bool)) (*Config, error) {
+	if env == nil {
+		env = os.LookupEnv
+	}
+	root, err := parseYAML(name, data)
+	if err != nil {
+		return nil, err
+	}
+	if err := expandTree(name, root, env); err != nil {
+		return nil, err
+	}
+	c := &Config{file: name, set: map[string]int{}}
+	c.Kafka.Tombstones = true
+	d := decoder{file: name, set: c.set}
+	if err := d.decode(root, c); err != nil {
+		return nil, err
+	}
+	c.applyDefaults()
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// parseYAML returns the top-level mapping of the single document in data,
+// or nil for an empty file.
+func parseYAML(name string, data []byte) (*yaml.Node, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, nil
+		}
+		return nil, yamlError(name, err)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		if err != nil {
+			return nil, yamlError(name, err)
+		}
+		return nil, &Error{File: name, Line: extra.Line,
+			Msg: "a second YAML document (---) is not allowed; use one file per database"}
+	}
+	if len(doc.Content) == 0 {
+		return nil, nil
+	}
+	return doc.Content[0], nil
+}

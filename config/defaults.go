@@ -1,0 +1,74 @@
+package config
+
+import (
+	"hash/fnv"
+	"strings"
+)
+
+// Default values that do not depend on the name.
+const (
+	DefaultCheckpointStore   = "file"
+	DefaultSnapshotMode      = "initial"
+	DefaultBronzeURL         = "file://./bronze"
+	DefaultBronzeFormat      = "avro"
+	DefaultBronzeCompression = "snappy"
+	DefaultBronzeParallelism = 4
+	DefaultHTTPListen        = "127.0.0.1:9187"
+)
+
+// applyDefaults fills every value the file left out. Defaults derived from
+// the name are skipped when the name is invalid (validate reports it).
+func (c *Config) applyDefaults() {
+	if nameRE.MatchString(c.Name) {
+		c.nameDefaults()
+	}
+	setDefault(&c.Checkpoint.Store, DefaultCheckpointStore)
+	setDefault(&c.Snapshot.Mode, DefaultSnapshotMode)
+	setDefault(&c.Bronze.URL, DefaultBronzeURL)
+	setDefault(&c.Bronze.Format, DefaultBronzeFormat)
+	setDefault(&c.Bronze.Compression, DefaultBronzeCompression)
+	if _, set := c.set["bronze.parallelism"]; !set && c.Bronze.Parallelism == 0 {
+		c.Bronze.Parallelism = DefaultBronzeParallelism
+	}
+	setDefault(&c.HTTP.Listen, DefaultHTTPListen)
+	if s := c.Kafka.SASL; s != nil {
+		s.Mechanism = strings.ToLower(s.Mechanism)
+	}
+	if u, lenient, err := parseDSN(c.Source.DSN); err == nil && lenient {
+		c.Source.DSN = u.String() // percent-encode a raw password
+	}
+}
+
+func (c *Config) nameDefaults() {
+	setDefault(&c.Kafka.TopicPrefix, c.Name)
+	setDefault(&c.Checkpoint.Path, c.Name+".checkpoint")
+	switch c.Source.Flavor() {
+	case FlavorPostgres:
+		setDefault(&c.Source.Slot, postgresName(c.Name))
+		setDefault(&c.Source.Publication, postgresName(c.Name))
+	case FlavorMySQL:
+		if _, set := c.set["source.server_id"]; !set && c.Source.ServerID == 0 {
+			c.Source.ServerID = defaultServerID(c.Name)
+		}
+	}
+}
+
+func setDefault(p *string, v string) {
+	if *p == "" {
+		*p = v
+	}
+}
+
+// postgresName is the default slot and publication name: fluxo_<name> with
+// '-' and '.' replaced by '_'.
+func postgresName(name string) string {
+	return "fluxo_" + strings.NewReplacer("-", "_", ".", "_").Replace(name)
+}
+
+// defaultServerID is a stable MySQL server id in [5400, 6399] derived from
+// the name with FNV-1a.
+func defaultServerID(name string) uint32 {
+	h := fnv.New32a()
+	h.Write([]byte(name))
+	return 5400 + h.Sum32()%1000
+}

@@ -1,0 +1,196 @@
+// Package kafka is Fluxo's Kafka sink: an idempotent, acks=all franz-go
+// producer that partitions keyed records with Kafka's murmur2 hash, so that
+// other producers agree on partitions.
+package kafka
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/fluxo-cdc/fluxo/cdc"
+)
+
+// Options configure a Sink.
+type Options struct {
+	// Brokers are the seed brokers, host:port.
+	Brokers []string
+	// TLS, when non-nil, enables TLS with this configuration.
+	TLS *tls.Config
+	// SASL, when non-nil, authenticates with this mechanism.
+	SASL SASL
+	// Linger is how long a batch waits for more records (default 5ms).
+	Linger time.Duration
+	// MaxBufferedRecords bounds the records awaiting acknowledgement; Produce
+	// blocks beyond it (default 10,000).
+	MaxBufferedRecords int
+	// MaxBufferedBytes bounds the bytes awaiting acknowledgement (default
+	// 64 MiB).
+	MaxBufferedBytes int
+	// Logger receives the client's warnings; nil discards them.
+	Logger *slog.Logger
+}
+
+// Sink implements cdc.Sink with franz-go.
+type Sink struct {
+	cl *kgo.Client
+}
+
+// New connects a Sink. It does not wait for the brokers to answer; use Ping
+// for that.
+func New(opts Options) (*Sink, error) {
+	if len(opts.Brokers) == 0 {
+		return nil, errors.New("kafka: no brokers configured (set kafka.brokers)")
+	}
+	kopts, err := clientOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := kgo.NewClient(kopts...)
+	if err != nil {
+		return nil, fmt.Errorf("kafka client: %w", err)
+	}
+	return &Sink{cl: cl}, nil
+}
+
+func clientOptions(opts Options) ([]kgo.Opt, error) {
+	if opts.Linger == 0 {
+		opts.Linger = 5 * time.Millisecond
+	}
+	if opts.MaxBufferedRecords == 0 {
+		opts.MaxBufferedRecords = 10_000
+	}
+	if opts.MaxBufferedBytes == 0 {
+		opts.MaxBufferedBytes = 64 << 20
+	}
+	kopts := []kgo.Opt{
+		kgo.SeedBrokers(opts.Brokers...),
+		kgo.RequiredAcks(kgo.AllISRAcks()), // idempotence is on by default and requires it
+		kgo.ProducerLinger(opts.Linger),
+		kgo.MaxBufferedRecords(opts.MaxBufferedRecords),
+		kgo.MaxBufferedBytes(opts.MaxBufferedBytes),
+		kgo.ProducerBatchMaxBytes(1 << 20),
+		kgo.RecordPartitioner(kgo.BasicConsistentPartitioner(partitionFor)),
+		kgo.AllowAutoTopicCreation(),
+	}
+	if opts.Logger != nil {
+		kopts = append(kopts, kgo.WithLogger(slogAdapter{opts.Logger}))
+	}
+	if opts.TLS != nil {
+		kopts = append(kopts, kgo.DialTLSConfig(opts.TLS))
+	}
+	if opts.SASL.Mechanism != "" {
+		m, err := opts.SASL.mechanism()
+		if err != nil {
+			return nil, err
+		}
+		kopts = append(kopts, kgo.SASL(m))
+	}
+	return kopts, nil
+}
+
+// partitionFor places keyed records by Kafka's murmur2 of the key, and
+// null-keyed records on the partition the record names (0 by default, so a
+// keyless table keeps its order).
+func partitionFor(topic string) func(r *kgo.Record, n int) int {
+	keyed := kgo.StickyKeyPartitioner(nil).ForTopic(topic)
+	return func(r *kgo.Record, n int) int {
+		if r.Key != nil {
+			return keyed.Partition(r, n)
+		}
+		if p := int(r.Partition); p > 0 && p < n {
+			return p
+		}
+		return 0
+	}
+}
+
+// Ping checks that a broker answers.
+func (s *Sink) Ping(ctx context.Context) error {
+	if err := s.cl.Ping(ctx); err != nil {
+		return fmt.Errorf("kafka: no broker answers: %w", err)
+	}
+	return nil
+}
+
+// Produce implements cdc.Sink.
+func (s *Sink) Produce(ctx context.Context, rec *cdc.Record, done func(error)) {
+	r := &kgo.Record{Topic: rec.Topic, Key: rec.Key, Value: rec.Value}
+	if rec.Partition >= 0 {
+		r.Partition = rec.Partition
+	}
+	s.cl.Produce(ctx, r, func(_ *kgo.Record, err error) { done(err) })
+}
+
+// Flush implements cdc.Sink.
+func (s *Sink) Flush(ctx context.Context) error {
+	if err := s.cl.Flush(ctx); err != nil {
+		return fmt.Errorf("kafka flush: %w", err)
+	}
+	return nil
+}
+
+// Close implements cdc.Sink.
+func (s *Sink) Close() { s.cl.Close() }
+
+// Partitions implements cdc.Sink: it returns the topic's partition count,
+// creating the topic with the broker's defaults when it does not exist.
+func (s *Sink) Partitions(ctx context.Context, topic string) (int32, error) {
+	n, err := s.metadataPartitions(ctx, topic)
+	if !errors.Is(err, kerr.UnknownTopicOrPartition) {
+		return n, err
+	}
+	if err := s.createTopic(ctx, topic); err != nil {
+		return 0, err
+	}
+	return s.metadataPartitions(ctx, topic)
+}
+
+func (s *Sink) metadataPartitions(ctx context.Context, topic string) (int32, error) {
+	req := kmsg.NewPtrMetadataRequest()
+	rt := kmsg.NewMetadataRequestTopic()
+	rt.Topic = kmsg.StringPtr(topic)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, s.cl)
+	if err != nil {
+		return 0, fmt.Errorf("kafka metadata for %q: %w", topic, err)
+	}
+	if len(resp.Topics) != 1 {
+		return 0, fmt.Errorf("kafka metadata for %q: %d topics in answer", topic, len(resp.Topics))
+	}
+	t := resp.Topics[0]
+	if err := kerr.ErrorForCode(t.ErrorCode); err != nil {
+		return 0, fmt.Errorf("kafka metadata for %q: %w", topic, err)
+	}
+	return int32(len(t.Partitions)), nil
+}
+
+func (s *Sink) createTopic(ctx context.Context, topic string) error {
+	req := kmsg.NewPtrCreateTopicsRequest()
+	rt := kmsg.NewCreateTopicsRequestTopic()
+	rt.Topic = topic
+	rt.NumPartitions = -1
+	rt.ReplicationFactor = -1
+	req.Topics = append(req.Topics, rt)
+	req.TimeoutMillis = 30_000
+	resp, err := req.RequestWith(ctx, s.cl)
+	if err != nil {
+		return fmt.Errorf("create topic %q: %w", topic, err)
+	}
+	for _, t := range resp.Topics {
+		err := kerr.ErrorForCode(t.ErrorCode)
+		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+			return fmt.Errorf("create topic %q: %w (grant CREATE on the cluster, or create the topic yourself)", topic, err)
+		}
+	}
+	return nil
+}
+
+var _ cdc.Sink = (*Sink)(nil)

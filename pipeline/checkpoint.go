@@ -1,0 +1,49 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/fluxo-cdc/fluxo/checkpoint"
+)
+
+// checkpointLoop saves the acknowledged position every interval until ctx
+// is done.
+func (p *Pipeline) checkpointLoop(ctx context.Context) error {
+	t := time.NewTicker(p.opts.CheckpointInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			if err := p.saveCheckpoint(ctx); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// saveCheckpoint stores the newest fully acknowledged transaction boundary,
+// if it moved, then lets the source confirm it.
+func (p *Pipeline) saveCheckpoint(ctx context.Context) error {
+	pos := p.tracker.done()
+	if pos == nil {
+		return nil
+	}
+	data, err := pos.MarshalBinary()
+	if err != nil {
+		return fmt.Errorf("encode position: %w", err)
+	}
+	cp := &checkpoint.Checkpoint{Name: p.opts.Name, Connector: string(p.opts.Connector), Position: data,
+		Describe: pos.String(), SavedAt: time.Now().UTC()}
+	if err := p.opts.Store.Save(ctx, cp); err != nil {
+		return err
+	}
+	p.log.Debug("checkpoint saved", "position", cp.Describe)
+	if err := p.opts.Source.Ack(ctx, pos); err != nil {
+		return fmt.Errorf("confirm position %s: %w", pos, err)
+	}
+	return nil
+}

@@ -1,0 +1,209 @@
+// Package pipeline joins a source, the Avro encoder, the Kafka sink and the
+// checkpoint store: it turns row changes into Debezium-style records and
+// saves the source position only once Kafka acknowledged everything before
+// it, at a transaction boundary.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"time"
+
+	"github.com/fluxo-cdc/fluxo/avro"
+	"github.com/fluxo-cdc/fluxo/cdc"
+	"github.com/fluxo-cdc/fluxo/checkpoint"
+)
+
+// Options configure a Pipeline. Source, Sink, Registry and Store are
+// required.
+type Options struct {
+	// Name is the config's name (source.name in envelopes, checkpoint key).
+	Name string
+	// TopicPrefix starts every topic: <prefix>.<schema>.<table>.
+	TopicPrefix string
+	Connector   avro.Connector
+	// Version is fluxo's version, written as source.version.
+	Version string
+	// Tombstones adds a null-valued record after each delete.
+	Tombstones bool
+
+	Source   cdc.Source
+	Sink     cdc.Sink
+	Registry cdc.Registry
+	Store    checkpoint.Store
+
+	// CheckpointInterval is how often the checkpoint is saved when it
+	// advanced (default 1s).
+	CheckpointInterval time.Duration
+	// FlushTimeout bounds the final flush on shutdown (default 30s).
+	FlushTimeout time.Duration
+	Logger       *slog.Logger
+	// Now is the clock for envelope ts_ms (default time.Now).
+	Now func() time.Time
+}
+
+// Pipeline runs one stream.
+type Pipeline struct {
+	opts    Options
+	log     *slog.Logger
+	codecs  map[*cdc.Table]*tableCodec
+	tracker *tracker
+	scratch []byte
+	saved   cdc.Position // last checkpointed position
+	stats   Stats
+}
+
+// Stats counts what a pipeline did.
+type Stats struct {
+	Events, Records, Commits, Checkpoints int64
+}
+
+// New validates opts and returns a Pipeline.
+func New(opts Options) (*Pipeline, error) {
+	if opts.Source == nil || opts.Sink == nil || opts.Registry == nil || opts.Store == nil {
+		return nil, errors.New("pipeline: source, sink, registry and store are required")
+	}
+	if opts.CheckpointInterval == 0 {
+		opts.CheckpointInterval = time.Second
+	}
+	if opts.FlushTimeout == 0 {
+		opts.FlushTimeout = 30 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Pipeline{opts: opts, log: opts.Logger, codecs: map[*cdc.Table]*tableCodec{}, tracker: newTracker()}, nil
+}
+
+// Stats returns the counters; call it after Run returned.
+func (p *Pipeline) Stats() Stats { return p.stats }
+
+// Run streams until ctx is done (a clean stop: it flushes Kafka, saves the
+// checkpoint and returns nil), the source ends (initial_only: same), or a
+// failure, which it returns after checkpointing what Kafka acknowledged.
+func (p *Pipeline) Run(ctx context.Context) error {
+	cpCtx, stopCp := context.WithCancel(context.Background())
+	cpDone := make(chan error, 1)
+	go func() { cpDone <- p.checkpointLoop(cpCtx) }()
+	runErr := p.loop(ctx)
+	if errors.Is(runErr, cdc.ErrEndOfStream) || (ctx.Err() != nil && errors.Is(runErr, ctx.Err())) {
+		runErr = nil
+	}
+	stopCp()
+	cpErr := <-cpDone
+	fctx, cancel := context.WithTimeout(context.Background(), p.opts.FlushTimeout)
+	defer cancel()
+	flushErr := p.opts.Sink.Flush(fctx)
+	saveErr := p.saveCheckpoint(fctx)
+	return errors.Join(runErr, cpErr, flushErr, saveErr)
+}
+
+func (p *Pipeline) loop(ctx context.Context) error {
+	for {
+		if err := p.tracker.failure(); err != nil {
+			return fmt.Errorf("kafka delivery failed: %w", err)
+		}
+		msg, err := p.opts.Source.Next(ctx)
+		if err != nil {
+			return err
+		}
+		if msg.Commit != nil {
+			p.tracker.seal(msg.Commit)
+			p.stats.Commits++
+			continue
+		}
+		if err := p.handle(ctx, msg.Event); err != nil {
+			return err
+		}
+	}
+}
+
+// handle produces the records of one event.
+func (p *Pipeline) handle(ctx context.Context, ev *cdc.Event) error {
+	p.stats.Events++
+	c, err := p.codec(ctx, ev.Table)
+	if err != nil {
+		return err
+	}
+	switch ev.Op {
+	case cdc.OpTruncate:
+		return p.truncate(ctx, c, ev)
+	case cdc.OpUpdate:
+		if c.keyed && keyChanged(ev) {
+			return p.keyChange(ctx, c, ev)
+		}
+	}
+	row := ev.After
+	if ev.Op == cdc.OpDelete {
+		row = ev.Before
+	}
+	key, err := p.key(c, row)
+	if err != nil {
+		return fmt.Errorf("encode key of %s: %w", ev.Table.ID, err)
+	}
+	if err := p.produce(ctx, c, ev, key, -1); err != nil {
+		return err
+	}
+	if ev.Op == cdc.OpDelete && p.opts.Tombstones && key != nil {
+		p.send(ctx, &cdc.Record{Topic: c.topic, Key: key, Partition: -1})
+	}
+	return nil
+}
+
+// keyChange sends an update that moved the primary key as a delete of the
+// old key (plus its tombstone) and a create of the new one, as Debezium does.
+func (p *Pipeline) keyChange(ctx context.Context, c *tableCodec, ev *cdc.Event) error {
+	del, ins := *ev, *ev
+	del.Op, del.After = cdc.OpDelete, nil
+	ins.Op, ins.Before = cdc.OpCreate, nil
+	if err := p.handle(ctx, &del); err != nil {
+		return err
+	}
+	return p.handle(ctx, &ins)
+}
+
+func keyChanged(ev *cdc.Event) bool {
+	for _, i := range ev.Table.Key {
+		if !reflect.DeepEqual(ev.Before[i], ev.After[i]) {
+			return true
+		}
+	}
+	return false
+}
+
+// truncate writes the truncate record with a null key to every partition.
+func (p *Pipeline) truncate(ctx context.Context, c *tableCodec, ev *cdc.Event) error {
+	if c.parts == 0 {
+		n, err := p.opts.Sink.Partitions(ctx, c.topic)
+		if err != nil {
+			return err
+		}
+		c.parts = n
+	}
+	for part := int32(0); part < c.parts; part++ {
+		if err := p.produce(ctx, c, ev, nil, part); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *Pipeline) produce(ctx context.Context, c *tableCodec, ev *cdc.Event, key []byte, part int32) error {
+	val, err := p.value(c, ev)
+	if err != nil {
+		return fmt.Errorf("encode %c event of %s: %w", ev.Op, ev.Table.ID, err)
+	}
+	p.send(ctx, &cdc.Record{Topic: c.topic, Key: key, Value: val, Partition: part})
+	return nil
+}
+
+func (p *Pipeline) send(ctx context.Context, rec *cdc.Record) {
+	p.stats.Records++
+	p.opts.Sink.Produce(ctx, rec, p.tracker.add())
+}

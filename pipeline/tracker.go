@@ -1,0 +1,84 @@
+package pipeline
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/fluxo-cdc/fluxo/cdc"
+)
+
+// txn counts the records of one source transaction that Kafka has not
+// acknowledged yet.
+type txn struct {
+	pending atomic.Int64
+	failed  atomic.Bool
+	pos     cdc.Position // set when the transaction is sealed
+}
+
+// tracker orders sealed transactions and finds the newest position before
+// which every record is acknowledged: the only position that may be
+// checkpointed.
+type tracker struct {
+	mu     sync.Mutex
+	sealed []*txn
+	cur    *txn
+	err    atomic.Pointer[error] // first delivery failure
+}
+
+func newTracker() *tracker { return &tracker{cur: &txn{}} }
+
+// add accounts for one record of the open transaction and returns the
+// callback to call when its delivery ends.
+func (t *tracker) add() func(error) {
+	tx := t.cur
+	tx.pending.Add(1)
+	return func(err error) {
+		if err != nil {
+			tx.failed.Store(true) // before the decrement, so done() never passes it
+			t.err.CompareAndSwap(nil, &err)
+		}
+		tx.pending.Add(-1)
+	}
+}
+
+// seal ends the open transaction at pos.
+func (t *tracker) seal(pos cdc.Position) {
+	tx := t.cur
+	tx.pos = pos
+	t.cur = &txn{}
+	t.mu.Lock()
+	t.sealed = append(t.sealed, tx)
+	t.mu.Unlock()
+}
+
+// done pops the sealed transactions whose records are all acknowledged and
+// returns the newest of their positions, or nil when none is.
+func (t *tracker) done() cdc.Position {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var pos cdc.Position
+	n := 0
+	for _, tx := range t.sealed {
+		if tx.pending.Load() != 0 || tx.failed.Load() {
+			break
+		}
+		pos = tx.pos
+		n++
+	}
+	if n > 0 {
+		copy(t.sealed, t.sealed[n:])
+		for i := len(t.sealed) - n; i < len(t.sealed); i++ {
+			t.sealed[i] = nil
+		}
+		t.sealed = t.sealed[:len(t.sealed)-n]
+	}
+	return pos
+}
+
+// failure returns the first delivery error, if any.
+func (t *tracker) failure() error {
+	if p := t.err.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
