@@ -205,6 +205,32 @@ func (e *env) consume(topic string, n int, timeout time.Duration) []record {
 	return out
 }
 
+// consumeUntilQuiet reads topic from the beginning until no record arrived
+// for quiet.
+func (e *env) consumeUntilQuiet(topic string, quiet time.Duration) []record {
+	e.t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer cl.Close()
+	var out []record
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), quiet)
+		fs := cl.PollFetches(ctx)
+		cancel()
+		n := 0
+		fs.EachRecord(func(r *kgo.Record) {
+			n++
+			out = append(out, record{Partition: r.Partition, Offset: r.Offset, Key: e.decode(r.Key), Value: e.decode(r.Value)})
+		})
+		if n == 0 {
+			return out
+		}
+	}
+}
+
 // decode decodes a Confluent-framed Avro datum with the schema the registry
 // holds for its id.
 func (e *env) decode(b []byte) map[string]any {

@@ -1,0 +1,204 @@
+package app
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/client"
+)
+
+// replay applies a topic's records in partition order, as a compacting
+// consumer would, and returns the final row per key (by the "id" column).
+func replay(recs []record) map[int64]map[string]any {
+	sort.SliceStable(recs, func(i, j int) bool {
+		if recs[i].Partition != recs[j].Partition {
+			return recs[i].Partition < recs[j].Partition
+		}
+		return recs[i].Offset < recs[j].Offset
+	})
+	state := map[int64]map[string]any{}
+	for _, r := range recs {
+		id := toInt64(r.Key["id"])
+		if r.Value == nil || r.Value["op"] == "d" {
+			delete(state, id)
+			continue
+		}
+		state[id] = rowOf(r.Value["after"])
+	}
+	return state
+}
+
+func toInt64(v any) int64 {
+	switch x := v.(type) {
+	case int:
+		return int64(x)
+	case int32:
+		return int64(x)
+	case int64:
+		return x
+	}
+	panic(fmt.Sprintf("not an integer: %T %v", v, v))
+}
+
+// tableState reads the "kv" table (id INT PK, v INT, s VARCHAR) into the
+// shape replay produces.
+func (e *env) tableState(table string) map[int64]map[string]any {
+	e.t.Helper()
+	c := e.conn()
+	r, err := c.Execute("SELECT id, v, s FROM " + table)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer r.Close()
+	out := map[int64]map[string]any{}
+	for i := range r.Values {
+		id, _ := r.GetInt(i, 0)
+		v, _ := r.GetInt(i, 1)
+		s, _ := r.GetString(i, 2)
+		out[id] = map[string]any{"id": int(id), "v": int(v), "s": s}
+	}
+	return out
+}
+
+// compareState fails the test when the replayed topic differs from the
+// table.
+func compareState(t *testing.T, got, want map[int64]map[string]any) {
+	t.Helper()
+	bad := 0
+	for id, w := range want {
+		g, ok := got[id]
+		if !ok || fmt.Sprint(g) != fmt.Sprint(w) {
+			if bad++; bad <= 10 {
+				t.Errorf("id %d: topic has %v, table has %v", id, g, w)
+			}
+		}
+	}
+	for id, g := range got {
+		if _, ok := want[id]; !ok {
+			if bad++; bad <= 10 {
+				t.Errorf("id %d: topic has %v, table has no such row", id, g)
+			}
+		}
+	}
+	if bad > 0 {
+		t.Fatalf("%d keys differ (table has %d rows, topic replays to %d)", bad, len(want), len(got))
+	}
+}
+
+// writer commits random inserts, updates and deletes to table "kv" until
+// stopped, in transactions of 1-20 statements.
+type writer struct {
+	stop    chan struct{}
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	err     error
+	commits int
+	ops     int
+}
+
+func (e *env) startWriter(table string, seed uint64) *writer {
+	w := &writer{stop: make(chan struct{})}
+	c, err := client.Connect(e.db.Addr(), "root", "", e.dbName)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		defer c.Close()
+		rng := rand.New(rand.NewPCG(seed, 7))
+		next := 1_000_000
+		for {
+			select {
+			case <-w.stop:
+				return
+			default:
+			}
+			n, err := writeTx(c, table, rng, &next)
+			w.mu.Lock()
+			w.commits++
+			w.ops += n
+			if err != nil && w.err == nil {
+				w.err = err
+			}
+			w.mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return w
+}
+
+func writeTx(c *client.Conn, table string, rng *rand.Rand, next *int) (int, error) {
+	n := 1 + rng.IntN(20)
+	if _, err := c.Execute("BEGIN"); err != nil {
+		return 0, err
+	}
+	for range n {
+		var q string
+		switch rng.IntN(10) {
+		case 0, 1, 2, 3:
+			*next++
+			q = fmt.Sprintf("INSERT INTO %s VALUES (%d, %d, 'w%d')", table, *next, rng.IntN(1000), *next)
+		case 4, 5, 6, 7:
+			q = fmt.Sprintf("UPDATE %s SET v = v + 1, s = 'u%d' WHERE id = %d", table, rng.IntN(1000), pick(rng, *next))
+		case 8:
+			q = fmt.Sprintf("DELETE FROM %s WHERE id = %d", table, pick(rng, *next))
+		default:
+			q = fmt.Sprintf("UPDATE %s SET v = (v * 7 + 3) %% 100000 WHERE id BETWEEN %d AND %d", table, pick(rng, *next), pick(rng, *next))
+		}
+		if _, err := c.Execute(q); err != nil {
+			return 0, fmt.Errorf("%s: %w", q, err)
+		}
+	}
+	if rng.IntN(10) == 0 {
+		_, err := c.Execute("ROLLBACK")
+		return n, err
+	}
+	_, err := c.Execute("COMMIT")
+	return n, err
+}
+
+// pick returns an id that probably exists: seeded rows are 1..200, the
+// writer's own from 1,000,001 on.
+func pick(rng *rand.Rand, next int) int {
+	if rng.IntN(2) == 0 {
+		return 1 + rng.IntN(200)
+	}
+	return 1_000_001 + rng.IntN(max(next-1_000_000, 1))
+}
+
+func (w *writer) finish(t *testing.T) {
+	t.Helper()
+	close(w.stop)
+	w.wg.Wait()
+	if w.err != nil {
+		t.Fatalf("writer: %v", w.err)
+	}
+	t.Logf("writer: %d transactions, %d statements", w.commits, w.ops)
+}
+
+// seedKV creates table kv with 200 rows.
+func (e *env) seedKV() {
+	e.exec("CREATE TABLE kv (id INT PRIMARY KEY, v INT NOT NULL, s VARCHAR(32) NOT NULL)")
+	e.exec("INSERT INTO kv SELECT seq, seq % 97, CONCAT('s', seq) FROM seq_1_to_200")
+}
+
+// drain consumes a topic until it has been quiet for quiet, returning all
+// records.
+func (e *env) drain(topic string, quiet time.Duration) []record {
+	return e.consumeUntilQuiet(topic, quiet)
+}
+
+// newRand returns a random source seeded from the clock and logs the seed,
+// so that a failure can be replayed.
+func newRand(t *testing.T) *rand.Rand {
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("random seed %d", seed)
+	return rand.New(rand.NewPCG(seed, 11))
+}

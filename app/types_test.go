@@ -1,0 +1,457 @@
+package app
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/big"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/client"
+	gomysql "github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// typeCol is one column of the types table: its definition, a SQL
+// expression that renders a value as canonical text (%[1]s is the column),
+// the Avro type SPEC §4 maps it to, and one SQL literal per row of typeRows.
+type typeCol struct {
+	name string
+	def  string
+	expr string
+	avro string // type[.logicalType][(precision,scale)][@connect.name]
+	vals [4]string
+}
+
+// typeRows names the rows; row i holds vals[i] of every column.
+var typeRows = [4]string{"max", "min", "misc", "nulls"}
+
+// Canonical-text expressions.
+const (
+	asText   = "%[1]s"
+	asNumber = "%[1]s+0"
+	asHex    = "HEX(%[1]s)"
+	asDate   = "DATE_FORMAT(%[1]s, '%%Y-%%m-%%d')"
+	asStamp  = "DATE_FORMAT(%[1]s, '%%Y-%%m-%%d %%H:%%i:%%s.%%f')"
+	asWKB    = "HEX(ST_AsWKB(%[1]s))"
+	asDouble = "CAST(%[1]s AS DOUBLE)"
+	// TIME as signed microseconds; MICROSECOND() is unsigned, so the sign
+	// comes from the text ('-00:00:00.5' has TIME_TO_SEC 0 on MySQL).
+	asMicros = "IF(LEFT(CAST(%[1]s AS CHAR), 1) = '-', -1, 1) * (ABS(TIME_TO_SEC(%[1]s)) DIV 1 * 1000000 + MICROSECOND(%[1]s))"
+)
+
+var bits64 = "b'" + strings.Repeat("1", 64) + "'"
+
+var typeCols = []typeCol{
+	{"ti", "tinyint", asText, "int", [4]string{"127", "-128", "0", "NULL"}},
+	{"tiu", "tinyint unsigned", asText, "int", [4]string{"255", "0", "1", "NULL"}},
+	{"si", "smallint", asText, "int", [4]string{"32767", "-32768", "0", "NULL"}},
+	{"siu", "smallint unsigned", asText, "int", [4]string{"65535", "0", "1", "NULL"}},
+	{"mi", "mediumint", asText, "int", [4]string{"8388607", "-8388608", "0", "NULL"}},
+	{"miu", "mediumint unsigned", asText, "int", [4]string{"16777215", "0", "1", "NULL"}},
+	{"i", "int", asText, "int", [4]string{"2147483647", "-2147483648", "0", "NULL"}},
+	{"iu", "int unsigned", asText, "long", [4]string{"4294967295", "0", "1", "NULL"}},
+	{"bi", "bigint", asText, "long", [4]string{"9223372036854775807", "-9223372036854775808", "0", "NULL"}},
+	{"biu", "bigint unsigned", asText, "bytes.decimal(20,0)", [4]string{"18446744073709551615", "0", "9223372036854775808", "NULL"}},
+	{"d10", "decimal(10,2)", asText, "bytes.decimal(10,2)", [4]string{"99999999.99", "-99999999.99", "-0.01", "NULL"}},
+	{"d65", "decimal(65,30)", asText, "bytes.decimal(65,30)", [4]string{
+		"99999999999999999999999999999999999.999999999999999999999999999999",
+		"-99999999999999999999999999999999999.999999999999999999999999999999",
+		"-0.000000000000000000000000000001", "NULL"}},
+	{"f", "float", asDouble, "float", [4]string{"3.40282e38", "-1.17549e-38", "0.1", "NULL"}},
+	{"dbl", "double", asText, "double", [4]string{"1.7976931348623157e308", "-2.2250738585072014e-308", "0.1", "NULL"}},
+	{"b1", "bit(1)", asNumber, "boolean", [4]string{"b'1'", "b'0'", "b'1'", "NULL"}},
+	{"b10", "bit(10)", "LPAD(HEX(%[1]s), 4, '0')", "bytes", [4]string{"b'1111111111'", "b'0'", "b'1000000001'", "NULL"}},
+	{"b64", "bit(64)", "LPAD(HEX(%[1]s), 16, '0')", "bytes", [4]string{bits64, "b'0'", "0x8000000000000000", "NULL"}},
+	{"dt", "date", asDate, "int.date", [4]string{"'9999-12-31'", "'1000-01-01'", "'1969-12-31'", "NULL"}},
+	{"dz", "date NOT NULL", asDate, "int.date", [4]string{"'0000-00-00'", "'1969-07-20'", "'2000-02-29'", "'1970-01-01'"}},
+	{"dzn", "date NULL", asDate, "int.date", [4]string{"'0000-00-00'", "'1900-03-01'", "'2024-00-00'", "NULL"}},
+	{"dtm", "datetime(6)", asStamp, "long.local-timestamp-micros", [4]string{
+		"'9999-12-31 23:59:59.999999'", "'1000-01-01 00:00:00.000000'", "'1969-12-31 23:59:59.999999'", "NULL"}},
+	{"dtz", "datetime NOT NULL", asStamp, "long.local-timestamp-micros", [4]string{
+		"'0000-00-00 00:00:00'", "'1969-12-31 23:59:59'", "'2000-02-29 12:34:56'", "'1970-01-01 00:00:00'"}},
+	{"ts", "timestamp(6) NULL", asStamp, "long.timestamp-micros", [4]string{
+		"'2038-01-19 03:14:07.999999'", "'1970-01-01 00:00:01.000000'", "'2024-02-29 12:00:00.000001'", "NULL"}},
+	{"tsz", "timestamp NULL", asStamp, "long.timestamp-micros", [4]string{"'0000-00-00 00:00:00'", "'1970-01-01 00:00:01'", "'2001-09-09 01:46:40'", "NULL"}},
+	{"tm", "time(6)", asMicros, "long", [4]string{"'838:59:59'", "'-838:59:59.000000'", "'-00:00:00.500000'", "NULL"}},
+	{"tm0", "time", asMicros, "long", [4]string{"'838:59:59'", "'-838:59:59'", "'-00:00:01'", "NULL"}},
+	{"tm3", "time(3)", asMicros, "long", [4]string{"'12:34:56.789'", "'-01:00:00.001'", "'00:00:00'", "NULL"}},
+	{"y", "year", asNumber, "int", [4]string{"2155", "1901", "0", "NULL"}},
+	{"c", "char(10)", asText, "string", [4]string{"'abcdefghij'", "''", "'a😀'", "NULL"}},
+	{"vc", "varchar(50)", asText, "string", [4]string{"'héllo 😀🎉 世界'", "''", "'𝄞'", "NULL"}},
+	{"tx", "text", asText, "string", [4]string{"REPEAT('lorem ipsum ', 200)", "''", "'tab\\tnewline\\nquote'''", "NULL"}},
+	{"mtx", "mediumtext", asText, "string", [4]string{"REPEAT('ab😀', 20000)", "''", "'😀'", "NULL"}},
+	{"bn", "binary(8)", asHex, "bytes", [4]string{"x'0102000000000000'", "x'0000000000000000'", "x'FFFFFFFFFFFFFFFF'", "NULL"}},
+	{"vb", "varbinary(16)", asHex, "bytes", [4]string{"x'00FF00'", "x''", "x'0000'", "NULL"}},
+	{"bl", "blob", asHex, "bytes", [4]string{"x'DEADBEEF00'", "x''", "x'00'", "NULL"}},
+	{"e", "enum('a','b','c d')", asText, "string@io.debezium.data.Enum", [4]string{"'c d'", "'a'", "'b'", "NULL"}},
+	{"st", "set('x','y','z')", asText, "string@io.debezium.data.EnumSet", [4]string{"'x,z'", "''", "'x,y,z'", "NULL"}},
+	{"j", "json", asText, "string@io.debezium.data.Json", [4]string{`'{"a": [1, 2.5, "😀"], "b": null}'`, "'[]'", "'null'", "NULL"}},
+	{"g", "point", asWKB, "bytes", [4]string{"POINT(1.5, -2.25)", "POINT(0, 0)", "ST_PointFromText('POINT(-180 90)', 4326)", "NULL"}},
+	{"geo", "geometry", asWKB, "bytes", [4]string{"ST_GeomFromText('LINESTRING(0 0, 1 1, 2 0)')",
+		"ST_GeomFromText('POLYGON((0 0, 1 0, 1 1, 0 0))')", "POINT(3, 4)", "NULL"}},
+}
+
+// TestTypesRoundTrip checks that every column type round-trips through the
+// snapshot (op r) and the binlog (op c): the value a generic Avro reader
+// decodes must equal what the database holds, and the registered schema
+// must carry the SPEC §4 type and "fluxo.type" of every column.
+func TestTypesRoundTrip(t *testing.T) {
+	e := newEnv(t)
+	e.exec(typesDDL())
+	c := e.typesConn()
+	insertTypeRows(t, c, 1) // snapshot rows 1..4
+	s := e.startStream(e.config(""))
+	topic := "fx." + e.dbName + ".types"
+	e.consume(topic, len(typeRows), 30*time.Second) // snapshot done
+	insertTypeRows(t, c, 101)                       // binlog rows 101..104
+	recs := e.consumeRaw(topic, 2*len(typeRows), 30*time.Second)
+	if err := s.stop(); err != nil {
+		t.Fatalf("stream: %v", err)
+	}
+	want := typeTexts(t, c)
+	colTypes := columnTypes(t, c)
+	ids := map[uint32]bool{}
+	seen := map[int]bool{}
+	for _, r := range recs {
+		ids[binary.BigEndian.Uint32(r.Value[1:5])] = true
+		v := e.decode(r.Value)
+		id := e.decode(r.Key)["id"].(int)
+		seen[id] = true
+		checkTypeRecord(t, id, v, want[id])
+	}
+	if len(seen) != 2*len(typeRows) {
+		t.Errorf("got records for ids %v, want %d distinct ids", seen, 2*len(typeRows))
+	}
+	if len(ids) != 1 {
+		t.Errorf("snapshot and binlog records use value schema ids %v, want one schema", ids)
+	}
+	for id := range ids {
+		checkValueSchema(t, e.regURL, int(id), colTypes)
+	}
+}
+
+func typesDDL() string {
+	defs := []string{"id int PRIMARY KEY"}
+	for _, c := range typeCols {
+		defs = append(defs, "`"+c.name+"` "+c.def)
+	}
+	return "CREATE TABLE types (" + strings.Join(defs, ", ") + ") CHARACTER SET utf8mb4"
+}
+
+// typesConn is a connection whose session allows zero dates and reads
+// timestamps in UTC.
+func (e *env) typesConn() *client.Conn {
+	e.t.Helper()
+	c := e.conn()
+	for _, q := range []string{"SET SESSION sql_mode = 'STRICT_TRANS_TABLES,NO_ENGINE_SUBSTITUTION'", "SET time_zone = '+00:00'"} {
+		if _, err := c.Execute(q); err != nil {
+			e.t.Fatalf("%s: %v", q, err)
+		}
+	}
+	return c
+}
+
+// insertTypeRows inserts the rows of typeRows with ids first, first+1, ...
+func insertTypeRows(t *testing.T, c *client.Conn, first int) {
+	t.Helper()
+	names := []string{"id"}
+	for _, col := range typeCols {
+		names = append(names, "`"+col.name+"`")
+	}
+	for i := range typeRows {
+		vals := []string{strconv.Itoa(first + i)}
+		for _, col := range typeCols {
+			vals = append(vals, col.vals[i])
+		}
+		q := fmt.Sprintf("INSERT INTO types (%s) VALUES (%s)", strings.Join(names, ", "), strings.Join(vals, ", "))
+		if _, err := c.Execute(q); err != nil {
+			t.Fatalf("insert row %s: %v", typeRows[i], err)
+		}
+	}
+}
+
+// null stands for SQL NULL and for a null Avro value in comparisons.
+const null = "\x00NULL"
+
+// typeTexts reads every row's canonical texts from the database, by id,
+// in typeCols order.
+func typeTexts(t *testing.T, c *client.Conn) map[int][]string {
+	t.Helper()
+	exprs := []string{"id"}
+	for _, col := range typeCols {
+		exprs = append(exprs, "CAST("+fmt.Sprintf(col.expr, "`"+col.name+"`")+" AS CHAR)")
+	}
+	r, err := c.Execute("SELECT " + strings.Join(exprs, ", ") + " FROM types")
+	if err != nil {
+		t.Fatalf("read back: %v", err)
+	}
+	defer r.Close()
+	out := map[int][]string{}
+	for i, row := range r.Values {
+		id, _ := r.GetInt(i, 0)
+		texts := make([]string, len(typeCols))
+		for j := range typeCols {
+			texts[j] = null
+			if row[j+1].Type != gomysql.FieldValueTypeNull {
+				texts[j] = string(row[j+1].AsString())
+			}
+		}
+		out[int(id)] = texts
+	}
+	return out
+}
+
+// checkTypeRecord compares one record's after image with the database.
+func checkTypeRecord(t *testing.T, id int, v map[string]any, want []string) {
+	path, wantOp := "snapshot", "r"
+	if id > 100 {
+		path, wantOp = "binlog", "c"
+	}
+	t.Run(fmt.Sprintf("%s/%s", path, typeRows[(id-1)%100]), func(t *testing.T) {
+		if v["op"] != wantOp {
+			t.Errorf("op = %v, want %s", v["op"], wantOp)
+		}
+		after := rowOf(v["after"])
+		if after == nil || want == nil {
+			t.Fatalf("after = %v, database row = %v", v["after"], want)
+		}
+		for j, col := range typeCols {
+			t.Run(col.name, func(t *testing.T) {
+				got, branch := avroText(after[col.name])
+				exp := expected(col, want[j])
+				if got != exp {
+					t.Errorf("decoded %s, database holds %s (%s)", clip(got), clip(exp), clip(want[j]))
+				}
+				if got != null && branch != baseType(col.avro) {
+					t.Errorf("union branch %s, want %s", branch, baseType(col.avro))
+				}
+			})
+		}
+	})
+}
+
+// expected turns the database's text into the text the decoded value must
+// render to: floats and decimals in canonical form, and zero dates as the
+// documented fallback (null when nullable, else the epoch).
+func expected(col typeCol, db string) string {
+	if db == null {
+		return null
+	}
+	switch baseType(col.avro) {
+	case "float", "double":
+		f, err := strconv.ParseFloat(db, 64)
+		if err != nil {
+			return "unparsable " + db
+		}
+		return strconv.FormatFloat(f, 'g', -1, 64)
+	case "bytes.decimal":
+		r, ok := new(big.Rat).SetString(db)
+		if !ok {
+			return "unparsable " + db
+		}
+		return r.RatString()
+	case "int.date", "long.local-timestamp-micros", "long.timestamp-micros":
+		if strings.HasPrefix(db, "0000-") || strings.Contains(db[:min(len(db), 10)], "-00") {
+			if !strings.Contains(col.def, "NOT NULL") {
+				return null
+			}
+			return "1970-01-01 00:00:00.000000"[:len(db)]
+		}
+	}
+	return db
+}
+
+// avroText renders a decoded nullable field (nil, or a one-entry union map)
+// as canonical text and returns the union branch name.
+func avroText(v any) (text, branch string) {
+	m, ok := v.(map[string]any)
+	if v == nil {
+		return null, ""
+	}
+	if !ok || len(m) != 1 {
+		return fmt.Sprintf("not a union: %#v", v), ""
+	}
+	for k, x := range m {
+		branch, v = k, x
+	}
+	switch x := v.(type) {
+	case int:
+		return strconv.Itoa(x), branch
+	case int64:
+		return strconv.FormatInt(x, 10), branch
+	case float32:
+		return strconv.FormatFloat(float64(x), 'g', -1, 64), branch
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64), branch
+	case bool:
+		return map[bool]string{true: "1", false: "0"}[x], branch
+	case *big.Rat:
+		return x.RatString(), branch
+	case []byte:
+		return strings.ToUpper(hex.EncodeToString(x)), branch
+	case string:
+		return x, branch
+	case time.Time:
+		return timeText(x, branch), branch
+	}
+	return fmt.Sprintf("unexpected %T", v), branch
+}
+
+// timeText renders a date as YYYY-MM-DD and a timestamp with microseconds;
+// hamba hands local-timestamp-micros over as the wall clock in time.Local.
+func timeText(t time.Time, branch string) string {
+	switch branch {
+	case "int.date":
+		return t.UTC().Format(time.DateOnly)
+	case "long.timestamp-micros":
+		t = t.UTC()
+	}
+	return t.Format("2006-01-02 15:04:05.000000")
+}
+
+// baseType drops the precision and connect.name of an avro description.
+func baseType(avro string) string {
+	avro, _, _ = strings.Cut(avro, "@")
+	avro, _, _ = strings.Cut(avro, "(")
+	return avro
+}
+
+func clip(s string) string {
+	if len(s) > 80 {
+		return fmt.Sprintf("%s...(%d bytes)", s[:80], len(s))
+	}
+	return strconv.Quote(s)
+}
+
+// columnTypes returns information_schema COLUMN_TYPE by column name.
+func columnTypes(t *testing.T, c *client.Conn) map[string]string {
+	t.Helper()
+	r, err := c.Execute("SELECT COLUMN_NAME, COLUMN_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'types'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	out := map[string]string{}
+	for i := range r.Values {
+		name, _ := r.GetString(i, 0)
+		typ, _ := r.GetString(i, 1)
+		out[name] = typ
+	}
+	return out
+}
+
+// avroField is a field of the registered Value record.
+type avroField struct {
+	Name    string
+	Type    json.RawMessage
+	Default *json.RawMessage
+}
+
+// checkValueSchema fetches a value schema from the registry and checks the
+// Avro type, "fluxo.type" and default of every column field.
+func checkValueSchema(t *testing.T, regURL string, id int, colTypes map[string]string) {
+	fields := valueFields(t, regURL, id)
+	byName := map[string]avroField{}
+	for _, f := range fields {
+		byName[f.Name] = f
+	}
+	for _, col := range append([]typeCol{{name: "id", avro: "int"}}, typeCols...) {
+		t.Run("schema/"+col.name, func(t *testing.T) {
+			f, ok := byName[col.name]
+			if !ok {
+				t.Fatalf("no field %q in value schema %d", col.name, id)
+			}
+			var union []map[string]any
+			if err := json.Unmarshal(f.Type, &union); err != nil || len(union) != 2 || union[0]["type"] != nil {
+				t.Fatalf("type %s is not [\"null\", {...}]", f.Type)
+			}
+			if f.Default == nil || string(*f.Default) != "null" {
+				t.Errorf("default is not null")
+			}
+			inner := union[1]
+			if got := describeAvro(inner); got != col.avro {
+				t.Errorf("avro type %s, want %s", got, col.avro)
+			}
+			if inner["fluxo.type"] != colTypes[col.name] {
+				t.Errorf("fluxo.type %v, information_schema COLUMN_TYPE %q", inner["fluxo.type"], colTypes[col.name])
+			}
+		})
+	}
+}
+
+// valueFields returns the fields of record Value in the schema id.
+func valueFields(t *testing.T, regURL string, id int) []avroField {
+	t.Helper()
+	resp, err := http.Get(fmt.Sprintf("%s/schemas/ids/%d", regURL, id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var doc struct{ Schema string }
+	var env struct{ Fields []avroField }
+	if err := json.Unmarshal(body, &doc); err != nil {
+		t.Fatalf("registry answer %s: %v", body, err)
+	}
+	if err := json.Unmarshal([]byte(doc.Schema), &env); err != nil {
+		t.Fatalf("schema %d: %v", id, err)
+	}
+	for _, f := range env.Fields {
+		if f.Name != "before" {
+			continue
+		}
+		var union []struct{ Fields []avroField }
+		if err := json.Unmarshal(f.Type, &union); err != nil || len(union) != 2 {
+			t.Fatalf("before is %s", f.Type)
+		}
+		return union[1].Fields
+	}
+	t.Fatalf("schema %d has no before field", id)
+	return nil
+}
+
+// describeAvro writes an inner field type as type[.logicalType][(p,s)][@connect.name].
+func describeAvro(m map[string]any) string {
+	s := fmt.Sprint(m["type"])
+	if lt, ok := m["logicalType"]; ok {
+		s += "." + fmt.Sprint(lt)
+	}
+	if p, ok := m["precision"]; ok {
+		s += fmt.Sprintf("(%v,%v)", p, m["scale"])
+	}
+	if cn, ok := m["connect.name"]; ok {
+		s += "@" + fmt.Sprint(cn)
+	}
+	return s
+}
+
+// consumeRaw reads topic from the beginning until n records arrived and
+// returns them undecoded.
+func (e *env) consumeRaw(topic string, n int, timeout time.Duration) []*kgo.Record {
+	e.t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var out []*kgo.Record
+	for len(out) < n {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			e.t.Fatalf("topic %s: got %d records, want %d", topic, len(out), n)
+		}
+		fs.EachRecord(func(r *kgo.Record) { out = append(out, r) })
+	}
+	return out
+}
