@@ -134,7 +134,7 @@ func TestTypesRoundTrip(t *testing.T) {
 		t.Errorf("snapshot and binlog records use value schema ids %v, want one schema", ids)
 	}
 	for id := range ids {
-		checkValueSchema(t, e.regURL, int(id), colTypes)
+		t.Run(fmt.Sprintf("schema%d", id), func(t *testing.T) { checkValueSchema(t, e.regURL, int(id), colTypes) })
 	}
 }
 
@@ -225,13 +225,13 @@ func checkTypeRecord(t *testing.T, id int, v map[string]any, want []string) {
 		}
 		for j, col := range typeCols {
 			t.Run(col.name, func(t *testing.T) {
-				got, branch := avroText(after[col.name])
-				exp := expected(col, want[j])
+				v := unwrapUnion(after[col.name])
+				got, exp := avroText(v, col.avro), expected(col, want[j])
 				if got != exp {
 					t.Errorf("decoded %s, database holds %s (%s)", clip(got), clip(exp), clip(want[j]))
 				}
-				if got != null && branch != baseType(col.avro) {
-					t.Errorf("union branch %s, want %s", branch, baseType(col.avro))
+				if gt, wt := fmt.Sprintf("%T", v), goTypes[baseType(col.avro)]; v != nil && gt != wt {
+					t.Errorf("decoded a %s, want a %s for Avro %s", gt, wt, col.avro)
 				}
 			})
 		}
@@ -269,46 +269,58 @@ func expected(col typeCol, db string) string {
 	return db
 }
 
-// avroText renders a decoded nullable field (nil, or a one-entry union map)
-// as canonical text and returns the union branch name.
-func avroText(v any) (text, branch string) {
-	m, ok := v.(map[string]any)
-	if v == nil {
-		return null, ""
+// unwrapUnion unwraps the one-entry map hamba decodes a union branch into
+// when it has no Go type registered for the branch (local-timestamp-micros).
+func unwrapUnion(v any) any {
+	if m, ok := v.(map[string]any); ok && len(m) == 1 {
+		for k, x := range m {
+			if !strings.Contains(k, ".Value") {
+				return x
+			}
+		}
 	}
-	if !ok || len(m) != 1 {
-		return fmt.Sprintf("not a union: %#v", v), ""
-	}
-	for k, x := range m {
-		branch, v = k, x
-	}
+	return v
+}
+
+// goTypes is the Go type a generic hamba reader decodes each Avro type to.
+var goTypes = map[string]string{
+	"int": "int", "long": "int64", "bytes.decimal": "*big.Rat", "float": "float32", "double": "float64",
+	"boolean": "bool", "bytes": "[]uint8", "string": "string", "int.date": "time.Time",
+	"long.local-timestamp-micros": "time.Time", "long.timestamp-micros": "time.Time",
+}
+
+// avroText renders a decoded nullable field as canonical text; avro is the
+// column's Avro type, which tells a date from a timestamp.
+func avroText(v any, avro string) string {
 	switch x := v.(type) {
+	case nil:
+		return null
 	case int:
-		return strconv.Itoa(x), branch
+		return strconv.Itoa(x)
 	case int64:
-		return strconv.FormatInt(x, 10), branch
+		return strconv.FormatInt(x, 10)
 	case float32:
-		return strconv.FormatFloat(float64(x), 'g', -1, 64), branch
+		return strconv.FormatFloat(float64(x), 'g', -1, 64)
 	case float64:
-		return strconv.FormatFloat(x, 'g', -1, 64), branch
+		return strconv.FormatFloat(x, 'g', -1, 64)
 	case bool:
-		return map[bool]string{true: "1", false: "0"}[x], branch
+		return map[bool]string{true: "1", false: "0"}[x]
 	case *big.Rat:
-		return x.RatString(), branch
+		return x.RatString()
 	case []byte:
-		return strings.ToUpper(hex.EncodeToString(x)), branch
+		return strings.ToUpper(hex.EncodeToString(x))
 	case string:
-		return x, branch
+		return x
 	case time.Time:
-		return timeText(x, branch), branch
+		return timeText(x, baseType(avro))
 	}
-	return fmt.Sprintf("unexpected %T", v), branch
+	return fmt.Sprintf("unexpected %T", v)
 }
 
 // timeText renders a date as YYYY-MM-DD and a timestamp with microseconds;
 // hamba hands local-timestamp-micros over as the wall clock in time.Local.
-func timeText(t time.Time, branch string) string {
-	switch branch {
+func timeText(t time.Time, avro string) string {
+	switch avro {
 	case "int.date":
 		return t.UTC().Format(time.DateOnly)
 	case "long.timestamp-micros":
@@ -364,19 +376,20 @@ func checkValueSchema(t *testing.T, regURL string, id int, colTypes map[string]s
 		byName[f.Name] = f
 	}
 	for _, col := range append([]typeCol{{name: "id", avro: "int"}}, typeCols...) {
-		t.Run("schema/"+col.name, func(t *testing.T) {
+		t.Run(col.name, func(t *testing.T) {
 			f, ok := byName[col.name]
 			if !ok {
 				t.Fatalf("no field %q in value schema %d", col.name, id)
 			}
-			var union []map[string]any
-			if err := json.Unmarshal(f.Type, &union); err != nil || len(union) != 2 || union[0]["type"] != nil {
+			var union []json.RawMessage
+			var inner map[string]any
+			if json.Unmarshal(f.Type, &union) != nil || len(union) != 2 || string(union[0]) != `"null"` ||
+				json.Unmarshal(union[1], &inner) != nil {
 				t.Fatalf("type %s is not [\"null\", {...}]", f.Type)
 			}
 			if f.Default == nil || string(*f.Default) != "null" {
 				t.Errorf("default is not null")
 			}
-			inner := union[1]
 			if got := describeAvro(inner); got != col.avro {
 				t.Errorf("avro type %s, want %s", got, col.avro)
 			}
@@ -408,11 +421,15 @@ func valueFields(t *testing.T, regURL string, id int) []avroField {
 		if f.Name != "before" {
 			continue
 		}
-		var union []struct{ Fields []avroField }
+		var union []json.RawMessage
+		var value struct{ Fields []avroField }
 		if err := json.Unmarshal(f.Type, &union); err != nil || len(union) != 2 {
 			t.Fatalf("before is %s", f.Type)
 		}
-		return union[1].Fields
+		if err := json.Unmarshal(union[1], &value); err != nil {
+			t.Fatalf("before is %s: %v", f.Type, err)
+		}
+		return value.Fields
 	}
 	t.Fatalf("schema %d has no before field", id)
 	return nil
