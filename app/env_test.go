@@ -50,6 +50,7 @@ type env struct {
 	brokers []string
 	regURL  string
 	dir     string
+	ready   int // marker rows written by startStreamReady
 }
 
 func newEnv(t *testing.T) *env {
@@ -147,6 +148,19 @@ func (e *env) startStream(cfg *config.Config) *streamer {
 		s.done <- err
 	}()
 	e.t.Cleanup(func() { s.stop() })
+	return s
+}
+
+// startStreamReady starts the stream and returns once it has passed its
+// snapshot: it writes a marker row after the start and waits for it, so
+// that writes made afterwards are read from the binlog.
+func (e *env) startStreamReady(cfg *config.Config) *streamer {
+	e.t.Helper()
+	e.exec("CREATE TABLE IF NOT EXISTS zz_ready (id INT PRIMARY KEY)")
+	s := e.startStream(cfg)
+	e.ready++
+	e.exec(fmt.Sprintf("INSERT INTO zz_ready VALUES (%d)", e.ready))
+	e.consume("fx."+e.dbName+".zz_ready", e.ready, 30*time.Second)
 	return s
 }
 
