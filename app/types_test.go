@@ -86,6 +86,7 @@ var typeCols = []typeCol{
 	{"y", "year", asNumber, "int", [4]string{"2155", "1901", "0", "NULL"}},
 	{"c", "char(10)", asText, "string", [4]string{"'abcdefghij'", "''", "'a😀'", "NULL"}},
 	{"vc", "varchar(50)", asText, "string", [4]string{"'héllo 😀🎉 世界'", "''", "'𝄞'", "NULL"}},
+	{"vcl", "varchar(20) CHARACTER SET latin1", asText, "string", [4]string{"'héllo €'", "''", "'ÿ'", "NULL"}},
 	{"tx", "text", asText, "string", [4]string{"REPEAT('lorem ipsum ', 200)", "''", "'tab\\tnewline\\nquote'''", "NULL"}},
 	{"mtx", "mediumtext", asText, "string", [4]string{"REPEAT('ab😀', 20000)", "''", "'😀'", "NULL"}},
 	{"bn", "binary(8)", asHex, "bytes", [4]string{"x'0102000000000000'", "x'0000000000000000'", "x'FFFFFFFFFFFFFFFF'", "NULL"}},
@@ -94,6 +95,11 @@ var typeCols = []typeCol{
 	{"e", "enum('a','b','c d')", asText, "string@io.debezium.data.Enum", [4]string{"'c d'", "'a'", "'b'", "NULL"}},
 	{"st", "set('x','y','z')", asText, "string@io.debezium.data.EnumSet", [4]string{"'x,z'", "''", "'x,y,z'", "NULL"}},
 	{"j", "json", asText, "string@io.debezium.data.Json", [4]string{`'{"a": [1, 2.5, "😀"], "b": null}'`, "'[]'", "'null'", "NULL"}},
+	{"u", "uuid", asText, "string.uuid", [4]string{"'123e4567-e89b-12d3-a456-426614174000'",
+		"'00000000-0000-0000-0000-000000000000'", "'01890A5D-AC96-774B-BCCE-B302099A8057'", "NULL"}},
+	{"i6", "inet6", asText, "string", [4]string{"'2001:db8:0:1:1:1:1:1'", "'::'", "'::ffff:1.2.3.4'", "NULL"}},
+	{"i6b", "inet6", asText, "string", [4]string{"'::1.2.3.4'", "'2001:db8::'", "'1:0:0:2:0:0:0:3'", "NULL"}},
+	{"i4", "inet4", asText, "string", [4]string{"'255.255.255.255'", "'0.0.0.0'", "'192.168.0.0'", "NULL"}},
 	{"g", "point", asWKB, "bytes", [4]string{"POINT(1.5, -2.25)", "POINT(0, 0)", "ST_PointFromText('POINT(-180 90)', 4326)", "NULL"}},
 	{"geo", "geometry", asWKB, "bytes", [4]string{"ST_GeomFromText('LINESTRING(0 0, 1 1, 2 0)')",
 		"ST_GeomFromText('POLYGON((0 0, 1 0, 1 1, 0 0))')", "POINT(3, 4)", "NULL"}},
@@ -285,7 +291,7 @@ func unwrapUnion(v any) any {
 // goTypes is the Go type a generic hamba reader decodes each Avro type to.
 var goTypes = map[string]string{
 	"int": "int", "long": "int64", "bytes.decimal": "*big.Rat", "float": "float32", "double": "float64",
-	"boolean": "bool", "bytes": "[]uint8", "string": "string", "int.date": "time.Time",
+	"boolean": "bool", "bytes": "[]uint8", "string": "string", "string.uuid": "string", "int.date": "time.Time",
 	"long.local-timestamp-micros": "time.Time", "long.timestamp-micros": "time.Time",
 }
 

@@ -50,7 +50,7 @@ func newConverter(id cdc.TableID, d colDesc, col cdc.Column, log *slog.Logger) c
 		return func(v any) (any, error) { return timestampValue(v, invalid) }
 	case cdc.KindDurationMicros:
 		return durationValue
-	case cdc.KindString:
+	case cdc.KindString, cdc.KindUUID:
 		return stringConverter(d)
 	}
 	return bytesConverter(d)
@@ -187,6 +187,9 @@ func asBytes(v any) ([]byte, bool) {
 }
 
 func stringConverter(d colDesc) converter {
+	if fixedBinaryLength(d.Base) > 0 {
+		return fixedBinaryConverter(d)
+	}
 	switch d.Base {
 	case "enum":
 		return func(v any) (any, error) { return enumValue(v, d.Members) }
@@ -236,6 +239,9 @@ func setValue(v any, members []string) (any, error) {
 }
 
 func bytesConverter(d colDesc) converter {
+	if isGeometry(d.Base) {
+		return geometryValue
+	}
 	switch d.Base {
 	case "bit":
 		return func(v any) (any, error) { return bitBytes(v, d.Length) }
@@ -251,15 +257,6 @@ func bytesConverter(d colDesc) converter {
 			}
 			return b, nil
 		}
-	case "geometry":
-		// MySQL stores a 4-byte SRID before the WKB.
-		return func(v any) (any, error) {
-			b, ok := asBytes(v)
-			if !ok || len(b) < 4 {
-				return nil, fmt.Errorf("unexpected geometry value %T", v)
-			}
-			return b[4:], nil
-		}
 	}
 	return func(v any) (any, error) {
 		if b, ok := asBytes(v); ok {
@@ -267,6 +264,15 @@ func bytesConverter(d colDesc) converter {
 		}
 		return nil, fmt.Errorf("unexpected binary value %T", v)
 	}
+}
+
+// geometryValue drops the 4-byte SRID that MySQL stores before the WKB.
+func geometryValue(v any) (any, error) {
+	b, ok := asBytes(v)
+	if !ok || len(b) < 4 {
+		return nil, fmt.Errorf("unexpected geometry value %T of %d bytes", v, len(b))
+	}
+	return b[4:], nil
 }
 
 // dateValue converts "YYYY-MM-DD" into days since the epoch.

@@ -51,6 +51,11 @@ func infoDesc(r interface {
 	d := colDesc{Name: str(0), Base: strings.ToLower(str(1)), ColumnType: str(2), Nullable: str(3) == "YES"}
 	d.Unsigned = strings.Contains(strings.ToLower(d.ColumnType), "unsigned")
 	charset := str(6)
+	if isGeometry(d.Base) {
+		// The binlog knows only MYSQL_TYPE_GEOMETRY: describe every spatial
+		// type as geometry so both paths agree (COLUMN_TYPE keeps "point").
+		d.Base = "geometry"
+	}
 	switch d.Base {
 	case "decimal":
 		d.Precision, d.Scale = num(4), num(5)
@@ -58,8 +63,7 @@ func infoDesc(r interface {
 		d.Length = num(4)
 	case "binary":
 		d.Length, d.Binary = num(7), true
-	case "varbinary", "tinyblob", "blob", "mediumblob", "longblob", "geometry", "point", "linestring",
-		"polygon", "multipoint", "multilinestring", "multipolygon", "geometrycollection":
+	case "varbinary", "tinyblob", "blob", "mediumblob", "longblob", "geometry":
 		d.Binary = true
 	case "enum", "set":
 		d.Members = parseMembers(d.ColumnType)
@@ -150,9 +154,22 @@ func decorate(conn *client.Conn, id cdc.TableID, descs []colDesc) error {
 		byName[d.Name] = d
 	}
 	for i := range descs {
-		if d, ok := byName[descs[i].Name]; ok && d.Base == descs[i].Base {
+		d, ok := byName[descs[i].Name]
+		switch {
+		case !ok:
+		case d.Base == descs[i].Base:
 			descs[i].ColumnType, descs[i].JSON = d.ColumnType, d.JSON
+		case isFixedBinaryOf(d, descs[i]):
+			descs[i].Base, descs[i].ColumnType = d.Base, d.ColumnType
 		}
 	}
 	return nil
+}
+
+// isFixedBinaryOf reports whether info describes a MariaDB fixed-binary
+// type (UUID, INET6, INET4) that the binlog describes as bin, a BINARY(n)
+// of the same size.
+func isFixedBinaryOf(info, bin colDesc) bool {
+	n := fixedBinaryLength(info.Base)
+	return n > 0 && bin.Base == "binary" && bin.Length == n
 }

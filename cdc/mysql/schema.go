@@ -146,6 +146,17 @@ func fixBinaryBase(d *colDesc) bool {
 	return d.Binary
 }
 
+// isGeometry reports whether base is a spatial type, whose values are a
+// 4-byte SRID followed by WKB.
+func isGeometry(base string) bool {
+	switch base {
+	case "geometry", "point", "linestring", "polygon", "multipoint", "multilinestring", "multipolygon",
+		"geometrycollection", "geomcollection":
+		return true
+	}
+	return false
+}
+
 // isText reports whether base is a character type whose values are text.
 func isText(d colDesc) bool {
 	switch d.Base {
@@ -198,6 +209,10 @@ func (d colDesc) column() cdc.Column {
 		c.Kind, c.SemanticName = cdc.KindString, "io.debezium.data.EnumSet"
 	case "json":
 		c.Kind, c.SemanticName = cdc.KindString, "io.debezium.data.Json"
+	case "uuid":
+		c.Kind = cdc.KindUUID
+	case "inet6", "inet4":
+		c.Kind = cdc.KindString
 	default:
 		c.Kind = cdc.KindBytes
 		if isText(d) {

@@ -226,6 +226,9 @@ func fieldValue(fv *gomysql.FieldValue, d colDesc) any {
 	case gomysql.FieldValueTypeFloat:
 		return fv.AsFloat64()
 	case gomysql.FieldValueTypeString:
+		if fixedBinaryLength(d.Base) > 0 {
+			return serverText(fv.AsString())
+		}
 		if isText(d) || d.Base == "json" {
 			return string(fv.AsString())
 		}

@@ -100,6 +100,9 @@ func (s *Source) open(ctx context.Context) error {
 	if err := s.server.check(); err != nil {
 		return err
 	}
+	if err := checkReplicationGrant(s.meta); err != nil {
+		return err
+	}
 	if s.server.rowMetadata != "FULL" {
 		s.log.Warn("binlog_row_metadata is not FULL: column names come from information_schema, which is wrong for rows written before an ALTER TABLE",
 			"binlog_row_metadata", s.server.rowMetadata, "fix", "SET GLOBAL binlog_row_metadata = 'FULL' (MySQL 8.0.1+, MariaDB 10.5+)")

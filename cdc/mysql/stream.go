@@ -110,7 +110,7 @@ func (s *Source) startStream() error {
 		ServerID: s.opts.ServerID, Flavor: s.server.flavor,
 		Host: s.opts.Conn.Host, Port: s.opts.Conn.Port, User: s.opts.Conn.User, Password: s.opts.Conn.Password,
 		TLSConfig: s.opts.Conn.TLS, ParseTime: true, HeartbeatPeriod: s.opts.Heartbeat,
-		ReadTimeout: 3 * s.opts.Heartbeat, DisableRetrySync: true, Logger: s.log.With("component", "binlog"),
+		ReadTimeout: 3 * s.opts.Heartbeat, DisableRetrySync: true, Logger: libraryLogger(s.log),
 		EventCacheCount: 1024,
 	}
 	s.syncer = replication.NewBinlogSyncer(cfg)
