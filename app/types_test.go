@@ -49,6 +49,15 @@ const (
 
 var bits64 = "b'" + strings.Repeat("1", 64) + "'"
 
+// latin1Bytes is every latin1 byte from 0x01 to 0xFF, as a hex literal.
+var latin1Bytes = func() string {
+	b := make([]byte, 255)
+	for i := range b {
+		b[i] = byte(i + 1)
+	}
+	return "x'" + hex.EncodeToString(b) + "'"
+}()
+
 var typeCols = []typeCol{
 	{"ti", "tinyint", asText, "int", [4]string{"127", "-128", "0", "NULL"}},
 	{"tiu", "tinyint unsigned", asText, "int", [4]string{"255", "0", "1", "NULL"}},
@@ -87,6 +96,15 @@ var typeCols = []typeCol{
 	{"c", "char(10)", asText, "string", [4]string{"'abcdefghij'", "''", "'a😀'", "NULL"}},
 	{"vc", "varchar(50)", asText, "string", [4]string{"'héllo 😀🎉 世界'", "''", "'𝄞'", "NULL"}},
 	{"vcl", "varchar(20) CHARACTER SET latin1", asText, "string", [4]string{"'héllo €'", "''", "'ÿ'", "NULL"}},
+	{"l1", "varchar(255) CHARACTER SET latin1", asText, "string", [4]string{latin1Bytes, "x'80818D8F909D9F'", "'Œuvre'", "NULL"}},
+	{"tl1", "tinytext CHARACTER SET latin1", asText, "string", [4]string{latin1Bytes, "''", "'çà'", "NULL"}},
+	{"u16", "varchar(20) CHARACTER SET utf16", asText, "string", [4]string{"'a😀é'", "''", "'𝄞'", "NULL"}},
+	{"u16l", "varchar(20) CHARACTER SET utf16le", asText, "string", [4]string{"'a😀é'", "''", "'𝄞'", "NULL"}},
+	{"u32", "char(5) CHARACTER SET utf32", asText, "string", [4]string{"'a😀é'", "''", "'𝄞 '", "NULL"}},
+	{"uc2", "varchar(20) CHARACTER SET ucs2", asText, "string", [4]string{"'ĀāĂ'", "''", "'x'", "NULL"}},
+	{"el1", "enum('é','ü','ß') CHARACTER SET latin1", asText, "string@io.debezium.data.Enum", [4]string{"'ß'", "'é'", "'ü'", "NULL"}},
+	{"c255", "char(255)", asText, "string", [4]string{"REPEAT('😀', 255)", "''", "'x'", "NULL"}},
+	{"vc300", "varchar(300)", asText, "string", [4]string{"REPEAT('é', 300)", "''", "'x'", "NULL"}},
 	{"tx", "text", asText, "string", [4]string{"REPEAT('lorem ipsum ', 200)", "''", "'tab\\tnewline\\nquote'''", "NULL"}},
 	{"mtx", "mediumtext", asText, "string", [4]string{"REPEAT('ab😀', 20000)", "''", "'😀'", "NULL"}},
 	{"bn", "binary(8)", asHex, "bytes", [4]string{"x'0102000000000000'", "x'0000000000000000'", "x'FFFFFFFFFFFFFFFF'", "NULL"}},
