@@ -151,17 +151,25 @@ func (e *env) startStream(cfg *config.Config) *streamer {
 	return s
 }
 
-// startStreamReady starts the stream and returns once it has passed its
-// snapshot: it writes a marker row after the start and waits for it, so
-// that writes made afterwards are read from the binlog.
+// startStreamReady starts the stream and returns once it reads live
+// changes: it writes marker rows until one arrives, so that writes made
+// afterwards are read from the binlog whatever the snapshot mode.
 func (e *env) startStreamReady(cfg *config.Config) *streamer {
 	e.t.Helper()
 	e.exec("CREATE TABLE IF NOT EXISTS zz_ready (id INT PRIMARY KEY)")
 	s := e.startStream(cfg)
-	e.ready++
-	e.exec(fmt.Sprintf("INSERT INTO zz_ready VALUES (%d)", e.ready))
-	e.consume("fx."+e.dbName+".zz_ready", e.ready, 30*time.Second)
-	return s
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		e.ready++
+		e.exec(fmt.Sprintf("INSERT INTO zz_ready VALUES (%d)", e.ready))
+		for _, r := range e.consumeUntilQuiet("fx."+e.dbName+".zz_ready", 700*time.Millisecond) {
+			if toInt64(r.Key["id"]) == int64(e.ready) {
+				return s
+			}
+		}
+	}
+	e.t.Fatal("the stream did not pick up changes within 30s")
+	return nil
 }
 
 // stop stops the stream like SIGTERM does and returns its error.
@@ -301,4 +309,14 @@ func rowOf(v any) map[string]any {
 		}
 	}
 	return nil
+}
+
+func discardLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+func describeAll(recs []record) []string {
+	out := make([]string, len(recs))
+	for i, r := range recs {
+		out[i] = fmt.Sprintf("%v %v", r.Key, r.Value["op"])
+	}
+	return out
 }

@@ -51,8 +51,12 @@ func (s *Source) deriveTable(id cdc.TableID, tm *replication.TableMapEvent) (*ta
 		if descs, pk, err = s.descsFallback(id, tm); err != nil {
 			return nil, err
 		}
-	} else if err := decorate(s.meta, id, descs); err != nil {
-		s.log.Warn("cannot read column types from information_schema; fluxo.type is derived from the binlog", "table", id.String(), "err", err)
+	} else if err := s.decorate(id, descs); err != nil {
+		s.log.Warn("cannot read column types from information_schema; keeping the declared types known so far",
+			"table", id.String(), "err", err.Error())
+		if prev := s.schemas.tables[id]; prev != nil {
+			decorateFrom(prev.Descs, descs)
+		}
 	}
 	ts, err := buildTable(id, descs, pk, s.opts.Filter, s.log)
 	if err != nil {
@@ -88,7 +92,11 @@ func (s *Source) descsFallback(id cdc.TableID, tm *replication.TableMapEvent) ([
 	if prev := s.schemas.tables[id]; prev != nil && fitsTableMap(prev.Descs, tm) {
 		return prev.Descs, prev.PK, nil
 	}
-	descs, pk, err := descsFromInfoSchema(s.meta, id)
+	conn, err := s.metaConn()
+	if err != nil {
+		return nil, nil, err
+	}
+	descs, pk, err := descsFromInfoSchema(conn, id)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -223,4 +231,19 @@ func looksLikeSchemaChange(q string) bool {
 		}
 	}
 	return false
+}
+
+// decorateFrom copies declared types from known descriptions onto descs,
+// by name and base type: the fallback when information_schema is out of
+// reach, so that a passing fault does not look like a schema change.
+func decorateFrom(known, descs []colDesc) {
+	byName := make(map[string]colDesc, len(known))
+	for _, d := range known {
+		byName[d.Name] = d
+	}
+	for i := range descs {
+		if d, ok := byName[descs[i].Name]; ok && d.Base == descs[i].Base {
+			descs[i].ColumnType, descs[i].JSON = d.ColumnType, d.JSON
+		}
+	}
 }

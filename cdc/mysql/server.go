@@ -12,6 +12,8 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/client"
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
+
+	"github.com/fluxo-cdc/fluxo/cdc"
 )
 
 // Conn says how to reach the server.
@@ -200,4 +202,34 @@ func checkReplicationGrant(conn *client.Conn) error {
 	}
 	return &PermanentError{Err: errors.New("the user lacks the REPLICATION SLAVE privilege needed to read the binlog"),
 		Fix: "run GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO the fluxo user (MariaDB 10.5+: also BINLOG MONITOR), plus SELECT on the captured tables"}
+}
+
+// metaConn returns the connection for information_schema look-ups,
+// reconnecting when the server went away since its last use.
+func (s *Source) metaConn() (*client.Conn, error) {
+	if s.meta != nil {
+		if err := s.meta.Ping(); err == nil {
+			return s.meta, nil
+		}
+		s.meta.Close()
+		s.meta = nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := dial(ctx, s.opts.Conn)
+	if err != nil {
+		return nil, err
+	}
+	s.meta = conn
+	return conn, nil
+}
+
+// decorate copies declared column types from information_schema onto
+// binlog-derived descriptions, over a live metadata connection.
+func (s *Source) decorate(id cdc.TableID, descs []colDesc) error {
+	conn, err := s.metaConn()
+	if err != nil {
+		return err
+	}
+	return decorate(conn, id, descs)
 }

@@ -157,7 +157,7 @@ func (s *Source) reconnect(ctx context.Context, cause error) error {
 	s.syncer, s.streamer = nil, nil
 	backoff := 200 * time.Millisecond
 	for attempt := 1; ; attempt++ {
-		s.log.Warn("binlog connection lost, reconnecting", "err", cause, "attempt", attempt, "backoff", backoff, "from", s.last.String())
+		s.log.Warn("binlog connection lost, reconnecting", "err", firstLine(cause), "attempt", attempt, "backoff", backoff, "from", s.last.String())
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -262,4 +262,10 @@ func (s *Source) commit(h *replication.EventHeader) {
 	s.last = p
 	s.tx = txState{}
 	s.pending = append(s.pending, cdc.Message{Commit: p})
+}
+
+// firstLine drops the stack traces some go-mysql errors carry.
+func firstLine(err error) string {
+	msg, _, _ := strings.Cut(err.Error(), "\n")
+	return msg
 }
