@@ -70,7 +70,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	log, err := newLogger(stderr, *logLevel, *logFormat)
+	log, jsonLogs, err := newLogger(stderr, *logLevel, *logFormat)
 	if err != nil {
 		fmt.Fprintln(stderr, "fluxo:", err)
 		return 2
@@ -93,7 +93,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if err != nil {
-		log.Error("fluxo "+cmd+" failed", "err", err)
+		if jsonLogs {
+			log.Error("fluxo "+cmd+" failed", "err", err.Error())
+		} else {
+			fmt.Fprintf(stderr, "fluxo %s: %v\n", cmd, err)
+		}
 		return 1
 	}
 	return 0
@@ -116,10 +120,11 @@ func printVersion(w io.Writer) {
 	fmt.Fprintf(w, "fluxo %s (commit %s, %s, %s/%s)\n", version, c, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }
 
-func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+// newLogger builds the logger; json reports whether it writes JSON.
+func newLogger(w io.Writer, level, format string) (log *slog.Logger, json bool, err error) {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
+		return nil, false, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
 	}
 	if format == "" {
 		format = "json"
@@ -130,9 +135,9 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	opts := &slog.HandlerOptions{Level: lv}
 	switch format {
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		return slog.New(slog.NewJSONHandler(w, opts)), true, nil
 	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
+		return slog.New(slog.NewTextHandler(w, opts)), false, nil
 	}
-	return nil, errors.New("--log-format must be json or text")
+	return nil, false, errors.New("--log-format must be json or text")
 }

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestCommandLine(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := write("good.yaml", "name: shop\nsource:\n  dsn: mysql://u:sekret@127.0.0.1:3306/shop\nkafka:\n  brokers: [127.0.0.1:9092]\nschema_registry:\n  url: http://127.0.0.1:8081\ncheckpoint:\n  path: "+filepath.Join(dir, "none.checkpoint")+"\n")
+	unknown := write("unknown.yaml", "name: shop\nsource:\n  dsn: mysql://u:sekret@h/db\n  tabels: [a.b]\n")
+	tests := []struct {
+		name     string
+		args     []string
+		code     int
+		contains []string
+		absent   []string
+	}{
+		{"version", []string{"version"}, 0, []string{"fluxo ", "go1."}, nil},
+		{"no command", nil, 2, []string{"usage: fluxo"}, nil},
+		{"unknown command", []string{"frobnicate"}, 2, []string{`unknown command "frobnicate"`}, nil},
+		{"missing -c", []string{"stream"}, 1, []string{"pass -c FILE"}, nil},
+		{"unknown key", []string{"stream", "-c", unknown, "--log-format", "text"}, 1,
+			[]string{"unknown.yaml:4", `unknown key "tabels"`, "tables"}, []string{"sekret"}},
+		{"missing file", []string{"stream", "-c", filepath.Join(dir, "nope.yaml")}, 1, []string{"nope.yaml"}, nil},
+		{"bad log level", []string{"status", "-c", good, "--log-level", "loud"}, 2, []string{"--log-level"}, nil},
+		{"status without checkpoint", []string{"status", "-c", good}, 0, []string{"never"}, []string{"sekret"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			code := run(tc.args, &out, &errOut)
+			all := out.String() + errOut.String()
+			if code != tc.code {
+				t.Errorf("exit %d, want %d; output:\n%s", code, tc.code, all)
+			}
+			for _, c := range tc.contains {
+				if !strings.Contains(all, c) {
+					t.Errorf("output lacks %q:\n%s", c, all)
+				}
+			}
+			for _, a := range tc.absent {
+				if strings.Contains(all, a) {
+					t.Errorf("output shows %q:\n%s", a, all)
+				}
+			}
+		})
+	}
+}
