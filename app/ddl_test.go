@@ -22,6 +22,22 @@ func (e *env) subjectVersions(subject string) []int {
 	return v
 }
 
+// latestSchema returns the newest schema text of a subject.
+func (e *env) latestSchema(subject string) string {
+	e.t.Helper()
+	resp, err := http.Get(fmt.Sprintf("%s/subjects/%s/versions/latest", e.regURL, subject))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var doc struct{ Schema string }
+	json.NewDecoder(resp.Body).Decode(&doc)
+	if doc.Schema == "" {
+		e.t.Fatalf("subject %s has no schema", subject)
+	}
+	return doc.Schema
+}
+
 // TestDDLMidStream alters a table while streaming (add, modify, rename,
 // drop column): each change registers a new value schema version and rows
 // decode with the schema they were written with.

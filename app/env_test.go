@@ -100,23 +100,43 @@ func (e *env) exec(q string, args ...any) {
 	}
 }
 
+// reload writes cfg's filters back through the YAML loader, so that a test
+// can set them in Go and still get the loader's validation.
+func (e *env) reload(cfg *config.Config) *config.Config {
+	e.t.Helper()
+	var b strings.Builder
+	b.WriteString("  exclude_tables: [" + strings.Join(cfg.Source.ExcludeTables, ", ") + "]\n")
+	b.WriteString("  exclude_columns: [" + strings.Join(cfg.Source.ExcludeColumns, ", ") + "]\n")
+	b.WriteString("  key_columns:\n")
+	for k, v := range cfg.Source.KeyColumns {
+		b.WriteString("    " + k + ": [" + strings.Join(v, ", ") + "]\n")
+	}
+	return e.configSource(b.String(), "")
+}
+
 // config writes and loads a config for the test's database; extra is YAML
 // appended verbatim (top-level keys).
 func (e *env) config(extra string) *config.Config {
+	e.t.Helper()
+	return e.configSource("", extra)
+}
+
+// configSource is config with extra lines in the source section.
+func (e *env) configSource(source, extra string) *config.Config {
 	e.t.Helper()
 	y := fmt.Sprintf(`name: t
 source:
   dsn: mysql://root@%s/%s
   tables: [%s.*]
   server_id: 9001
-kafka:
+%skafka:
   brokers: [%s]
   topic_prefix: fx
 schema_registry:
   url: %s
 checkpoint:
   path: %s
-%s`, e.db.Addr(), e.dbName, e.dbName, strings.Join(e.brokers, ","), e.regURL, filepath.Join(e.dir, "t.checkpoint"), extra)
+%s`, e.db.Addr(), e.dbName, e.dbName, source, strings.Join(e.brokers, ","), e.regURL, filepath.Join(e.dir, "t.checkpoint"), extra)
 	path := filepath.Join(e.dir, "fluxo.yaml")
 	if err := os.WriteFile(path, []byte(y), 0o644); err != nil {
 		e.t.Fatal(err)
