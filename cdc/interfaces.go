@@ -14,7 +14,8 @@ type Source interface {
 	// Ack tells the source that everything up to and including pos is
 	// durably stored downstream and checkpointed. A source that must confirm
 	// progress to the server (a PostgreSQL slot) does it here, never earlier.
-	// pos is a Position the source itself yielded.
+	// pos is a Position the source itself yielded. Ack may be called from
+	// another goroutine while Next blocks.
 	Ack(ctx context.Context, pos Position) error
 	// Close releases the source's connections. It is safe to call twice.
 	Close() error
