@@ -78,7 +78,7 @@ func New(opts Options) (*Pipeline, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Pipeline{opts: opts, log: opts.Logger, codecs: map[*cdc.Table]*tableCodec{}, tracker: newTracker()}, nil
+	return &Pipeline{opts: opts, log: opts.Logger, codecs: map[*cdc.Table]*tableCodec{}}, nil
 }
 
 // Stats returns the counters; call it after Run returned.
@@ -88,11 +88,17 @@ func (p *Pipeline) Stats() Stats { return p.stats }
 // checkpoint and returns nil), the source ends (initial_only: same), or a
 // failure, which it returns after checkpointing what Kafka acknowledged.
 func (p *Pipeline) Run(ctx context.Context) error {
+	loopCtx, stopLoop := context.WithCancelCause(ctx)
+	defer stopLoop(nil)
+	p.tracker = newTracker(func(err error) { stopLoop(err) }) // a failed delivery interrupts a blocked Next
 	cpCtx, stopCp := context.WithCancel(context.Background())
 	cpDone := make(chan error, 1)
 	go func() { cpDone <- p.checkpointLoop(cpCtx) }()
-	runErr := p.loop(ctx)
-	if errors.Is(runErr, cdc.ErrEndOfStream) || (ctx.Err() != nil && errors.Is(runErr, ctx.Err())) {
+	runErr := p.loop(loopCtx)
+	switch {
+	case p.tracker.failure() != nil:
+		runErr = fmt.Errorf("kafka delivery failed: %w", p.tracker.failure())
+	case errors.Is(runErr, cdc.ErrEndOfStream), ctx.Err() != nil && errors.Is(runErr, ctx.Err()):
 		runErr = nil
 	}
 	stopCp()
@@ -106,9 +112,6 @@ func (p *Pipeline) Run(ctx context.Context) error {
 
 func (p *Pipeline) loop(ctx context.Context) error {
 	for {
-		if err := p.tracker.failure(); err != nil {
-			return fmt.Errorf("kafka delivery failed: %w", err)
-		}
 		msg, err := p.opts.Source.Next(ctx)
 		if err != nil {
 			return err

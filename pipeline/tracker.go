@@ -23,9 +23,12 @@ type tracker struct {
 	sealed []*txn
 	cur    *txn
 	err    atomic.Pointer[error] // first delivery failure
+	onFail func(error)           // called once, on the first failure
 }
 
-func newTracker() *tracker { return &tracker{cur: &txn{}} }
+// newTracker returns a tracker that calls onFail on the first delivery
+// failure, from the goroutine that reported it.
+func newTracker(onFail func(error)) *tracker { return &tracker{cur: &txn{}, onFail: onFail} }
 
 // add accounts for one record of the open transaction and returns the
 // callback to call when its delivery ends.
@@ -35,7 +38,9 @@ func (t *tracker) add() func(error) {
 	return func(err error) {
 		if err != nil {
 			tx.failed.Store(true) // before the decrement, so done() never passes it
-			t.err.CompareAndSwap(nil, &err)
+			if t.err.CompareAndSwap(nil, &err) && t.onFail != nil {
+				t.onFail(err)
+			}
 		}
 		tx.pending.Add(-1)
 	}
