@@ -118,7 +118,7 @@ func TestKillAtRandomPoints(t *testing.T) {
 	}
 	for i := 0; i < kills; i++ {
 		cmd := e.fluxoProcess(bin, cfgPath)
-		time.Sleep(time.Duration(150+rng.IntN(1200)) * time.Millisecond)
+		time.Sleep(time.Duration(150+rng.IntN(2000)) * time.Millisecond)
 		cmd.Process.Signal(syscall.SIGKILL)
 		cmd.Wait()
 	}
@@ -131,6 +131,9 @@ func TestKillAtRandomPoints(t *testing.T) {
 	}
 	if _, err := os.Stat(cfg.Checkpoint.Path); err != nil {
 		t.Fatalf("no checkpoint: %v", err)
+	}
+	if v := e.subjectVersions("fx." + e.dbName + ".kv-key"); len(v) != 1 {
+		t.Errorf("key subject has versions %v: a new key schema id moves keys to other partitions", v)
 	}
 	compareState(t, replay(recs), e.tableState("kv"))
 }

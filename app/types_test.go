@@ -1,14 +1,10 @@
 package app
 
 import (
-	"context"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"io"
 	"math/big"
-	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,7 +12,6 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/client"
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
-	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // typeCol is one column of the types table: its definition, a SQL
@@ -69,21 +64,29 @@ var typeCols = []typeCol{
 	{"iu", "int unsigned", asText, "long", [4]string{"4294967295", "0", "1", "NULL"}},
 	{"bi", "bigint", asText, "long", [4]string{"9223372036854775807", "-9223372036854775808", "0", "NULL"}},
 	{"biu", "bigint unsigned", asText, "bytes.decimal(20,0)", [4]string{"18446744073709551615", "0", "9223372036854775808", "NULL"}},
+	{"bo", "bool", asText, "int", [4]string{"127", "-128", "1", "NULL"}},
 	{"d10", "decimal(10,2)", asText, "bytes.decimal(10,2)", [4]string{"99999999.99", "-99999999.99", "-0.01", "NULL"}},
 	{"d65", "decimal(65,30)", asText, "bytes.decimal(65,30)", [4]string{
 		"99999999999999999999999999999999999.999999999999999999999999999999",
 		"-99999999999999999999999999999999999.999999999999999999999999999999",
 		"-0.000000000000000000000000000001", "NULL"}},
+	{"nm", "numeric(20,5) unsigned", asText, "bytes.decimal(20,5)", [4]string{"999999999999999.99999", "0", "0.00001", "NULL"}},
+	{"d0", "decimal(18,0)", asText, "bytes.decimal(18,0)", [4]string{"999999999999999999", "-999999999999999999", "-1", "NULL"}},
 	{"f", "float", asDouble, "float", [4]string{"3.40282e38", "-1.17549e-38", "0.1", "NULL"}},
 	{"dbl", "double", asText, "double", [4]string{"1.7976931348623157e308", "-2.2250738585072014e-308", "0.1", "NULL"}},
+	{"rl", "real", asText, "double", [4]string{"-1.5e-300", "4.9e-324", "123456789.125", "NULL"}},
+	{"f73", "float(7,3)", asDouble, "float", [4]string{"9999.999", "-9999.999", "0.001", "NULL"}},
 	{"b1", "bit(1)", asNumber, "boolean", [4]string{"b'1'", "b'0'", "b'1'", "NULL"}},
 	{"b10", "bit(10)", "LPAD(HEX(%[1]s), 4, '0')", "bytes", [4]string{"b'1111111111'", "b'0'", "b'1000000001'", "NULL"}},
+	{"b17", "bit(17)", "LPAD(HEX(%[1]s), 6, '0')", "bytes", [4]string{"b'11111111111111111'", "b'0'", "b'10000000000000001'", "NULL"}},
 	{"b64", "bit(64)", "LPAD(HEX(%[1]s), 16, '0')", "bytes", [4]string{bits64, "b'0'", "0x8000000000000000", "NULL"}},
 	{"dt", "date", asDate, "int.date", [4]string{"'9999-12-31'", "'1000-01-01'", "'1969-12-31'", "NULL"}},
 	{"dz", "date NOT NULL", asDate, "int.date", [4]string{"'0000-00-00'", "'1969-07-20'", "'2000-02-29'", "'1970-01-01'"}},
 	{"dzn", "date NULL", asDate, "int.date", [4]string{"'0000-00-00'", "'1900-03-01'", "'2024-00-00'", "NULL"}},
 	{"dtm", "datetime(6)", asStamp, "long.local-timestamp-micros", [4]string{
 		"'9999-12-31 23:59:59.999999'", "'1000-01-01 00:00:00.000000'", "'1969-12-31 23:59:59.999999'", "NULL"}},
+	{"dt3", "datetime(3)", asStamp, "long.local-timestamp-micros", [4]string{
+		"'2024-02-29 23:59:59.999'", "'1000-01-01 00:00:00'", "'1969-12-31 23:59:59.001'", "NULL"}},
 	{"dtz", "datetime NOT NULL", asStamp, "long.local-timestamp-micros", [4]string{
 		"'0000-00-00 00:00:00'", "'1969-12-31 23:59:59'", "'2000-02-29 12:34:56'", "'1970-01-01 00:00:00'"}},
 	{"ts", "timestamp(6) NULL", asStamp, "long.timestamp-micros", [4]string{
@@ -107,17 +110,29 @@ var typeCols = []typeCol{
 	{"vc300", "varchar(300)", asText, "string", [4]string{"REPEAT('é', 300)", "''", "'x'", "NULL"}},
 	{"tx", "text", asText, "string", [4]string{"REPEAT('lorem ipsum ', 200)", "''", "'tab\\tnewline\\nquote'''", "NULL"}},
 	{"mtx", "mediumtext", asText, "string", [4]string{"REPEAT('ab😀', 20000)", "''", "'😀'", "NULL"}},
+	{"tt", "tinytext", asText, "string", [4]string{"REPEAT('ü', 127)", "''", "'x'", "NULL"}},
+	{"lt", "longtext", asText, "string", [4]string{"REPEAT('long😀', 5000)", "''", "'x'", "NULL"}},
 	{"bn", "binary(8)", asHex, "bytes", [4]string{"x'0102000000000000'", "x'0000000000000000'", "x'FFFFFFFFFFFFFFFF'", "NULL"}},
 	{"vb", "varbinary(16)", asHex, "bytes", [4]string{"x'00FF00'", "x''", "x'0000'", "NULL"}},
 	{"bl", "blob", asHex, "bytes", [4]string{"x'DEADBEEF00'", "x''", "x'00'", "NULL"}},
+	{"tb", "tinyblob", asHex, "bytes", [4]string{"REPEAT(x'FF00', 127)", "x''", "x'00'", "NULL"}},
+	{"mb", "mediumblob", asHex, "bytes", [4]string{"REPEAT(x'00FF', 40000)", "x''", "x'00'", "NULL"}},
+	{"lb", "longblob", asHex, "bytes", [4]string{"REPEAT(x'0102', 1000)", "x''", "x'00'", "NULL"}},
 	{"e", "enum('a','b','c d')", asText, "string@io.debezium.data.Enum", [4]string{"'c d'", "'a'", "'b'", "NULL"}},
 	{"st", "set('x','y','z')", asText, "string@io.debezium.data.EnumSet", [4]string{"'x,z'", "''", "'x,y,z'", "NULL"}},
+	{"st10", "set('a','b','c','d','e','f','g','h','i','j')", asText, "string@io.debezium.data.EnumSet", [4]string{
+		"'a,j'", "''", "'b,c,d,e,f,g,h,i'", "NULL"}},
+	{"eq", `enum('it''s','x,y','','a\\b','new\nline')`, asText, "string@io.debezium.data.Enum", [4]string{`'a\\b'`, "'it''s'", `'new\nline'`, "NULL"}},
+	{"sq", `set('a\\b','c''d','e\rf')`, asText, "string@io.debezium.data.EnumSet", [4]string{`'a\\b,c''d,e\rf'`, "''", `'e\rf'`, "NULL"}},
 	{"j", "json", asText, "string@io.debezium.data.Json", [4]string{`'{"a": [1, 2.5, "😀"], "b": null}'`, "'[]'", "'null'", "NULL"}},
 	{"u", "uuid", asText, "string.uuid", [4]string{"'123e4567-e89b-12d3-a456-426614174000'",
 		"'00000000-0000-0000-0000-000000000000'", "'01890A5D-AC96-774B-BCCE-B302099A8057'", "NULL"}},
 	{"i6", "inet6", asText, "string", [4]string{"'2001:db8:0:1:1:1:1:1'", "'::'", "'::ffff:1.2.3.4'", "NULL"}},
 	{"i6b", "inet6", asText, "string", [4]string{"'::1.2.3.4'", "'2001:db8::'", "'1:0:0:2:0:0:0:3'", "NULL"}},
 	{"i4", "inet4", asText, "string", [4]string{"'255.255.255.255'", "'0.0.0.0'", "'192.168.0.0'", "NULL"}},
+	{"gv", "int AS (`i` DIV 2) VIRTUAL", asText, "int", [4]string{"DEFAULT", "DEFAULT", "DEFAULT", "DEFAULT"}},
+	{"gs", "varchar(30) AS (CONCAT(`vc`, '!')) STORED", asText, "string", [4]string{"DEFAULT", "DEFAULT", "DEFAULT", "DEFAULT"}},
+	{"inv", "int INVISIBLE", asText, "int", [4]string{"1", "-1", "0", "NULL"}},
 	{"g", "point", asWKB, "bytes", [4]string{"POINT(1.5, -2.25)", "POINT(0, 0)", "ST_PointFromText('POINT(-180 90)', 4326)", "NULL"}},
 	{"geo", "geometry", asWKB, "bytes", [4]string{"ST_GeomFromText('LINESTRING(0 0, 1 1, 2 0)')",
 		"ST_GeomFromText('POLYGON((0 0, 1 0, 1 1, 0 0))')", "POINT(3, 4)", "NULL"}},
@@ -141,7 +156,7 @@ func TestTypesRoundTrip(t *testing.T) {
 		t.Fatalf("stream: %v", err)
 	}
 	want := typeTexts(t, c)
-	colTypes := columnTypes(t, c)
+	colTypes := typesColumnTypes(t, c)
 	ids := map[uint32]bool{}
 	seen := map[int]bool{}
 	for _, r := range recs {
@@ -202,8 +217,8 @@ func insertTypeRows(t *testing.T, c *client.Conn, first int) {
 	}
 }
 
-// null stands for SQL NULL and for a null Avro value in comparisons.
-const null = "\x00NULL"
+// sqlNull stands for SQL NULL and for a null Avro value in comparisons.
+const sqlNull = "\x00NULL"
 
 // typeTexts reads every row's canonical texts from the database, by id,
 // in typeCols order.
@@ -223,7 +238,7 @@ func typeTexts(t *testing.T, c *client.Conn) map[int][]string {
 		id, _ := r.GetInt(i, 0)
 		texts := make([]string, len(typeCols))
 		for j := range typeCols {
-			texts[j] = null
+			texts[j] = sqlNull
 			if row[j+1].Type != gomysql.FieldValueTypeNull {
 				texts[j] = string(row[j+1].AsString())
 			}
@@ -249,12 +264,12 @@ func checkTypeRecord(t *testing.T, id int, v map[string]any, want []string) {
 		}
 		for j, col := range typeCols {
 			t.Run(col.name, func(t *testing.T) {
-				v := unwrapUnion(after[col.name])
-				got, exp := avroText(v, col.avro), expected(col, want[j])
+				v := unwrapBranch(after[col.name])
+				got, exp := avroText(v, col.avro), expectedText(col, want[j])
 				if got != exp {
-					t.Errorf("decoded %s, database holds %s (%s)", clip(got), clip(exp), clip(want[j]))
+					t.Errorf("decoded %s, database holds %s (%s)", clipText(got), clipText(exp), clipText(want[j]))
 				}
-				if gt, wt := fmt.Sprintf("%T", v), goTypes[baseType(col.avro)]; v != nil && gt != wt {
+				if gt, wt := fmt.Sprintf("%T", v), avroGoTypes[avroBase(col.avro)]; v != nil && gt != wt {
 					t.Errorf("decoded a %s, want a %s for Avro %s", gt, wt, col.avro)
 				}
 			})
@@ -262,14 +277,14 @@ func checkTypeRecord(t *testing.T, id int, v map[string]any, want []string) {
 	})
 }
 
-// expected turns the database's text into the text the decoded value must
+// expectedText turns the database's text into the text the decoded value must
 // render to: floats and decimals in canonical form, and zero dates as the
 // documented fallback (null when nullable, else the epoch).
-func expected(col typeCol, db string) string {
-	if db == null {
-		return null
+func expectedText(col typeCol, db string) string {
+	if db == sqlNull {
+		return sqlNull
 	}
-	switch baseType(col.avro) {
+	switch avroBase(col.avro) {
 	case "float", "double":
 		f, err := strconv.ParseFloat(db, 64)
 		if err != nil {
@@ -285,7 +300,7 @@ func expected(col typeCol, db string) string {
 	case "int.date", "long.local-timestamp-micros", "long.timestamp-micros":
 		if strings.HasPrefix(db, "0000-") || strings.Contains(db[:min(len(db), 10)], "-00") {
 			if !strings.Contains(col.def, "NOT NULL") {
-				return null
+				return sqlNull
 			}
 			return "1970-01-01 00:00:00.000000"[:len(db)]
 		}
@@ -293,9 +308,9 @@ func expected(col typeCol, db string) string {
 	return db
 }
 
-// unwrapUnion unwraps the one-entry map hamba decodes a union branch into
+// unwrapBranch unwraps the one-entry map hamba decodes a union branch into
 // when it has no Go type registered for the branch (local-timestamp-micros).
-func unwrapUnion(v any) any {
+func unwrapBranch(v any) any {
 	if m, ok := v.(map[string]any); ok && len(m) == 1 {
 		for k, x := range m {
 			if !strings.Contains(k, ".Value") {
@@ -306,8 +321,8 @@ func unwrapUnion(v any) any {
 	return v
 }
 
-// goTypes is the Go type a generic hamba reader decodes each Avro type to.
-var goTypes = map[string]string{
+// avroGoTypes is the Go type a generic hamba reader decodes each Avro type to.
+var avroGoTypes = map[string]string{
 	"int": "int", "long": "int64", "bytes.decimal": "*big.Rat", "float": "float32", "double": "float64",
 	"boolean": "bool", "bytes": "[]uint8", "string": "string", "string.uuid": "string", "int.date": "time.Time",
 	"long.local-timestamp-micros": "time.Time", "long.timestamp-micros": "time.Time",
@@ -318,7 +333,7 @@ var goTypes = map[string]string{
 func avroText(v any, avro string) string {
 	switch x := v.(type) {
 	case nil:
-		return null
+		return sqlNull
 	case int:
 		return strconv.Itoa(x)
 	case int64:
@@ -336,14 +351,14 @@ func avroText(v any, avro string) string {
 	case string:
 		return x
 	case time.Time:
-		return timeText(x, baseType(avro))
+		return avroTimeText(x, avroBase(avro))
 	}
 	return fmt.Sprintf("unexpected %T", v)
 }
 
-// timeText renders a date as YYYY-MM-DD and a timestamp with microseconds;
+// avroTimeText renders a date as YYYY-MM-DD and a timestamp with microseconds;
 // hamba hands local-timestamp-micros over as the wall clock in time.Local.
-func timeText(t time.Time, avro string) string {
+func avroTimeText(t time.Time, avro string) string {
 	switch avro {
 	case "int.date":
 		return t.UTC().Format(time.DateOnly)
@@ -353,146 +368,17 @@ func timeText(t time.Time, avro string) string {
 	return t.Format("2006-01-02 15:04:05.000000")
 }
 
-// baseType drops the precision and connect.name of an avro description.
-func baseType(avro string) string {
+// avroBase drops the precision and connect.name of an avro description.
+func avroBase(avro string) string {
 	avro, _, _ = strings.Cut(avro, "@")
 	avro, _, _ = strings.Cut(avro, "(")
 	return avro
 }
 
-func clip(s string) string {
+// clipText quotes s, shortened for messages.
+func clipText(s string) string {
 	if len(s) > 80 {
 		return fmt.Sprintf("%s...(%d bytes)", s[:80], len(s))
 	}
 	return strconv.Quote(s)
-}
-
-// columnTypes returns information_schema COLUMN_TYPE by column name.
-func columnTypes(t *testing.T, c *client.Conn) map[string]string {
-	t.Helper()
-	r, err := c.Execute("SELECT COLUMN_NAME, COLUMN_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'types'")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	out := map[string]string{}
-	for i := range r.Values {
-		name, _ := r.GetString(i, 0)
-		typ, _ := r.GetString(i, 1)
-		out[name] = typ
-	}
-	return out
-}
-
-// avroField is a field of the registered Value record.
-type avroField struct {
-	Name    string
-	Type    json.RawMessage
-	Default json.RawMessage
-}
-
-// checkValueSchema fetches a value schema from the registry and checks the
-// Avro type, "fluxo.type" and default of every column field.
-func checkValueSchema(t *testing.T, regURL string, id int, colTypes map[string]string) {
-	fields := valueFields(t, regURL, id)
-	byName := map[string]avroField{}
-	for _, f := range fields {
-		byName[f.Name] = f
-	}
-	for _, col := range append([]typeCol{{name: "id", avro: "int"}}, typeCols...) {
-		t.Run(col.name, func(t *testing.T) {
-			f, ok := byName[col.name]
-			if !ok {
-				t.Fatalf("no field %q in value schema %d", col.name, id)
-			}
-			var union []json.RawMessage
-			var inner map[string]any
-			if json.Unmarshal(f.Type, &union) != nil || len(union) != 2 || string(union[0]) != `"null"` ||
-				json.Unmarshal(union[1], &inner) != nil {
-				t.Fatalf("type %s is not [\"null\", {...}]", f.Type)
-			}
-			if string(f.Default) != "null" {
-				t.Errorf("default is not null")
-			}
-			if got := describeAvro(inner); got != col.avro {
-				t.Errorf("avro type %s, want %s", got, col.avro)
-			}
-			if inner["fluxo.type"] != colTypes[col.name] {
-				t.Errorf("fluxo.type %v, information_schema COLUMN_TYPE %q", inner["fluxo.type"], colTypes[col.name])
-			}
-		})
-	}
-}
-
-// valueFields returns the fields of record Value in the schema id.
-func valueFields(t *testing.T, regURL string, id int) []avroField {
-	t.Helper()
-	resp, err := http.Get(fmt.Sprintf("%s/schemas/ids/%d", regURL, id))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	var doc struct{ Schema string }
-	var env struct{ Fields []avroField }
-	if err := json.Unmarshal(body, &doc); err != nil {
-		t.Fatalf("registry answer %s: %v", body, err)
-	}
-	if err := json.Unmarshal([]byte(doc.Schema), &env); err != nil {
-		t.Fatalf("schema %d: %v", id, err)
-	}
-	for _, f := range env.Fields {
-		if f.Name != "before" {
-			continue
-		}
-		var union []json.RawMessage
-		var value struct{ Fields []avroField }
-		if err := json.Unmarshal(f.Type, &union); err != nil || len(union) != 2 {
-			t.Fatalf("before is %s", f.Type)
-		}
-		if err := json.Unmarshal(union[1], &value); err != nil {
-			t.Fatalf("before is %s: %v", f.Type, err)
-		}
-		return value.Fields
-	}
-	t.Fatalf("schema %d has no before field", id)
-	return nil
-}
-
-// describeAvro writes an inner field type as type[.logicalType][(p,s)][@connect.name].
-func describeAvro(m map[string]any) string {
-	s := fmt.Sprint(m["type"])
-	if lt, ok := m["logicalType"]; ok {
-		s += "." + fmt.Sprint(lt)
-	}
-	if p, ok := m["precision"]; ok {
-		s += fmt.Sprintf("(%v,%v)", p, m["scale"])
-	}
-	if cn, ok := m["connect.name"]; ok {
-		s += "@" + fmt.Sprint(cn)
-	}
-	return s
-}
-
-// consumeRaw reads topic from the beginning until n records arrived and
-// returns them undecoded.
-func (e *env) consumeRaw(topic string, n int, timeout time.Duration) []*kgo.Record {
-	e.t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...), kgo.ConsumeTopics(topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	var out []*kgo.Record
-	for len(out) < n {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			e.t.Fatalf("topic %s: got %d records, want %d", topic, len(out), n)
-		}
-		fs.EachRecord(func(r *kgo.Record) { out = append(out, r) })
-	}
-	return out
 }

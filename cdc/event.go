@@ -86,4 +86,8 @@ type Message struct {
 	// snapshot) before it has been yielded, and that resuming from Commit
 	// re-reads nothing before it and skips nothing after it.
 	Commit Position
+	// SaveNow asks the pipeline to checkpoint Commit (once everything before
+	// it is acknowledged) before it asks for the next message: the source
+	// relies on that position being durable, e.g. where a snapshot started.
+	SaveNow bool
 }

@@ -18,7 +18,10 @@ func (p *Pipeline) checkpointLoop(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
-			if err := p.saveCheckpoint(ctx); err != nil {
+			p.cpMu.Lock()
+			err := p.saveCheckpoint(ctx)
+			p.cpMu.Unlock()
+			if err != nil {
 				return err
 			}
 		}
@@ -46,4 +49,18 @@ func (p *Pipeline) saveCheckpoint(ctx context.Context) error {
 		return fmt.Errorf("confirm position %s: %w", pos, err)
 	}
 	return nil
+}
+
+// saveNow waits until Kafka acknowledged everything produced so far, then
+// saves the checkpoint.
+func (p *Pipeline) saveNow(ctx context.Context) error {
+	if err := p.opts.Sink.Flush(ctx); err != nil {
+		return err
+	}
+	if err := p.tracker.failure(); err != nil {
+		return fmt.Errorf("kafka delivery failed: %w", err)
+	}
+	p.cpMu.Lock()
+	defer p.cpMu.Unlock()
+	return p.saveCheckpoint(ctx)
 }

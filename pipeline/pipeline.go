@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"sync"
 	"time"
 
 	"github.com/fluxo-cdc/fluxo/avro"
@@ -52,7 +53,7 @@ type Pipeline struct {
 	codecs  map[*cdc.Table]*tableCodec
 	tracker *tracker
 	scratch []byte
-	saved   cdc.Position // last checkpointed position
+	cpMu    sync.Mutex // serialises checkpoint saves
 	stats   Stats
 }
 
@@ -119,6 +120,11 @@ func (p *Pipeline) loop(ctx context.Context) error {
 		if msg.Commit != nil {
 			p.tracker.seal(msg.Commit)
 			p.stats.Commits++
+			if msg.SaveNow {
+				if err := p.saveNow(ctx); err != nil {
+					return err
+				}
+			}
 			continue
 		}
 		if err := p.handle(ctx, msg.Event); err != nil {

@@ -170,6 +170,8 @@ func asString(v any) (string, bool) {
 	switch x := v.(type) {
 	case string:
 		return x, true
+	case serverText:
+		return string(x), true
 	case []byte:
 		return string(x), true
 	}
@@ -196,12 +198,21 @@ func stringConverter(d colDesc) converter {
 	case "set":
 		return func(v any) (any, error) { return setValue(v, d.Members) }
 	}
-	return func(v any) (any, error) {
-		if s, ok := asString(v); ok {
-			return s, nil
-		}
-		return nil, fmt.Errorf("unexpected text value %T", v)
+	return func(v any) (any, error) { return textValue(v, d.Charset) }
+}
+
+// textValue converts binlog text from charset to UTF-8; the snapshot's
+// serverText is UTF-8 already.
+func textValue(v any, charset string) (any, error) {
+	switch x := v.(type) {
+	case serverText:
+		return string(x), nil
+	case string:
+		return decodeText([]byte(x), charset)
+	case []byte:
+		return decodeText(x, charset)
 	}
+	return nil, fmt.Errorf("unexpected text value %T", v)
 }
 
 func enumValue(v any, members []string) (any, error) {
@@ -214,7 +225,7 @@ func enumValue(v any, members []string) (any, error) {
 			return nil, fmt.Errorf("enum index %d beyond the %d members known", x, len(members))
 		}
 		return members[x-1], nil
-	case string, []byte:
+	case string, []byte, serverText:
 		s, _ := asString(x)
 		return s, nil
 	}
@@ -231,7 +242,7 @@ func setValue(v any, members []string) (any, error) {
 			}
 		}
 		return strings.Join(parts, ","), nil
-	case string, []byte:
+	case string, []byte, serverText:
 		s, _ := asString(x)
 		return s, nil
 	}

@@ -70,11 +70,16 @@ func infoDesc(r interface {
 	}
 	if charset == "binary" {
 		d.Binary = true
+	} else {
+		d.Charset = charset
 	}
 	return d
 }
 
-// parseMembers extracts the members of "enum('a','it”s')".
+// parseMembers extracts the members of an enum or set COLUMN_TYPE such as
+// enum('a','b c'). The server doubles a quote inside a member and escapes
+// backslash, NUL, newline, CR and ^Z with a backslash (append_unescaped in
+// sql_show.cc).
 func parseMembers(columnType string) []string {
 	open := strings.IndexByte(columnType, '(')
 	if open < 0 {
@@ -82,28 +87,43 @@ func parseMembers(columnType string) []string {
 	}
 	s := columnType[open+1:]
 	var out []string
-	for {
-		if !strings.HasPrefix(s, "'") {
-			return out
-		}
-		s = s[1:]
-		var b strings.Builder
-		for len(s) > 0 {
-			if s[0] == '\'' {
-				if len(s) > 1 && s[1] == '\'' {
-					b.WriteByte('\'')
-					s = s[2:]
-					continue
-				}
-				s = s[1:]
-				break
-			}
-			b.WriteByte(s[0])
-			s = s[1:]
-		}
-		out = append(out, b.String())
+	for strings.HasPrefix(s, "'") {
+		var m string
+		m, s = parseMember(s[1:])
+		out = append(out, m)
 		s = strings.TrimPrefix(s, ",")
 	}
+	return out
+}
+
+// memberEscapes maps the character after a backslash to what it stands for.
+var memberEscapes = map[byte]byte{'0': 0, 'n': '\n', 'r': '\r', 'Z': 0x1a, '\\': '\\', '\'': '\''}
+
+// parseMember reads one quoted member whose opening quote is consumed and
+// returns it with the rest of s after the closing quote.
+func parseMember(s string) (member, rest string) {
+	var b strings.Builder
+	for len(s) > 0 {
+		c := s[0]
+		switch {
+		case c == '\'' && len(s) > 1 && s[1] == '\'':
+			b.WriteByte('\'')
+			s = s[2:]
+		case c == '\'':
+			return b.String(), s[1:]
+		case c == '\\' && len(s) > 1:
+			if e, ok := memberEscapes[s[1]]; ok {
+				b.WriteByte(e)
+			} else {
+				b.WriteByte(s[1])
+			}
+			s = s[2:]
+		default:
+			b.WriteByte(c)
+			s = s[1:]
+		}
+	}
+	return b.String(), ""
 }
 
 func markJSON(conn *client.Conn, id cdc.TableID, descs []colDesc) error {
@@ -141,16 +161,26 @@ func primaryKey(conn *client.Conn, id cdc.TableID, descs []colDesc) ([]int, erro
 	return pk, nil
 }
 
-// decorate copies the declared column types (and MariaDB's JSON marks) from
-// information_schema onto binlog-derived descriptions whose name and base
-// type match.
+// decorate copies what only information_schema knows onto binlog-derived
+// descriptions (see copyDeclared).
 func decorate(conn *client.Conn, id cdc.TableID, descs []colDesc) error {
 	info, _, err := descsFromInfoSchema(conn, id)
 	if err != nil {
 		return err
 	}
-	byName := make(map[string]colDesc, len(info))
-	for _, d := range info {
+	copyDeclared(info, descs)
+	return nil
+}
+
+// copyDeclared copies from known descriptions (information_schema, or a
+// saved schema) onto binlog-derived descs, by column name: the declared
+// type, MariaDB's JSON mark, the character set and the enum/set members
+// (the table map spells them in the column's charset, unconverted) when
+// the base types match, and the real type of a MariaDB UUID/INET6/INET4,
+// which the table map calls BINARY(n).
+func copyDeclared(known, descs []colDesc) {
+	byName := make(map[string]colDesc, len(known))
+	for _, d := range known {
 		byName[d.Name] = d
 	}
 	for i := range descs {
@@ -158,12 +188,14 @@ func decorate(conn *client.Conn, id cdc.TableID, descs []colDesc) error {
 		switch {
 		case !ok:
 		case d.Base == descs[i].Base:
-			descs[i].ColumnType, descs[i].JSON = d.ColumnType, d.JSON
+			descs[i].ColumnType, descs[i].JSON, descs[i].Charset = d.ColumnType, d.JSON, d.Charset
+			if len(d.Members) == len(descs[i].Members) {
+				descs[i].Members = d.Members
+			}
 		case isFixedBinaryOf(d, descs[i]):
 			descs[i].Base, descs[i].ColumnType = d.Base, d.ColumnType
 		}
 	}
-	return nil
 }
 
 // isFixedBinaryOf reports whether info describes a MariaDB fixed-binary

@@ -76,6 +76,9 @@ func (p *Position) String() string {
 	if p.GTIDSet != "" {
 		s = fmt.Sprintf("gtid %s (%s)", p.GTIDSet, s)
 	}
+	if !p.SnapshotDone {
+		s += ", initial snapshot not complete"
+	}
 	return s
 }
 

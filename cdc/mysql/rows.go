@@ -55,7 +55,7 @@ func (s *Source) deriveTable(id cdc.TableID, tm *replication.TableMapEvent) (*ta
 		s.log.Warn("cannot read column types from information_schema; keeping the declared types known so far",
 			"table", id.String(), "err", err.Error())
 		if prev := s.schemas.tables[id]; prev != nil {
-			decorateFrom(prev.Descs, descs)
+			copyDeclared(prev.Descs, descs)
 		}
 	}
 	ts, err := buildTable(id, descs, pk, s.opts.Filter, s.log)
@@ -132,7 +132,7 @@ func fitsTableMap(descs []colDesc, tm *replication.TableMapEvent) bool {
 // family groups types that share a binlog encoding.
 func family(base string) string {
 	switch base {
-	case "char", "binary", "enum", "set":
+	case "char", "binary", "enum", "set", "uuid", "inet6", "inet4":
 		return "string"
 	case "varchar", "varbinary":
 		return "varchar"
@@ -231,19 +231,4 @@ func looksLikeSchemaChange(q string) bool {
 		}
 	}
 	return false
-}
-
-// decorateFrom copies declared types from known descriptions onto descs,
-// by name and base type: the fallback when information_schema is out of
-// reach, so that a passing fault does not look like a schema change.
-func decorateFrom(known, descs []colDesc) {
-	byName := make(map[string]colDesc, len(known))
-	for _, d := range known {
-		byName[d.Name] = d
-	}
-	for i := range descs {
-		if d, ok := byName[descs[i].Name]; ok && d.Base == descs[i].Base {
-			descs[i].ColumnType, descs[i].JSON = d.ColumnType, d.JSON
-		}
-	}
 }

@@ -28,6 +28,7 @@ type colDesc struct {
 	Nullable   bool     `json:"nullable,omitempty"`
 	ColumnType string   `json:"column_type,omitempty"` // information_schema COLUMN_TYPE, when known
 	JSON       bool     `json:"json,omitempty"`        // MariaDB: longtext with a json_valid check
+	Charset    string   `json:"charset,omitempty"`     // character set of text, from information_schema
 }
 
 // descsFromTableMap describes the columns of a table map event. ok is false

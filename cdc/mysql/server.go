@@ -38,9 +38,10 @@ func dial(ctx context.Context, c Conn) (*client.Conn, error) {
 	if err != nil {
 		return nil, explainConnError(c, err)
 	}
-	if _, err := conn.Execute("SET time_zone = '+00:00'"); err != nil {
+	// UTC timestamps, and CHAR values as the binlog has them (unpadded).
+	if _, err := conn.Execute("SET time_zone = '+00:00', sql_mode = REPLACE(@@sql_mode, 'PAD_CHAR_TO_FULL_LENGTH', '')"); err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("mysql %s: set session time zone: %w", c.addr(), err)
+		return nil, fmt.Errorf("mysql %s: set session time zone and sql_mode: %w", c.addr(), err)
 	}
 	return conn, nil
 }

@@ -29,7 +29,14 @@ type snapItem struct {
 
 // startSnapshot opens the snapshot transaction, reads its binlog position
 // and the table schemas, then starts reading rows.
-func startSnapshot(ctx context.Context, s *Source) (*snapshotter, error) {
+//
+// The stream after a snapshot starts at the position of the first attempt:
+// a first attempt yields that position at once, marked not done, so that it
+// is checkpointed; a retry after a crash (from, the checkpointed position)
+// reads the tables again and then streams from there. Every change since the
+// first attempt is thus replayed after the rows, deletes included, whatever
+// the crashed attempt had sent.
+func startSnapshot(ctx context.Context, s *Source, from *Position) (*snapshotter, error) {
 	conn, err := dial(ctx, s.opts.Conn)
 	if err != nil {
 		return nil, err
@@ -54,10 +61,18 @@ func startSnapshot(ctx context.Context, s *Source) (*snapshotter, error) {
 		states = append(states, ts)
 	}
 	end := s.newPosition(file, pos, gtid)
+	var first *Position
+	if from != nil {
+		end = s.newPosition(from.File, from.Offset, from.GTIDSet)
+	} else {
+		started := *end
+		started.SnapshotDone = false
+		first = &started
+	}
 	s.log.Info("snapshot started", "tables", len(states), "position", end.String())
 	runCtx, cancel := context.WithCancel(context.Background())
 	sn := &snapshotter{items: make(chan snapItem, 1024), cancel: cancel, conn: conn, done: make(chan struct{})}
-	go sn.run(runCtx, s, states, end)
+	go sn.run(runCtx, s, states, first, end)
 	return sn, nil
 }
 
@@ -145,7 +160,8 @@ func mariadbSnapshotPosition(conn *client.Conn) (file string, pos uint32, gtid s
 	return file, pos, gtid, err
 }
 
-func (sn *snapshotter) run(ctx context.Context, s *Source, states []*tableState, end *Position) {
+// run sends first (when set), the rows, and the commit at end.
+func (sn *snapshotter) run(ctx context.Context, s *Source, states []*tableState, first, end *Position) {
 	defer close(sn.done)
 	defer close(sn.items)
 	defer sn.conn.Close()
@@ -158,6 +174,9 @@ func (sn *snapshotter) run(ctx context.Context, s *Source, states []*tableState,
 		case <-ctx.Done():
 			return false
 		}
+	}
+	if first != nil && !send(cdc.Message{Commit: first, SaveNow: true}) {
+		return
 	}
 	for _, ts := range states {
 		err := readTable(sn.conn, ts, func(row []any) error {
@@ -182,7 +201,7 @@ func (sn *snapshotter) run(ctx context.Context, s *Source, states []*tableState,
 			return
 		}
 	}
-	send(cdc.Message{Commit: end})
+	send(cdc.Message{Commit: end, SaveNow: true})
 }
 
 // readTable streams a table's captured columns through fn.
@@ -226,11 +245,8 @@ func fieldValue(fv *gomysql.FieldValue, d colDesc) any {
 	case gomysql.FieldValueTypeFloat:
 		return fv.AsFloat64()
 	case gomysql.FieldValueTypeString:
-		if fixedBinaryLength(d.Base) > 0 {
-			return serverText(fv.AsString())
-		}
-		if isText(d) || d.Base == "json" {
-			return string(fv.AsString())
+		if fixedBinaryLength(d.Base) > 0 || isText(d) || d.Base == "json" {
+			return serverText(fv.AsString()) // converted to utf8mb4 by the server
 		}
 		return append([]byte(nil), fv.AsString()...)
 	}
@@ -266,7 +282,9 @@ func (s *Source) fillSnapshot(ctx context.Context) error {
 		}
 		if p, ok := it.msg.Commit.(*Position); ok {
 			s.last = p
-			s.log.Info("snapshot complete", "position", p.String())
+			if p.SnapshotDone {
+				s.log.Info("snapshot complete", "position", p.String())
+			}
 		}
 		s.pending = append(s.pending, it.msg)
 		return nil

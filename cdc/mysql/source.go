@@ -108,7 +108,13 @@ func (s *Source) open(ctx context.Context) error {
 			"binlog_row_metadata", s.server.rowMetadata, "fix", "SET GLOBAL binlog_row_metadata = 'FULL' (MySQL 8.0.1+, MariaDB 10.5+)")
 	}
 	if s.opts.Checkpoint != nil {
-		return s.resume()
+		if err := s.resume(); err != nil || s.last.SnapshotDone {
+			return err
+		}
+		s.log.Warn("the initial snapshot was interrupted: taking it again, then streaming from the position of the first attempt",
+			"from", s.last.String())
+		s.snap, err = startSnapshot(ctx, s, s.last)
+		return err
 	}
 	if s.opts.Snapshot == SnapshotNever {
 		file, pos, gtid, err := binlogPosition(s.meta, s.server)
@@ -119,7 +125,7 @@ func (s *Source) open(ctx context.Context) error {
 		s.log.Info("snapshot.mode is never: streaming from the current position", "position", s.last.String())
 		return nil
 	}
-	s.snap, err = startSnapshot(ctx, s)
+	s.snap, err = startSnapshot(ctx, s, nil)
 	return err
 }
 

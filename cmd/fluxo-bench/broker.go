@@ -1,0 +1,96 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/fluxo-cdc/fluxo/sandbox"
+)
+
+// runBrokerChild runs kfake in this process, prints its seed addresses on
+// one line of out and returns when in reaches EOF (the parent exited or
+// closed the pipe).
+func runBrokerChild(in io.Reader, out io.Writer) error {
+	c, addrs, err := sandbox.StartKafka()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if _, err := fmt.Fprintln(out, strings.Join(addrs, ",")); err != nil {
+		return err
+	}
+	_, err = io.Copy(io.Discard, in)
+	return err
+}
+
+// broker is the kfake child process.
+type broker struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	addrs []string
+}
+
+// startBroker starts this binary with -broker-child and reads the broker's
+// addresses from its first line of output.
+func startBroker() (*broker, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(exe, "-broker-child")
+	cmd.Env = brokerEnv(os.Environ())
+	cmd.Stderr = os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start broker child: %w", err)
+	}
+	b := &broker{cmd: cmd, stdin: stdin}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		b.Close()
+		return nil, fmt.Errorf("broker child: read address: %w", err)
+	}
+	b.addrs = strings.Split(strings.TrimSpace(line), ",")
+	return b, nil
+}
+
+// brokerEnv returns env without the Go GC settings, so that tuning fluxo's
+// GC with GOGC or GOMEMLIMIT does not make the broker, which holds every
+// record, collect all the time.
+func brokerEnv(env []string) []string {
+	return slices.DeleteFunc(slices.Clone(env), func(kv string) bool {
+		return strings.HasPrefix(kv, "GOGC=") || strings.HasPrefix(kv, "GOMEMLIMIT=")
+	})
+}
+
+// Pid returns the child's process id.
+func (b *broker) Pid() int { return b.cmd.Process.Pid }
+
+// Close closes the child's stdin so it exits, and kills it after 10 s.
+func (b *broker) Close() error {
+	b.stdin.Close()
+	done := make(chan error, 1)
+	go func() { done <- b.cmd.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(10 * time.Second):
+		return errors.Join(errors.New("broker child did not exit, killed"), b.cmd.Process.Kill())
+	}
+}

@@ -1,0 +1,175 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// clockTicks is USER_HZ, the unit of /proc/<pid>/stat CPU times (100 on
+// every Linux architecture Go supports).
+const clockTicks = 100
+
+// rssStats summarises the resident set size samples of one pass, in bytes.
+type rssStats struct {
+	Peak, Median, HWM int64 // HWM: kernel high-water mark (0 if unknown)
+	Samples           int
+}
+
+// rssSampler samples this process's RSS at a fixed interval.
+type rssSampler struct {
+	stop chan struct{}
+	done chan []int64
+}
+
+// startRSS resets the kernel's RSS high-water mark and starts sampling
+// /proc/self/statm every interval.
+func startRSS(interval time.Duration) *rssSampler {
+	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) // resets VmHWM; best effort
+	s := &rssSampler{stop: make(chan struct{}), done: make(chan []int64, 1)}
+	go s.loop(interval)
+	return s
+}
+
+func (s *rssSampler) loop(interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	var samples []int64
+	for {
+		if v, err := selfRSS(); err == nil {
+			samples = append(samples, v)
+		}
+		select {
+		case <-s.stop:
+			s.done <- samples
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Stop ends sampling and summarises the samples.
+func (s *rssSampler) Stop() rssStats {
+	close(s.stop)
+	samples := <-s.done
+	st := rssStats{Samples: len(samples)}
+	if len(samples) > 0 {
+		slices.Sort(samples)
+		st.Peak, st.Median = samples[len(samples)-1], samples[len(samples)/2]
+	}
+	st.HWM, _ = statusField(os.Getpid(), "VmHWM")
+	return st
+}
+
+// selfRSS returns this process's resident set size from /proc/self/statm.
+func selfRSS() (int64, error) {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0, err
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0, fmt.Errorf("/proc/self/statm: %q", b)
+	}
+	pages, err := strconv.ParseInt(f[1], 10, 64)
+	return pages * int64(os.Getpagesize()), err
+}
+
+// statusField returns a "kB" field of /proc/<pid>/status in bytes.
+func statusField(pid int, name string) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, name+":"); ok {
+			f := strings.Fields(v)
+			kb, err := strconv.ParseInt(f[0], 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, fmt.Errorf("/proc/%d/status has no %s", pid, name)
+}
+
+// cpuTime returns the user+system CPU time a process used so far; pid 0
+// means this process.
+func cpuTime(pid int) time.Duration {
+	if pid == 0 {
+		var ru syscall.Rusage
+		if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+			return 0
+		}
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the parenthesised command: state is [0], utime [11], stime [12].
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * time.Second / clockTicks
+}
+
+// hostBusy returns the CPU time all CPUs of the machine spent busy so far
+// (the "cpu" line of /proc/stat without idle and iowait).
+func hostBusy() time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	var busy int64
+	for i, v := range f[1:] {
+		if i == 3 || i == 4 || i >= 8 { // idle, iowait; guest time is already in user
+			continue
+		}
+		n, _ := strconv.ParseInt(v, 10, 64)
+		busy += n
+	}
+	return time.Duration(busy) * time.Second / clockTicks
+}
+
+// cpuMeter measures the CPU used by a set of processes, and by the whole
+// machine, over an interval.
+type cpuMeter struct {
+	pids  []int
+	start []time.Duration
+	host  time.Duration
+}
+
+// startCPU records the CPU time of pids so far (0 is this process).
+func startCPU(pids ...int) *cpuMeter {
+	m := &cpuMeter{pids: pids, host: hostBusy()}
+	for _, p := range pids {
+		m.start = append(m.start, cpuTime(p))
+	}
+	return m
+}
+
+// Used returns the CPU time each process used since startCPU, followed by
+// the CPU time every other process of the machine used.
+func (m *cpuMeter) Used() []time.Duration {
+	out := make([]time.Duration, len(m.pids)+1)
+	others := hostBusy() - m.host
+	for i, p := range m.pids {
+		out[i] = cpuTime(p) - m.start[i]
+		others -= out[i]
+	}
+	out[len(m.pids)] = max(others, 0)
+	return out
+}
