@@ -60,8 +60,8 @@ func (k *heldSink) Produce(_ context.Context, r *cdc.Record, done func(error)) {
 	k.done = append(k.done, done)
 }
 func (k *heldSink) Partitions(context.Context, string) (int32, error) { return 3, nil }
-func (k *heldSink) Flush(context.Context) error                     { return nil }
-func (k *heldSink) Close()                                          {}
+func (k *heldSink) Flush(context.Context) error                       { return nil }
+func (k *heldSink) Close()                                            {}
 
 func (k *heldSink) ack(i int, err error) {
 	k.mu.Lock()
@@ -205,4 +205,3 @@ func TestKeyChange(t *testing.T) {
 		t.Errorf("keys: delete %x tombstone %x create %x", r[0].Key, r[1].Key, r[2].Key)
 	}
 }
-
