@@ -32,7 +32,7 @@ type Options struct {
 	// blocks beyond it (default 10,000).
 	MaxBufferedRecords int
 	// MaxBufferedBytes bounds the bytes awaiting acknowledgement (default
-	// 64 MiB).
+	// 32 MiB).
 	MaxBufferedBytes int
 	// Logger receives the client's warnings; nil discards them.
 	Logger *slog.Logger
@@ -68,7 +68,7 @@ func clientOptions(opts Options) ([]kgo.Opt, error) {
 		opts.MaxBufferedRecords = 10_000
 	}
 	if opts.MaxBufferedBytes == 0 {
-		opts.MaxBufferedBytes = 64 << 20
+		opts.MaxBufferedBytes = 32 << 20
 	}
 	kopts := []kgo.Opt{
 		kgo.SeedBrokers(opts.Brokers...),

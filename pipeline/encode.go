@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 
@@ -65,7 +64,22 @@ func (p *Pipeline) key(c *tableCodec, row []any) ([]byte, error) {
 		return nil, err
 	}
 	p.scratch = buf
-	return bytes.Clone(buf), nil
+	return p.keep(buf), nil
+}
+
+// slabSize is the size of the blocks that hold encoded keys and values.
+const slabSize = 256 << 10
+
+// keep copies b into the current slab (a new one when it is full): records
+// share slabs instead of allocating one buffer each; a slab is freed once
+// Kafka released every record in it.
+func (p *Pipeline) keep(b []byte) []byte {
+	if cap(p.slab)-len(p.slab) < len(b) {
+		p.slab = make([]byte, 0, max(slabSize, len(b)))
+	}
+	start := len(p.slab)
+	p.slab = append(p.slab, b...)
+	return p.slab[start:len(p.slab):len(p.slab)]
 }
 
 // value encodes the Confluent-framed envelope of ev.
@@ -76,5 +90,5 @@ func (p *Pipeline) value(c *tableCodec, ev *cdc.Event) ([]byte, error) {
 		return nil, err
 	}
 	p.scratch = buf
-	return bytes.Clone(buf), nil
+	return p.keep(buf), nil
 }

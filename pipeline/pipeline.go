@@ -53,6 +53,7 @@ type Pipeline struct {
 	codecs  map[*cdc.Table]*tableCodec
 	tracker *tracker
 	scratch []byte
+	slab    []byte     // see keep
 	cpMu    sync.Mutex // serialises checkpoint saves
 	stats   Stats
 }

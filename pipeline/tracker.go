@@ -13,6 +13,7 @@ type txn struct {
 	pending atomic.Int64
 	failed  atomic.Bool
 	pos     cdc.Position // set when the transaction is sealed
+	done    func(error)  // delivery callback shared by the transaction's records
 }
 
 // tracker orders sealed transactions and finds the newest position before
@@ -28,14 +29,16 @@ type tracker struct {
 
 // newTracker returns a tracker that calls onFail on the first delivery
 // failure, from the goroutine that reported it.
-func newTracker(onFail func(error)) *tracker { return &tracker{cur: &txn{}, onFail: onFail} }
+func newTracker(onFail func(error)) *tracker {
+	t := &tracker{onFail: onFail}
+	t.cur = t.newTxn()
+	return t
+}
 
-// add accounts for one record of the open transaction and returns the
-// callback to call when its delivery ends.
-func (t *tracker) add() func(error) {
-	tx := t.cur
-	tx.pending.Add(1)
-	return func(err error) {
+// newTxn returns an open transaction whose callback accounts one delivery.
+func (t *tracker) newTxn() *txn {
+	tx := &txn{}
+	tx.done = func(err error) {
 		if err != nil {
 			tx.failed.Store(true) // before the decrement, so done() never passes it
 			if t.err.CompareAndSwap(nil, &err) && t.onFail != nil {
@@ -44,13 +47,21 @@ func (t *tracker) add() func(error) {
 		}
 		tx.pending.Add(-1)
 	}
+	return tx
+}
+
+// add accounts for one record of the open transaction and returns the
+// callback to call when its delivery ends.
+func (t *tracker) add() func(error) {
+	t.cur.pending.Add(1)
+	return t.cur.done
 }
 
 // seal ends the open transaction at pos.
 func (t *tracker) seal(pos cdc.Position) {
 	tx := t.cur
 	tx.pos = pos
-	t.cur = &txn{}
+	t.cur = t.newTxn()
 	t.mu.Lock()
 	t.sealed = append(t.sealed, tx)
 	t.mu.Unlock()

@@ -26,7 +26,7 @@ var latin1High = [32]rune{
 // cannot decode is accepted only while it is plain ASCII.
 func decodeText(b []byte, charset string) (string, error) {
 	switch charset {
-	case "", "utf8", "utf8mb3", "utf8mb4", "ascii", "binary":
+	case "", "utf8", "utf8mb3", "utf8mb4", "ascii", "binary": // see isUTF8
 		return string(b), nil
 	case "latin1":
 		return decodeLatin1(b), nil
@@ -94,4 +94,13 @@ func isASCII(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// isUTF8 reports whether text in charset needs no conversion.
+func isUTF8(charset string) bool {
+	switch charset {
+	case "", "utf8", "utf8mb3", "utf8mb4", "ascii", "binary":
+		return true
+	}
+	return false
 }

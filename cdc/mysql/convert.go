@@ -65,7 +65,7 @@ func toInt64(v any) (any, error) {
 	case int32:
 		return int64(x), nil
 	case int64:
-		return x, nil
+		return v, nil // already boxed: no allocation
 	case int:
 		return int64(x), nil
 	case uint8:
@@ -110,7 +110,7 @@ func toFloat32(v any) (any, error) {
 func toFloat64(v any) (any, error) {
 	switch x := v.(type) {
 	case float64:
-		return x, nil
+		return v, nil
 	case float32:
 		return float64(x), nil
 	}
@@ -122,6 +122,9 @@ func parseDecimal(v any, scale int) (any, error) {
 	s, ok := asString(v)
 	if !ok {
 		return nil, fmt.Errorf("unexpected decimal value %T", v)
+	}
+	if n, ok := parseSmallDecimal(s, scale); ok {
+		return n, nil
 	}
 	intPart, frac, _ := strings.Cut(s, ".")
 	if len(frac) > scale {
@@ -136,6 +139,57 @@ func parseDecimal(v any, scale int) (any, error) {
 		return nil, fmt.Errorf("bad decimal %q", s)
 	}
 	return n, nil
+}
+
+// smallDecimal holds a big.Int and its one-word magnitude in a single
+// allocation.
+type smallDecimal struct {
+	n big.Int
+	w [1]big.Word
+}
+
+// parseSmallDecimal parses decimal text of at most 18 digits (the common
+// case) without intermediate strings; ok is false when the general path must
+// decide.
+func parseSmallDecimal(s string, scale int) (*big.Int, bool) {
+	neg := strings.HasPrefix(s, "-")
+	if neg {
+		s = s[1:]
+	}
+	var u uint64
+	digits, frac, dot := 0, 0, false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '.' && !dot {
+			dot = true
+			continue
+		}
+		if c < '0' || c > '9' || (dot && frac == scale) {
+			return nil, false
+		}
+		if dot {
+			frac++
+		}
+		u = u*10 + uint64(c-'0')
+		if digits++; digits > 18 {
+			return nil, false
+		}
+	}
+	for ; frac < scale; frac++ {
+		if digits++; digits > 18 {
+			return nil, false
+		}
+		u *= 10
+	}
+	d := new(smallDecimal)
+	if u != 0 {
+		d.w[0] = big.Word(u)
+		d.n.SetBits(d.w[:])
+	}
+	if neg {
+		d.n.Neg(&d.n)
+	}
+	return &d.n, true
 }
 
 // bitBytes returns a BIT(n) value as ceil(n/8) big-endian bytes.
@@ -194,7 +248,16 @@ func stringConverter(d colDesc) converter {
 	}
 	switch d.Base {
 	case "enum":
-		return func(v any) (any, error) { return enumValue(v, d.Members) }
+		boxed := make([]any, len(d.Members)) // members boxed once, not per row
+		for i, m := range d.Members {
+			boxed[i] = m
+		}
+		return func(v any) (any, error) {
+			if x, ok := v.(int64); ok && x > 0 && int(x) <= len(boxed) {
+				return boxed[x-1], nil
+			}
+			return enumValue(v, d.Members)
+		}
 	case "set":
 		return func(v any) (any, error) { return setValue(v, d.Members) }
 	}
@@ -208,6 +271,9 @@ func textValue(v any, charset string) (any, error) {
 	case serverText:
 		return string(x), nil
 	case string:
+		if isUTF8(charset) {
+			return v, nil // already UTF-8 and boxed
+		}
 		return decodeText([]byte(x), charset)
 	case []byte:
 		return decodeText(x, charset)

@@ -163,7 +163,8 @@ func (s *Source) handleRows(ev *replication.BinlogEvent, e *replication.RowsEven
 		if err != nil {
 			return err
 		}
-		evt := &cdc.Event{Op: op, Table: ts.table, Source: s.sourceInfo(ts.table.ID, ev.Header, pos, int32(i/step))}
+		et := &eventTx{ev: cdc.Event{Op: op, Table: ts.table, Source: s.sourceInfo(ts.table.ID, ev.Header, pos, int32(i/step))}}
+		evt := &et.ev
 		switch op {
 		case cdc.OpCreate:
 			evt.After = first
@@ -175,10 +176,17 @@ func (s *Source) handleRows(ev *replication.BinlogEvent, e *replication.RowsEven
 				return err
 			}
 		}
-		evt.Tx = s.txInfo(ts.table)
+		s.fillTxInfo(&et.tx, ts.table)
+		evt.Tx = &et.tx
 		s.pending = append(s.pending, cdc.Message{Event: evt})
 	}
 	return nil
+}
+
+// eventTx allocates an event and its transaction block together.
+type eventTx struct {
+	ev cdc.Event
+	tx cdc.TxInfo
 }
 
 func (s *Source) sourceInfo(id cdc.TableID, h *replication.EventHeader, pos int64, row int32) cdc.SourceInfo {
@@ -187,16 +195,34 @@ func (s *Source) sourceInfo(id cdc.TableID, h *replication.EventHeader, pos int6
 }
 
 func (s *Source) txInfo(t *cdc.Table) *cdc.TxInfo {
-	if s.tx.tableOrder == nil {
-		s.tx.tableOrder = map[*cdc.Table]int64{}
-	}
+	tx := new(cdc.TxInfo)
+	s.fillTxInfo(tx, t)
+	return tx
+}
+
+// fillTxInfo sets tx for the next event of table t in the transaction. A
+// transaction on one table (the common case) needs no map.
+func (s *Source) fillTxInfo(tx *cdc.TxInfo, t *cdc.Table) {
 	s.tx.order++
-	s.tx.tableOrder[t]++
-	id := s.tx.gtid
-	if id == "" {
-		id = fmt.Sprintf("%s:%d", s.file, s.last.Offset)
+	var n int64
+	if s.tx.tableOrder == nil && (s.tx.lastTable == t || s.tx.lastTable == nil) {
+		s.tx.lastTable = t
+		s.tx.lastOrder++
+		n = s.tx.lastOrder
+	} else {
+		if s.tx.tableOrder == nil {
+			s.tx.tableOrder = map[*cdc.Table]int64{s.tx.lastTable: s.tx.lastOrder}
+		}
+		s.tx.tableOrder[t]++
+		n = s.tx.tableOrder[t]
 	}
-	return &cdc.TxInfo{ID: id, TotalOrder: s.tx.order, DataCollectionOrder: s.tx.tableOrder[t]}
+	if s.tx.id == "" {
+		s.tx.id = s.tx.gtid
+		if s.tx.id == "" {
+			s.tx.id = fmt.Sprintf("%s:%d", s.file, s.last.Offset)
+		}
+	}
+	*tx = cdc.TxInfo{ID: s.tx.id, TotalOrder: s.tx.order, DataCollectionOrder: n}
 }
 
 var truncateRe = regexp.MustCompile("(?is)^\\s*TRUNCATE\\s+(?:TABLE\\s+)?(?:`?([^`.\\s]+)`?\\.)?`?([^`\\s;]+)`?")

@@ -16,6 +16,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/fluxo-cdc/fluxo/app"
 	"io"
 	"os"
 	"os/signal"
@@ -50,6 +51,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
+	app.TuneGC() // the same GC defaults as cmd/fluxo, for both passes
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := bench(ctx, opts, stdout, stderr); err != nil {

@@ -30,6 +30,7 @@ var (
 
 func main() {
 	app.Version = version
+	app.TuneGC()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
