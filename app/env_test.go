@@ -222,27 +222,44 @@ type record struct {
 	Value     map[string]any // nil for a tombstone
 }
 
-// consume reads topic from the beginning until n records arrived (or fails
-// after timeout) and decodes them through the registry.
-func (e *env) consume(topic string, n int, timeout time.Duration) []record {
+// reader is a consumer of topic from its first offset.
+func (e *env) reader(topic string) *kgo.Client {
 	e.t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...), kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	return cl
+}
+
+// consume reads topic from the beginning until n records arrived (or fails
+// after timeout) and decodes them through the registry.
+func (e *env) consume(topic string, n int, timeout time.Duration) []record {
+	e.t.Helper()
+	raw := e.consumeRaw(topic, n, timeout)
+	out := make([]record, len(raw))
+	for i, r := range raw {
+		out[i] = record{Partition: r.Partition, Offset: r.Offset, Key: e.decode(r.Key), Value: e.decode(r.Value)}
+	}
+	return out
+}
+
+// consumeRaw reads topic from the beginning until n records arrived and
+// returns them undecoded.
+func (e *env) consumeRaw(topic string, n int, timeout time.Duration) []*kgo.Record {
+	e.t.Helper()
+	cl := e.reader(topic)
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	var out []record
+	var out []*kgo.Record
 	for len(out) < n {
 		fs := cl.PollFetches(ctx)
 		if ctx.Err() != nil {
 			e.t.Fatalf("topic %s: got %d records, want %d", topic, len(out), n)
 		}
-		fs.EachRecord(func(r *kgo.Record) {
-			out = append(out, record{Partition: r.Partition, Offset: r.Offset, Key: e.decode(r.Key), Value: e.decode(r.Value)})
-		})
+		fs.EachRecord(func(r *kgo.Record) { out = append(out, r) })
 	}
 	return out
 }
@@ -251,11 +268,7 @@ func (e *env) consume(topic string, n int, timeout time.Duration) []record {
 // for quiet.
 func (e *env) consumeUntilQuiet(topic string, quiet time.Duration) []record {
 	e.t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...), kgo.ConsumeTopics(topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	cl := e.reader(topic)
 	defer cl.Close()
 	var out []record
 	for {

@@ -27,11 +27,7 @@ type statusReport struct {
 // Status prints the stored checkpoint of cfg's stream to w, as JSON when
 // asJSON is set.
 func Status(ctx context.Context, cfg *config.Config, w io.Writer, asJSON bool) error {
-	store, err := checkpointStore(cfg)
-	if err != nil {
-		return err
-	}
-	cp, err := store.Load(ctx)
+	_, cp, err := loadCheckpoint(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -27,11 +27,7 @@ func Stream(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}
 	log = log.With("name", cfg.Name)
 	log.Info("starting", "version", Version, "config", cfg.Redacted())
-	store, err := checkpointStore(cfg)
-	if err != nil {
-		return err
-	}
-	cp, err := store.Load(ctx)
+	store, cp, err := loadCheckpoint(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -67,11 +63,15 @@ func Stream(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 // from its build information.
 var Version = "0.1.0-dev"
 
-func checkpointStore(cfg *config.Config) (checkpoint.Store, error) {
+// loadCheckpoint opens cfg's checkpoint store and loads the checkpoint (nil
+// when none was saved).
+func loadCheckpoint(ctx context.Context, cfg *config.Config) (checkpoint.Store, *checkpoint.Checkpoint, error) {
 	if cfg.Checkpoint.Store != "file" {
-		return nil, fmt.Errorf("checkpoint.store %q is not supported: use file", cfg.Checkpoint.Store)
+		return nil, nil, fmt.Errorf("checkpoint.store %q is not supported: use file", cfg.Checkpoint.Store)
 	}
-	return checkpoint.NewFile(cfg.Checkpoint.Path, cfg.Name), nil
+	store := checkpoint.NewFile(cfg.Checkpoint.Path, cfg.Name)
+	cp, err := store.Load(ctx)
+	return store, cp, err
 }
 
 func openSource(ctx context.Context, cfg *config.Config, cp *checkpoint.Checkpoint, log *slog.Logger) (cdc.Source, avro.Connector, error) {

@@ -1,16 +1,13 @@
 package app
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"testing"
-	"time"
 
 	"github.com/go-mysql-org/go-mysql/client"
-	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // Helpers of TestTypesRoundTrip: the registered value schema and raw
@@ -124,27 +121,4 @@ func describeAvroType(m map[string]any) string {
 		s += "@" + fmt.Sprint(cn)
 	}
 	return s
-}
-
-// consumeRaw reads topic from the beginning until n records arrived and
-// returns them undecoded.
-func (e *env) consumeRaw(topic string, n int, timeout time.Duration) []*kgo.Record {
-	e.t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...), kgo.ConsumeTopics(topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	var out []*kgo.Record
-	for len(out) < n {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			e.t.Fatalf("topic %s: got %d records, want %d", topic, len(out), n)
-		}
-		fs.EachRecord(func(r *kgo.Record) { out = append(out, r) })
-	}
-	return out
 }
