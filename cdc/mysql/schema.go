@@ -64,43 +64,26 @@ func descsFromTableMap(tm *replication.TableMapEvent) (descs []colDesc, pk []int
 	return descs, pk, true
 }
 
+// plainBase is the type name of binlog types that need no metadata.
+var plainBase = map[byte]string{
+	gomysql.MYSQL_TYPE_TINY: "tinyint", gomysql.MYSQL_TYPE_SHORT: "smallint", gomysql.MYSQL_TYPE_INT24: "mediumint",
+	gomysql.MYSQL_TYPE_LONG: "int", gomysql.MYSQL_TYPE_LONGLONG: "bigint", gomysql.MYSQL_TYPE_FLOAT: "float",
+	gomysql.MYSQL_TYPE_DOUBLE: "double", gomysql.MYSQL_TYPE_TIMESTAMP: "timestamp", gomysql.MYSQL_TYPE_TIMESTAMP2: "timestamp",
+	gomysql.MYSQL_TYPE_DATETIME: "datetime", gomysql.MYSQL_TYPE_DATETIME2: "datetime", gomysql.MYSQL_TYPE_DATE: "date",
+	gomysql.MYSQL_TYPE_TIME: "time", gomysql.MYSQL_TYPE_TIME2: "time", gomysql.MYSQL_TYPE_YEAR: "year",
+	gomysql.MYSQL_TYPE_ENUM: "enum", gomysql.MYSQL_TYPE_SET: "set", gomysql.MYSQL_TYPE_JSON: "json",
+}
+
 // descFromBinlogType maps a binlog column type and its metadata.
 func descFromBinlogType(tp byte, meta uint16) colDesc {
+	if base, ok := plainBase[tp]; ok {
+		return colDesc{Base: base}
+	}
 	switch tp {
-	case gomysql.MYSQL_TYPE_TINY:
-		return colDesc{Base: "tinyint"}
-	case gomysql.MYSQL_TYPE_SHORT:
-		return colDesc{Base: "smallint"}
-	case gomysql.MYSQL_TYPE_INT24:
-		return colDesc{Base: "mediumint"}
-	case gomysql.MYSQL_TYPE_LONG:
-		return colDesc{Base: "int"}
-	case gomysql.MYSQL_TYPE_LONGLONG:
-		return colDesc{Base: "bigint"}
 	case gomysql.MYSQL_TYPE_NEWDECIMAL:
 		return colDesc{Base: "decimal", Precision: int(meta >> 8), Scale: int(meta & 0xff)}
-	case gomysql.MYSQL_TYPE_FLOAT:
-		return colDesc{Base: "float"}
-	case gomysql.MYSQL_TYPE_DOUBLE:
-		return colDesc{Base: "double"}
 	case gomysql.MYSQL_TYPE_BIT:
 		return colDesc{Base: "bit", Length: int(meta>>8)*8 + int(meta&0xff)}
-	case gomysql.MYSQL_TYPE_TIMESTAMP, gomysql.MYSQL_TYPE_TIMESTAMP2:
-		return colDesc{Base: "timestamp"}
-	case gomysql.MYSQL_TYPE_DATETIME, gomysql.MYSQL_TYPE_DATETIME2:
-		return colDesc{Base: "datetime"}
-	case gomysql.MYSQL_TYPE_DATE:
-		return colDesc{Base: "date"}
-	case gomysql.MYSQL_TYPE_TIME, gomysql.MYSQL_TYPE_TIME2:
-		return colDesc{Base: "time"}
-	case gomysql.MYSQL_TYPE_YEAR:
-		return colDesc{Base: "year"}
-	case gomysql.MYSQL_TYPE_ENUM:
-		return colDesc{Base: "enum"}
-	case gomysql.MYSQL_TYPE_SET:
-		return colDesc{Base: "set"}
-	case gomysql.MYSQL_TYPE_JSON:
-		return colDesc{Base: "json"}
 	case gomysql.MYSQL_TYPE_GEOMETRY:
 		return colDesc{Base: "geometry", Binary: true}
 	case gomysql.MYSQL_TYPE_BLOB:
