@@ -298,13 +298,16 @@ func (e *env) decode(b []byte) map[string]any {
 	}
 	schema := e.schema(int(binary.BigEndian.Uint32(b[1:5])))
 	var m map[string]any
-	if err := hamba.Unmarshal(schema, b[5:], &m); err != nil {
+	if err := bigValues.Unmarshal(schema, b[5:], &m); err != nil {
 		e.t.Fatalf("decode: %v", err)
 	}
 	return m
 }
 
 var schemaCache sync.Map
+
+// bigValues decodes values up to 64 MiB (hamba's default stops at 1 MiB).
+var bigValues = hamba.Config{MaxByteSliceSize: 64 << 20}.Freeze()
 
 func (e *env) schema(id int) hamba.Schema {
 	key := e.regURL + fmt.Sprint(id)

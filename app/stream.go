@@ -47,7 +47,7 @@ func Stream(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}
 	p, err := pipeline.New(pipeline.Options{
 		Name: cfg.Name, TopicPrefix: cfg.Kafka.TopicPrefix, Connector: connector, Version: Version,
-		Tombstones: cfg.Kafka.Tombstones, Source: src, Sink: sink, Registry: reg, Store: store, Logger: log,
+		Tombstones: cfg.Kafka.Tombstones, MaxRecordBytes: cfg.Kafka.MaxRecordBytes, Source: src, Sink: sink, Registry: reg, Store: store, Logger: log,
 	})
 	if err != nil {
 		return err
@@ -106,7 +106,8 @@ func openSink(ctx context.Context, cfg *config.Config, log *slog.Logger) (*kafka
 	if err != nil {
 		return nil, fmt.Errorf("kafka.%w", err)
 	}
-	opts := kafka.Options{Brokers: cfg.Kafka.Brokers, TLS: tc, Logger: log.With("component", "kafka")}
+	opts := kafka.Options{Brokers: cfg.Kafka.Brokers, TLS: tc, MaxRecordBytes: cfg.Kafka.MaxRecordBytes,
+		Logger: log.With("component", "kafka")}
 	if s := cfg.Kafka.SASL; s != nil {
 		opts.SASL = kafka.SASL{Mechanism: s.Mechanism, Username: s.Username, Password: s.Password}
 	}

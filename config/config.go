@@ -81,6 +81,11 @@ type Kafka struct {
 	// Tombstones adds a null-valued record after each delete, for compacted
 	// topics. Default: true.
 	Tombstones bool `yaml:"tombstones"`
+	// MaxRecordBytes is the largest record fluxo produces (default 1 MiB,
+	// the brokers' default message.max.bytes); a larger row stops fluxo with
+	// an error instead of being dropped. Raise it together with the topics'
+	// max.message.bytes.
+	MaxRecordBytes int `yaml:"max_record_bytes,omitempty"`
 	// TLS enables TLS to the brokers when the key is present; "tls:" with
 	// nothing after it, or "tls: {}", trusts the system roots.
 	TLS *TLS `yaml:"tls,omitempty"`

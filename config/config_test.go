@@ -84,7 +84,7 @@ func TestParseFullFile(t *testing.T) {
 			ServerID:       5401,
 		},
 		Kafka: Kafka{
-			Brokers: []string{"127.0.0.1:9092"}, TopicPrefix: "shop", Tombstones: true,
+			Brokers: []string{"127.0.0.1:9092"}, TopicPrefix: "shop", Tombstones: true, MaxRecordBytes: 1 << 20,
 			TLS:  &TLS{CAFile: "/etc/ca.pem", CertFile: "/etc/c.pem", KeyFile: "/etc/k.pem"},
 			SASL: &SASL{Mechanism: "scram-sha-512", Username: "fluxo", Password: "kafkasecret"},
 		},
@@ -133,7 +133,7 @@ func TestDefaults(t *testing.T) {
 			want := Config{
 				Name:           "shop",
 				Source:         Source{DSN: "mysql://u@db/shop", ServerID: defaultServerID("shop")},
-				Kafka:          Kafka{TopicPrefix: "shop", Tombstones: true},
+				Kafka:          Kafka{TopicPrefix: "shop", Tombstones: true, MaxRecordBytes: 1 << 20},
 				Checkpoint:     Checkpoint{Store: "file", Path: "shop.checkpoint"},
 				Snapshot:       Snapshot{Mode: "initial"},
 				Bronze:         Bronze{URL: "file://./bronze", Format: "avro", Compression: "snappy", Parallelism: 4},
@@ -283,7 +283,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"unknown top-level key", "name: shop\n" + dsn + "kafak:\n  brokers: [b:9092]\n",
 			`shop.yaml:4: unknown key "kafak" at top level (allowed: name, source, kafka, schema_registry, checkpoint, snapshot, bronze, http)`},
 		{"unknown nested key", "name: shop\n" + dsn + "kafka:\n  brokers: [b:9092]\n\n  topic_prefx: x\n",
-			`shop.yaml:7: unknown key "topic_prefx" in kafka (allowed: brokers, topic_prefix, tombstones, tls, sasl)`},
+			`shop.yaml:7: unknown key "topic_prefx" in kafka (allowed: brokers, topic_prefix, tombstones, max_record_bytes, tls, sasl)`},
 		{"unknown deeply nested key", "name: shop\n" + dsn + "kafka:\n  sasl:\n    mechanism: plain\n    user: u\n",
 			`shop.yaml:7: unknown key "user" in kafka.sasl (allowed: mechanism, username, password)`},
 		{"unknown key in flow mapping", "name: shop\n" + dsn + "schema_registry: {tls: {ca: x}}\n",

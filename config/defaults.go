@@ -14,6 +14,7 @@ const (
 	DefaultBronzeCompression = "snappy"
 	DefaultBronzeParallelism = 4
 	DefaultHTTPListen        = "127.0.0.1:9187"
+	DefaultMaxRecordBytes    = 1 << 20
 )
 
 // applyDefaults fills every value the file left out. Defaults derived from
@@ -31,6 +32,9 @@ func (c *Config) applyDefaults() {
 		c.Bronze.Parallelism = DefaultBronzeParallelism
 	}
 	setDefault(&c.HTTP.Listen, DefaultHTTPListen)
+	if c.Kafka.MaxRecordBytes == 0 {
+		c.Kafka.MaxRecordBytes = DefaultMaxRecordBytes
+	}
 	if s := c.Kafka.SASL; s != nil {
 		s.Mechanism = strings.ToLower(s.Mechanism)
 	}

@@ -73,6 +73,9 @@ func (c *Config) ValidateStream() error {
 	if c.SchemaRegistry.URL == "" {
 		k.errorf("schema_registry.url", "schema_registry.url is required by fluxo stream; add e.g. url: http://127.0.0.1:8081 under schema_registry")
 	}
+	if c.Kafka.MaxRecordBytes < 1024 || c.Kafka.MaxRecordBytes > 1<<30 {
+		k.errorf("kafka.max_record_bytes", "kafka.max_record_bytes must be between 1024 and 1073741824 (1 GiB)")
+	}
 	return errors.Join(k.errs...)
 }
 

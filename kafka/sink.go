@@ -34,6 +34,9 @@ type Options struct {
 	// MaxBufferedBytes bounds the bytes awaiting acknowledgement (default
 	// 32 MiB).
 	MaxBufferedBytes int
+	// MaxRecordBytes is the largest batch, and so the largest record, sent
+	// (default 1 MiB); keep it within the brokers' message.max.bytes.
+	MaxRecordBytes int
 	// Logger receives the client's warnings; nil discards them.
 	Logger *slog.Logger
 }
@@ -70,13 +73,16 @@ func clientOptions(opts Options) ([]kgo.Opt, error) {
 	if opts.MaxBufferedBytes == 0 {
 		opts.MaxBufferedBytes = 32 << 20
 	}
+	if opts.MaxRecordBytes == 0 {
+		opts.MaxRecordBytes = 1 << 20
+	}
 	kopts := []kgo.Opt{
 		kgo.SeedBrokers(opts.Brokers...),
 		kgo.RequiredAcks(kgo.AllISRAcks()), // idempotence is on by default and requires it
 		kgo.ProducerLinger(opts.Linger),
 		kgo.MaxBufferedRecords(opts.MaxBufferedRecords),
-		kgo.MaxBufferedBytes(opts.MaxBufferedBytes),
-		kgo.ProducerBatchMaxBytes(1 << 20),
+		kgo.ProducerBatchMaxBytes(int32(opts.MaxRecordBytes)),
+		kgo.MaxBufferedBytes(max(opts.MaxBufferedBytes, 2*opts.MaxRecordBytes)),
 		kgo.RecordPartitioner(kgo.BasicConsistentPartitioner(partitionFor)),
 		kgo.AllowAutoTopicCreation(),
 	}

@@ -30,6 +30,9 @@ type Options struct {
 	Version string
 	// Tombstones adds a null-valued record after each delete.
 	Tombstones bool
+	// MaxRecordBytes is the largest record Kafka accepts (0: no limit); a
+	// larger one stops the pipeline with an error that says what to raise.
+	MaxRecordBytes int
 
 	Source   cdc.Source
 	Sink     cdc.Sink
@@ -209,8 +212,25 @@ func (p *Pipeline) produce(ctx context.Context, c *tableCodec, ev *cdc.Event, ke
 	if err != nil {
 		return fmt.Errorf("encode %c event of %s: %w", ev.Op, ev.Table.ID, err)
 	}
-	p.send(ctx, &cdc.Record{Topic: c.topic, Key: key, Value: val, Partition: part})
+	rec := &cdc.Record{Topic: c.topic, Key: key, Value: val, Partition: part}
+	if err := p.checkSize(ev, rec); err != nil {
+		return err
+	}
+	p.send(ctx, rec)
 	return nil
+}
+
+// recordOverhead is what Kafka's batch and record framing add to a record.
+const recordOverhead = 128
+
+// checkSize refuses a record that Kafka would reject, before it is sent.
+func (p *Pipeline) checkSize(ev *cdc.Event, rec *cdc.Record) error {
+	n := len(rec.Key) + len(rec.Value) + recordOverhead
+	if p.opts.MaxRecordBytes == 0 || n <= p.opts.MaxRecordBytes {
+		return nil
+	}
+	return fmt.Errorf("a %c record of %s is %d bytes, more than kafka.max_record_bytes (%d): raise kafka.max_record_bytes together with the topic's max.message.bytes (and the brokers' message.max.bytes), or leave the large column out with source.exclude_columns; nothing after the last checkpoint was lost",
+		ev.Op, ev.Table.ID, n, p.opts.MaxRecordBytes)
 }
 
 func (p *Pipeline) send(ctx context.Context, rec *cdc.Record) {
