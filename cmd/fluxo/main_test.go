@@ -57,3 +57,12 @@ func TestCommandLine(t *testing.T) {
 		})
 	}
 }
+
+// TestShippedExampleConfig keeps deploy/examples/shop.yaml valid.
+func TestShippedExampleConfig(t *testing.T) {
+	t.Setenv("FLUXO_DB_PASSWORD", "x")
+	var out, errOut bytes.Buffer
+	if code := run([]string{"status", "-c", "../../deploy/examples/shop.yaml"}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s%s", code, out.String(), errOut.String())
+	}
+}
