@@ -50,7 +50,8 @@ type env struct {
 	brokers []string
 	regURL  string
 	dir     string
-	ready   int // marker rows written by startStreamReady
+	pg      *sandbox.Postgres // set for PostgreSQL tests, db for MariaDB ones
+	ready   int               // marker rows written by startStreamReady
 }
 
 func newEnv(t *testing.T) *env {
@@ -74,6 +75,23 @@ func newEnv(t *testing.T) *env {
 	return e
 }
 
+// addr is the MariaDB address, or "" in PostgreSQL tests.
+func (e *env) addr() string {
+	if e.db == nil {
+		return ""
+	}
+	return e.db.Addr()
+}
+
+// topic is the topic of a table in the test's database (schema public on
+// PostgreSQL).
+func (e *env) topic(table string) string {
+	if e.pg != nil {
+		return "fx.public." + table
+	}
+	return "fx." + e.dbName + "." + table
+}
+
 // conn opens a client connection to the test's database.
 func (e *env) conn() *client.Conn {
 	e.t.Helper()
@@ -87,6 +105,10 @@ func (e *env) conn() *client.Conn {
 
 func (e *env) exec(q string, args ...any) {
 	e.t.Helper()
+	if e.pg != nil {
+		e.pgExec(q, args...)
+		return
+	}
 	c, err := client.Connect(e.db.Addr(), "root", "", "")
 	if err != nil {
 		e.t.Fatalf("connect: %v", err)
@@ -124,19 +146,20 @@ func (e *env) config(extra string) *config.Config {
 // configSource is config with extra lines in the source section.
 func (e *env) configSource(source, extra string) *config.Config {
 	e.t.Helper()
+	src := fmt.Sprintf("  dsn: mysql://root@%s/%s\n  tables: [%s.*]\n  server_id: 9001\n", e.addr(), e.dbName, e.dbName)
+	if e.pg != nil {
+		src = fmt.Sprintf("  dsn: %s\n  tables: [public.*]\n  slot: fluxo_%s\n", e.pg.DSN("postgres", "", e.dbName), e.dbName)
+	}
 	y := fmt.Sprintf(`name: t
 source:
-  dsn: mysql://root@%s/%s
-  tables: [%s.*]
-  server_id: 9001
-%skafka:
+%s%skafka:
   brokers: [%s]
   topic_prefix: fx
 schema_registry:
   url: %s
 checkpoint:
   path: %s
-%s`, e.db.Addr(), e.dbName, e.dbName, source, strings.Join(e.brokers, ","), e.regURL, filepath.Join(e.dir, "t.checkpoint"), extra)
+%s`, src, source, strings.Join(e.brokers, ","), e.regURL, filepath.Join(e.dir, "t.checkpoint"), extra)
 	path := filepath.Join(e.dir, "fluxo.yaml")
 	if err := os.WriteFile(path, []byte(y), 0o644); err != nil {
 		e.t.Fatal(err)
@@ -182,7 +205,7 @@ func (e *env) startStreamReady(cfg *config.Config) *streamer {
 	for time.Now().Before(deadline) {
 		e.ready++
 		e.exec(fmt.Sprintf("INSERT INTO zz_ready VALUES (%d)", e.ready))
-		for _, r := range e.consumeUntilQuiet("fx."+e.dbName+".zz_ready", 700*time.Millisecond) {
+		for _, r := range e.consumeUntilQuiet(e.topic("zz_ready"), 700*time.Millisecond) {
 			if toInt64(r.Key["id"]) == int64(e.ready) {
 				return s
 			}

@@ -51,20 +51,31 @@ func TestSnapshotModes(t *testing.T) {
 // TestServerRestart restarts MariaDB under a running stream: fluxo
 // reconnects with backoff, keeps its position and loses nothing.
 func TestServerRestart(t *testing.T) {
-	e := newEnv(t)
+	forEachBackend(t, testServerRestart)
+}
+
+func testServerRestart(t *testing.T, e *env) {
 	e.seedKV()
 	s := e.startStreamReady(e.config(""))
 	e.exec("INSERT INTO kv VALUES (1001, 1, 'before')")
-	e.db.Kill()
-	time.Sleep(500 * time.Millisecond)
-	if err := e.db.Start(context.Background()); err != nil {
-		t.Fatal(err)
+	if e.pg != nil {
+		e.pg.Kill()
+		time.Sleep(500 * time.Millisecond)
+		if err := e.pg.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		e.db.Kill()
+		time.Sleep(500 * time.Millisecond)
+		if err := e.db.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for i := range 20 {
 		e.exec(fmt.Sprintf("INSERT INTO kv VALUES (%d, %d, 'after')", 2000+i, i))
 	}
 	e.exec("UPDATE kv SET s = 'changed' WHERE id <= 10")
-	recs := e.drain("fx."+e.dbName+".kv", 12*time.Second)
+	recs := e.drain(e.topic("kv"), 12*time.Second)
 	if err := s.stop(); err != nil {
 		t.Fatalf("stream after the restart: %v", err)
 	}

@@ -1,7 +1,9 @@
 package app
 
 import (
+	"context"
 	"fmt"
+	"github.com/jackc/pgx/v5"
 	"math/rand/v2"
 	"sort"
 	"sync"
@@ -14,12 +16,7 @@ import (
 // replay applies a topic's records in partition order, as a compacting
 // consumer would, and returns the final row per key (by the "id" column).
 func replay(recs []record) map[int64]map[string]any {
-	sort.SliceStable(recs, func(i, j int) bool {
-		if recs[i].Partition != recs[j].Partition {
-			return recs[i].Partition < recs[j].Partition
-		}
-		return recs[i].Offset < recs[j].Offset
-	})
+	byPartitionOffset(recs)
 	state := map[int64]map[string]any{}
 	for _, r := range recs {
 		id := toInt64(r.Key["id"])
@@ -48,6 +45,9 @@ func toInt64(v any) int64 {
 // shape replay produces.
 func (e *env) tableState(table string) map[int64]map[string]any {
 	e.t.Helper()
+	if e.pg != nil {
+		return e.pgTableState(table)
+	}
 	c := e.conn()
 	r, err := c.Execute("SELECT id, v, s FROM " + table)
 	if err != nil {
@@ -102,14 +102,11 @@ type writer struct {
 
 func (e *env) startWriter(table string, seed uint64) *writer {
 	w := &writer{stop: make(chan struct{})}
-	c, err := client.Connect(e.db.Addr(), "root", "", e.dbName)
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	c, closeConn := e.sqlConn()
 	w.wg.Add(1)
 	go func() {
 		defer w.wg.Done()
-		defer c.Close()
+		defer closeConn()
 		rng := rand.New(rand.NewPCG(seed, 7))
 		next := 1_000_000
 		for {
@@ -134,9 +131,30 @@ func (e *env) startWriter(table string, seed uint64) *writer {
 	return w
 }
 
-func writeTx(c *client.Conn, table string, rng *rand.Rand, next *int) (int, error) {
+// execer runs one SQL statement.
+type execer func(q string) error
+
+// sqlConn opens a connection to the test's database as an execer.
+func (e *env) sqlConn() (execer, func()) {
+	e.t.Helper()
+	if e.pg != nil {
+		c, err := pgx.Connect(context.Background(), e.pg.DSN("postgres", "", e.dbName))
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		return func(q string) error { _, err := c.Exec(context.Background(), q); return err },
+			func() { c.Close(context.Background()) }
+	}
+	c, err := client.Connect(e.db.Addr(), "root", "", e.dbName)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return func(q string) error { _, err := c.Execute(q); return err }, func() { c.Close() }
+}
+
+func writeTx(c execer, table string, rng *rand.Rand, next *int) (int, error) {
 	n := 1 + rng.IntN(20)
-	if _, err := c.Execute("BEGIN"); err != nil {
+	if err := c("BEGIN"); err != nil {
 		return 0, err
 	}
 	for range n {
@@ -152,16 +170,14 @@ func writeTx(c *client.Conn, table string, rng *rand.Rand, next *int) (int, erro
 		default:
 			q = fmt.Sprintf("UPDATE %s SET v = (v * 7 + 3) %% 100000 WHERE id BETWEEN %d AND %d", table, pick(rng, *next), pick(rng, *next))
 		}
-		if _, err := c.Execute(q); err != nil {
+		if err := c(q); err != nil {
 			return 0, fmt.Errorf("%s: %w", q, err)
 		}
 	}
 	if rng.IntN(10) == 0 {
-		_, err := c.Execute("ROLLBACK")
-		return n, err
+		return n, c("ROLLBACK")
 	}
-	_, err := c.Execute("COMMIT")
-	return n, err
+	return n, c("COMMIT")
 }
 
 // pick returns an id that probably exists: seeded rows are 1..200, the
@@ -186,6 +202,10 @@ func (w *writer) finish(t *testing.T) {
 // seedKV creates table kv with 200 rows.
 func (e *env) seedKV() {
 	e.exec("CREATE TABLE kv (id INT PRIMARY KEY, v INT NOT NULL, s VARCHAR(32) NOT NULL)")
+	if e.pg != nil {
+		e.exec("INSERT INTO kv SELECT g, g % 97, 's' || g FROM generate_series(1, 200) g")
+		return
+	}
 	e.exec("INSERT INTO kv SELECT seq, seq % 97, CONCAT('s', seq) FROM seq_1_to_200")
 }
 
@@ -201,4 +221,35 @@ func newRand(t *testing.T) *rand.Rand {
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("random seed %d", seed)
 	return rand.New(rand.NewPCG(seed, 11))
+}
+
+// pgTableState is tableState on PostgreSQL.
+func (e *env) pgTableState(table string) map[int64]map[string]any {
+	e.t.Helper()
+	rows, err := e.pgConn().Query(context.Background(), "SELECT id, v, s FROM "+table)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[int64]map[string]any{}
+	for rows.Next() {
+		var id, v int32
+		var s string
+		if err := rows.Scan(&id, &v, &s); err != nil {
+			e.t.Fatal(err)
+		}
+		out[int64(id)] = map[string]any{"id": int(id), "v": int(v), "s": s}
+	}
+	return out
+}
+
+// byPartitionOffset sorts records into partition, then offset order.
+func byPartitionOffset(recs []record) []record {
+	sort.SliceStable(recs, func(i, j int) bool {
+		if recs[i].Partition != recs[j].Partition {
+			return recs[i].Partition < recs[j].Partition
+		}
+		return recs[i].Offset < recs[j].Offset
+	})
+	return recs
 }

@@ -30,14 +30,17 @@ func creates(recs []record) map[int64]int {
 // the snapshot and the binlog must join with no gap (the replayed topic
 // equals the table) and no overlap (no row is created twice).
 func TestSnapshotWithConcurrentWrites(t *testing.T) {
-	e := newEnv(t)
+	forEachBackend(t, testSnapshotWithConcurrentWrites)
+}
+
+func testSnapshotWithConcurrentWrites(t *testing.T, e *env) {
 	e.seedKV()
 	w := e.startWriter("kv", 1)
 	time.Sleep(300 * time.Millisecond)
 	s := e.startStream(e.config(""))
 	time.Sleep(2 * time.Second)
 	w.finish(t)
-	recs := e.drain("fx."+e.dbName+".kv", 3*time.Second)
+	recs := e.drain(e.topic("kv"), 3*time.Second)
 	if err := s.stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -52,11 +55,14 @@ func TestSnapshotWithConcurrentWrites(t *testing.T) {
 // TestRestartFromCheckpoint stops the stream cleanly while a writer keeps
 // committing, restarts it, and proves nothing was lost.
 func TestRestartFromCheckpoint(t *testing.T) {
-	e := newEnv(t)
+	forEachBackend(t, testRestartFromCheckpoint)
+}
+
+func testRestartFromCheckpoint(t *testing.T, e *env) {
 	e.seedKV()
 	cfg := e.config("")
 	s := e.startStream(cfg)
-	e.consume("fx."+e.dbName+".kv", 200, 30*time.Second)
+	e.consume(e.topic("kv"), 200, 30*time.Second)
 	w := e.startWriter("kv", 2)
 	time.Sleep(time.Second)
 	if err := s.stop(); err != nil {
@@ -70,7 +76,7 @@ func TestRestartFromCheckpoint(t *testing.T) {
 	s = e.startStream(cfg)
 	time.Sleep(time.Second)
 	w.finish(t)
-	recs := e.drain("fx."+e.dbName+".kv", 3*time.Second)
+	recs := e.drain(e.topic("kv"), 3*time.Second)
 	if err := s.stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -102,11 +108,14 @@ func (b *buildError) Error() string { return b.err.Error() + ": " + b.out }
 // while a writer commits, restarts it each time, and proves that replaying
 // the topic equals the table: no change is lost.
 func TestKillAtRandomPoints(t *testing.T) {
+	forEachBackend(t, testKillAtRandomPoints)
+}
+
+func testKillAtRandomPoints(t *testing.T, e *env) {
 	bin, err := fluxoBinary()
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := newEnv(t)
 	e.seedKV()
 	cfg := e.config("")
 	cfgPath := filepath.Join(e.dir, "fluxo.yaml")
@@ -124,7 +133,7 @@ func TestKillAtRandomPoints(t *testing.T) {
 	}
 	w.finish(t)
 	cmd := e.fluxoProcess(bin, cfgPath)
-	recs := e.drain("fx."+e.dbName+".kv", 4*time.Second)
+	recs := e.drain(e.topic("kv"), 4*time.Second)
 	cmd.Process.Signal(syscall.SIGTERM)
 	if err := cmd.Wait(); err != nil {
 		t.Errorf("fluxo after SIGTERM: %v (want exit 0)", err)
@@ -132,10 +141,17 @@ func TestKillAtRandomPoints(t *testing.T) {
 	if _, err := os.Stat(cfg.Checkpoint.Path); err != nil {
 		t.Fatalf("no checkpoint: %v", err)
 	}
-	if v := e.subjectVersions("fx." + e.dbName + ".kv-key"); len(v) != 1 {
+	if v := e.subjectVersions(e.topic("kv") + "-key"); len(v) != 1 {
 		t.Errorf("key subject has versions %v: a new key schema id moves keys to other partitions", v)
 	}
 	compareState(t, replay(recs), e.tableState("kv"))
+}
+
+// forEachBackend runs test against MariaDB and PostgreSQL, each in a
+// fresh environment.
+func forEachBackend(t *testing.T, test func(t *testing.T, e *env)) {
+	t.Run("mariadb", func(t *testing.T) { test(t, newEnv(t)) })
+	t.Run("postgres", func(t *testing.T) { test(t, newPGEnv(t)) })
 }
 
 func (e *env) fluxoProcess(bin, cfgPath string) *exec.Cmd {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fluxo-cdc/fluxo/cdc/mysql"
+	"github.com/fluxo-cdc/fluxo/cdc/postgres"
 	"github.com/fluxo-cdc/fluxo/config"
 )
 
@@ -35,8 +36,13 @@ func Status(ctx context.Context, cfg *config.Config, w io.Writer, asJSON bool) e
 	if cp != nil {
 		r.Connector, r.Position, r.SavedAt = cp.Connector, cp.Describe, &cp.SavedAt
 		r.AgeSeconds = time.Since(cp.SavedAt).Seconds()
-		if cp.Connector == "mysql" {
+		switch cp.Connector {
+		case "mysql":
 			if p, err := mysql.ParsePosition(cp.Position); err == nil {
+				r.Tables = p.Tables()
+			}
+		case "postgresql":
+			if p, err := postgres.ParsePosition(cp.Position); err == nil {
 				r.Tables = p.Tables()
 			}
 		}

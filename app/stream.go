@@ -12,6 +12,7 @@ import (
 	"github.com/fluxo-cdc/fluxo/avro"
 	"github.com/fluxo-cdc/fluxo/cdc"
 	"github.com/fluxo-cdc/fluxo/cdc/mysql"
+	"github.com/fluxo-cdc/fluxo/cdc/postgres"
 	"github.com/fluxo-cdc/fluxo/checkpoint"
 	"github.com/fluxo-cdc/fluxo/config"
 	"github.com/fluxo-cdc/fluxo/kafka"
@@ -97,8 +98,19 @@ func openSource(ctx context.Context, cfg *config.Config, cp *checkpoint.Checkpoi
 		}
 		src, err := mysql.Open(ctx, opts)
 		return src, avro.ConnectorMySQL, err
+	case config.FlavorPostgres:
+		if cp != nil && cp.Connector != string(avro.ConnectorPostgres) {
+			return nil, "", fmt.Errorf("checkpoint %s was written by a %s source, the config names a postgres source", cfg.Checkpoint.Path, cp.Connector)
+		}
+		opts := postgres.Options{DSN: cfg.Source.DSN, Slot: cfg.Source.Slot, Publication: cfg.Source.Publication,
+			Filter: filter, Snapshot: cfg.Snapshot.Mode, Parallelism: cfg.Bronze.Parallelism, Logger: log.With("source", "postgres")}
+		if cp != nil {
+			opts.Checkpoint = cp.Position
+		}
+		src, err := postgres.Open(ctx, opts)
+		return src, avro.ConnectorPostgres, err
 	}
-	return nil, "", errors.New("source.dsn: only mysql:// sources are supported by this build")
+	return nil, "", errors.New("source.dsn: use a mysql:// or postgres:// URL")
 }
 
 func openSink(ctx context.Context, cfg *config.Config, log *slog.Logger) (*kafka.Sink, error) {

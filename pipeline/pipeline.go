@@ -181,7 +181,13 @@ func (p *Pipeline) keyChange(ctx context.Context, c *tableCodec, ev *cdc.Event) 
 	return p.handle(ctx, &ins)
 }
 
+// keyChanged reports whether an update moved the key. Without a before
+// image (PostgreSQL's default replica identity sends one only when the key
+// changed) it did not.
 func keyChanged(ev *cdc.Event) bool {
+	if ev.Before == nil {
+		return false
+	}
 	for _, i := range ev.Table.Key {
 		if !reflect.DeepEqual(ev.Before[i], ev.After[i]) {
 			return true

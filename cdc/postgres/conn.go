@@ -1,0 +1,103 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// sessionSQL prepares every fluxo connection so that text values have one
+// known form (see types.go).
+func sessionSQL() string { return sessionSetup }
+
+// PermanentError is a failure that retrying cannot fix; Fix says what will.
+type PermanentError struct {
+	Err error
+	Fix string
+}
+
+func (e *PermanentError) Error() string { return e.Err.Error() + ": " + e.Fix }
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+// connect opens a regular connection for catalog queries and snapshots.
+func connect(ctx context.Context, dsn string) (*pgx.Conn, error) {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return nil, explainConnect(dsn, err)
+	}
+	if _, err := conn.Exec(ctx, sessionSQL()); err != nil {
+		conn.Close(ctx)
+		return nil, fmt.Errorf("postgres: session setup: %w", err)
+	}
+	return conn, nil
+}
+
+// connectReplication opens a logical replication connection.
+func connectReplication(ctx context.Context, dsn string) (*pgconn.PgConn, error) {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("source.dsn: %w", err)
+	}
+	q := u.Query()
+	q.Set("replication", "database")
+	u.RawQuery = q.Encode()
+	conn, err := pgconn.Connect(ctx, u.String())
+	if err != nil {
+		return nil, explainConnect(dsn, err)
+	}
+	// pgoutput formats values with the replication session's settings.
+	if _, err := conn.Exec(ctx, sessionSQL()).ReadAll(); err != nil {
+		conn.Close(ctx)
+		return nil, fmt.Errorf("postgres: replication session setup: %w", err)
+	}
+	return conn, nil
+}
+
+func explainConnect(dsn string, err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "28P01", "28000":
+			if strings.Contains(pe.Message, "replication") {
+				return &PermanentError{Err: fmt.Errorf("postgres: %w", err),
+					Fix: "allow replication connections for the fluxo user in pg_hba.conf (host replication ... or host <db> ...)"}
+			}
+			return &PermanentError{Err: fmt.Errorf("postgres: %w", err), Fix: "check the user and password in source.dsn"}
+		case "42501":
+			return &PermanentError{Err: fmt.Errorf("postgres: %w", err),
+				Fix: "the role needs the REPLICATION attribute: ALTER ROLE <user> REPLICATION"}
+		case "3D000":
+			return &PermanentError{Err: fmt.Errorf("postgres: %w", err), Fix: "the database in source.dsn does not exist"}
+		}
+		return fmt.Errorf("postgres: %w", err)
+	}
+	return fmt.Errorf("postgres unreachable: %w (is the server running and source.dsn's host:port right?)", err)
+}
+
+// checkServer fails when the server cannot serve logical replication to
+// this role.
+func checkServer(ctx context.Context, conn *pgx.Conn) error {
+	var level string
+	if err := conn.QueryRow(ctx, "SHOW wal_level").Scan(&level); err != nil {
+		return fmt.Errorf("postgres: read wal_level: %w", err)
+	}
+	if level != "logical" {
+		return &PermanentError{Err: fmt.Errorf("postgres: wal_level is %s, logical replication needs logical", level),
+			Fix: "run ALTER SYSTEM SET wal_level = logical and restart PostgreSQL"}
+	}
+	var repl, super bool
+	err := conn.QueryRow(ctx, "SELECT rolreplication, rolsuper FROM pg_roles WHERE rolname = current_user").Scan(&repl, &super)
+	if err != nil {
+		return fmt.Errorf("postgres: read role attributes: %w", err)
+	}
+	if !repl && !super {
+		return &PermanentError{Err: errors.New("postgres: the role lacks the REPLICATION attribute"),
+			Fix: "run ALTER ROLE <fluxo user> REPLICATION (and GRANT SELECT on the captured tables)"}
+	}
+	return nil
+}

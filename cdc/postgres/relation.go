@@ -1,0 +1,159 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"reflect"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/fluxo-cdc/fluxo/cdc"
+)
+
+// relColumn is a column as pgoutput's relation message (or the catalog, for
+// the snapshot) describes it.
+type relColumn struct {
+	name   string
+	oid    uint32
+	typmod int32
+}
+
+// relState is a captured table as the decoder needs it.
+type relState struct {
+	table *cdc.Table
+	dec   []textDecoder // per relation column; nil when excluded
+	idx   []int         // relation column -> index in table.Columns, -1 when excluded
+	pk    []int         // relation column indexes of the primary key
+}
+
+// tableFacts are what the catalog says of a table beyond its columns.
+type tableFacts struct {
+	notNull map[string]bool
+	pk      []string // primary key column names in key order
+}
+
+func readFacts(ctx context.Context, conn *pgx.Conn, id cdc.TableID) (tableFacts, error) {
+	f := tableFacts{notNull: map[string]bool{}}
+	rows, err := conn.Query(ctx, `SELECT attname, attnotnull FROM pg_attribute
+		WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped`, quoteID(id))
+	if err != nil {
+		return f, fmt.Errorf("read columns of %s: %w", id, err)
+	}
+	for rows.Next() {
+		var name string
+		var nn bool
+		if err := rows.Scan(&name, &nn); err != nil {
+			return f, err
+		}
+		f.notNull[name] = nn
+	}
+	if err := rows.Err(); err != nil {
+		return f, err
+	}
+	err = conn.QueryRow(ctx, `SELECT coalesce(array_agg(a.attname ORDER BY k.ord), '{}') FROM pg_index i
+		CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+		JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+		WHERE i.indrelid = $1::regclass AND i.indisprimary`, quoteID(id)).Scan(&f.pk)
+	if err != nil {
+		return f, fmt.Errorf("read primary key of %s: %w", id, err)
+	}
+	return f, nil
+}
+
+// snapshotColumns lists a table's columns as pgoutput would publish them:
+// in attribute order, without dropped and generated columns.
+func snapshotColumns(ctx context.Context, conn *pgx.Conn, id cdc.TableID) ([]relColumn, error) {
+	rows, err := conn.Query(ctx, `SELECT attname, atttypid, atttypmod FROM pg_attribute
+		WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped AND attgenerated = ''
+		ORDER BY attnum`, quoteID(id))
+	if err != nil {
+		return nil, fmt.Errorf("read columns of %s: %w", id, err)
+	}
+	var cols []relColumn
+	for rows.Next() {
+		var c relColumn
+		if err := rows.Scan(&c.name, &c.oid, &c.typmod); err != nil {
+			return nil, err
+		}
+		cols = append(cols, c)
+	}
+	return cols, rows.Err()
+}
+
+// buildRelation derives the captured table of id from its columns.
+func (s *Source) buildRelation(ctx context.Context, id cdc.TableID, cols []relColumn) (*relState, error) {
+	facts, err := readFacts(ctx, s.meta, id)
+	if err != nil {
+		return nil, err
+	}
+	rs := &relState{table: &cdc.Table{ID: id}, dec: make([]textDecoder, len(cols)), idx: make([]int, len(cols))}
+	for i, c := range cols {
+		rs.idx[i] = -1
+		if s.opts.Filter.ExcludedColumn(id.Schema, id.Name, c.name) {
+			continue
+		}
+		col, dec, err := s.types.column(ctx, c.name, c.oid, c.typmod, !facts.notNull[c.name])
+		if err != nil {
+			return nil, fmt.Errorf("table %s column %s: %w", id, c.name, err)
+		}
+		rs.idx[i], rs.dec[i] = len(rs.table.Columns), dec
+		rs.table.Columns = append(rs.table.Columns, col)
+	}
+	for _, name := range facts.pk {
+		for i, c := range cols {
+			if c.name == name {
+				rs.pk = append(rs.pk, i)
+			}
+		}
+	}
+	if rs.table.Key, err = keyOf(rs, cols, s.opts.Filter.KeyColumns(id.Schema, id.Name)); err != nil {
+		return nil, err
+	}
+	return s.adopt(rs), nil
+}
+
+// keyOf resolves the Kafka key: configured key columns win over the primary
+// key.
+func keyOf(rs *relState, cols []relColumn, configured []string) ([]int, error) {
+	id := rs.table.ID
+	if len(configured) > 0 {
+		key := make([]int, 0, len(configured))
+		for _, name := range configured {
+			i := rs.table.ColumnIndex(name)
+			if i < 0 {
+				return nil, fmt.Errorf("source.key_columns for %s names column %q, which the table does not have (or exclude_columns removes)", id, name)
+			}
+			key = append(key, i)
+		}
+		return key, nil
+	}
+	key := make([]int, 0, len(rs.pk))
+	for _, src := range rs.pk {
+		if rs.idx[src] < 0 {
+			return nil, fmt.Errorf("source.exclude_columns removes %s.%s, which is part of the primary key: key columns cannot be excluded", id, cols[src].name)
+		}
+		key = append(key, rs.idx[src])
+	}
+	return key, nil
+}
+
+// adopt makes rs the table's schema in force, keeping the previous
+// *cdc.Table when nothing the stream exposes changed.
+func (s *Source) adopt(rs *relState) *relState {
+	key := rs.table.ID.String()
+	if prev := s.current[key]; prev != nil && reflect.DeepEqual(prev, rs.table) {
+		rs.table = prev
+		return rs
+	}
+	if s.current[key] != nil || s.versions[key] == 0 {
+		v := maps.Clone(s.versions) // positions share the map: never change it in place
+		v[key]++
+		s.versions = v
+		if v[key] > 1 {
+			s.log.Info("table schema changed", "table", key, "version", v[key])
+		}
+	}
+	s.current[key] = rs.table
+	return rs
+}

@@ -1,0 +1,279 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/fluxo-cdc/fluxo/cdc"
+)
+
+// Snapshot modes (SPEC §6).
+const (
+	SnapshotInitial     = "initial"
+	SnapshotNever       = "never"
+	SnapshotInitialOnly = "initial_only"
+)
+
+// Options configure a Source.
+type Options struct {
+	// DSN is a postgres:// URL.
+	DSN               string
+	Slot, Publication string
+	Filter            Filter
+	// Snapshot is SnapshotInitial, SnapshotNever or SnapshotInitialOnly; it
+	// applies only when Checkpoint is nil or records an unfinished snapshot.
+	Snapshot string
+	// Checkpoint is a position saved earlier (Position.MarshalBinary), or nil.
+	Checkpoint []byte
+	// Parallelism is the number of snapshot workers (default 4).
+	Parallelism int
+	// Heartbeat is how often an idle stream advances the slot (default 10s).
+	Heartbeat time.Duration
+	// StatusInterval is how often the confirmed position is reported to the
+	// server (default 10s).
+	StatusInterval time.Duration
+	Logger         *slog.Logger
+}
+
+// Source implements cdc.Source for PostgreSQL.
+type Source struct {
+	opts     Options
+	log      *slog.Logger
+	meta     *pgx.Conn      // catalog look-ups, heartbeats, TOAST re-reads
+	repl     *pgconn.PgConn // the replication connection
+	types    columnTypes
+	systemID string
+	dbName   string
+
+	current  map[string]*cdc.Table // schema in force per table
+	versions map[string]int
+	rels     map[uint32]*relState
+
+	snap     *snapshotter
+	startLSN pglogrepl.LSN // where streaming starts (0: the slot's confirmed position)
+	started  bool
+	last     *Position // the last position yielded in a Commit
+	acked    atomic.Uint64
+	stream   streamState
+
+	pending []cdc.Message
+	next    int
+	done    bool // initial_only finished
+}
+
+// Open connects, checks the server, sets up publication and slot, and
+// prepares to yield from the checkpoint or a fresh snapshot.
+func Open(ctx context.Context, opts Options) (*Source, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Parallelism <= 0 {
+		opts.Parallelism = 4
+	}
+	if opts.Heartbeat == 0 {
+		opts.Heartbeat = 10 * time.Second
+	}
+	if opts.StatusInterval == 0 {
+		opts.StatusInterval = 10 * time.Second
+	}
+	s := &Source{opts: opts, log: opts.Logger, current: map[string]*cdc.Table{}, versions: map[string]int{},
+		rels: map[uint32]*relState{}}
+	if err := s.open(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Source) open(ctx context.Context) error {
+	var err error
+	if s.meta, err = connect(ctx, s.opts.DSN); err != nil {
+		return err
+	}
+	if err := checkServer(ctx, s.meta); err != nil {
+		return err
+	}
+	if s.repl, err = connectReplication(ctx, s.opts.DSN); err != nil {
+		return err
+	}
+	sys, err := pglogrepl.IdentifySystem(ctx, s.repl)
+	if err != nil {
+		return fmt.Errorf("postgres: identify system: %w", err)
+	}
+	s.systemID, s.dbName = sys.SystemID, sys.DBName
+	s.types = newCatalog(s.meta, s.log)
+	ids, err := capturedTables(ctx, s.meta, s.opts.Filter)
+	if err != nil {
+		return err
+	}
+	if err := checkReplicaIdentity(ctx, s.meta, ids); err != nil {
+		return err
+	}
+	if err := ensurePublication(ctx, s.meta, s.opts.Publication, ids); err != nil {
+		return err
+	}
+	sl, err := readSlot(ctx, s.meta, s.opts.Slot)
+	if err != nil {
+		return err
+	}
+	if s.opts.Checkpoint != nil {
+		return s.resume(ctx, sl, ids)
+	}
+	return s.fresh(ctx, sl, ids)
+}
+
+func (s *Source) position(lsn pglogrepl.LSN, done bool) *Position {
+	return &Position{SystemID: s.systemID, Slot: s.opts.Slot, LSN: lsn, SnapshotDone: done, versions: s.versions}
+}
+
+// resume continues from a checkpoint, refusing a different server, a
+// missing slot or a slot that moved past the checkpoint.
+func (s *Source) resume(ctx context.Context, sl slot, ids []cdc.TableID) error {
+	cp, err := ParsePosition(s.opts.Checkpoint)
+	if err != nil {
+		return err
+	}
+	resnap := "delete the checkpoint file and restart to take a new snapshot (snapshot.mode: initial)"
+	switch {
+	case cp.SystemID != s.systemID:
+		return &PermanentError{Err: fmt.Errorf("postgres: the checkpoint belongs to server %s, this is server %s", cp.SystemID, s.systemID),
+			Fix: "point source.dsn at the original server, or " + resnap}
+	case !sl.exists:
+		return &PermanentError{Err: fmt.Errorf("postgres: replication slot %q is gone (dropped?), the changes since %s cannot be read", s.opts.Slot, cp.LSN),
+			Fix: resnap}
+	case sl.plugin != "pgoutput" || sl.database != s.dbName:
+		return &PermanentError{Err: fmt.Errorf("postgres: slot %q uses plugin %s on database %s", s.opts.Slot, sl.plugin, sl.database),
+			Fix: "give fluxo its own slot (source.slot)"}
+	case sl.confirmed > cp.LSN:
+		return &PermanentError{Err: fmt.Errorf("postgres: slot %q is at %s, ahead of the checkpoint at %s: the changes in between were confirmed by someone else and are lost to fluxo", s.opts.Slot, sl.confirmed, cp.LSN),
+			Fix: "make sure no other client uses the slot, then " + resnap}
+	}
+	if cp.versions != nil {
+		s.versions = cp.versions
+	}
+	s.startLSN, s.last = cp.LSN, cp
+	s.acked.Store(uint64(cp.LSN))
+	if cp.SnapshotDone {
+		s.log.Info("resuming from checkpoint", "position", cp.String())
+		return nil
+	}
+	s.log.Warn("the initial snapshot was interrupted: reading the tables again, then streaming from the checkpoint", "position", cp.String())
+	return s.startSnapshot(ctx, ids, "", cp.LSN, false)
+}
+
+// fresh starts without a checkpoint.
+func (s *Source) fresh(ctx context.Context, sl slot, ids []cdc.TableID) error {
+	mode := s.opts.Snapshot
+	if sl.exists {
+		// A slot without a checkpoint: fluxo crashed before its first
+		// checkpoint, or someone created the slot. Its position is the only
+		// safe start; a fresh snapshot covers what it cannot replay.
+		s.startLSN = sl.confirmed
+		s.last = s.position(sl.confirmed, mode == SnapshotNever)
+		if mode == SnapshotNever {
+			return nil
+		}
+		return s.startSnapshot(ctx, ids, "", sl.confirmed, true)
+	}
+	action := "EXPORT_SNAPSHOT"
+	if mode == SnapshotNever {
+		action = "NOEXPORT_SNAPSHOT"
+	}
+	res, err := pglogrepl.CreateReplicationSlot(ctx, s.repl, s.opts.Slot, "pgoutput", pglogrepl.CreateReplicationSlotOptions{
+		Mode: pglogrepl.LogicalReplication, SnapshotAction: action, Temporary: mode == SnapshotInitialOnly})
+	if err != nil {
+		return explainSlot(s.opts.Slot, err)
+	}
+	lsn, err := pglogrepl.ParseLSN(res.ConsistentPoint)
+	if err != nil {
+		return err
+	}
+	s.log.Info("replication slot created", "slot", s.opts.Slot, "consistent_point", lsn.String())
+	s.startLSN, s.last = lsn, s.position(lsn, mode == SnapshotNever)
+	if mode == SnapshotNever {
+		return nil
+	}
+	return s.startSnapshot(ctx, ids, res.SnapshotName, lsn, true)
+}
+
+func explainSlot(name string, err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "53400" {
+		return &PermanentError{Err: fmt.Errorf("postgres: create slot %q: %w", name, err),
+			Fix: "raise max_replication_slots (and restart), or drop unused slots"}
+	}
+	return fmt.Errorf("postgres: create slot %q: %w", name, err)
+}
+
+// Next implements cdc.Source.
+func (s *Source) Next(ctx context.Context) (cdc.Message, error) {
+	for {
+		if s.next < len(s.pending) {
+			m := s.pending[s.next]
+			s.pending[s.next] = cdc.Message{}
+			s.next++
+			return m, nil
+		}
+		s.pending, s.next = s.pending[:0], 0
+		if s.done {
+			return cdc.Message{}, cdc.ErrEndOfStream
+		}
+		var err error
+		if s.snap != nil {
+			err = s.fillSnapshot(ctx)
+		} else {
+			err = s.fillStream(ctx)
+		}
+		if err != nil {
+			return cdc.Message{}, err
+		}
+	}
+}
+
+// Ack implements cdc.Source: the position is reported to the server as
+// written, flushed and applied at the next status update.
+func (s *Source) Ack(_ context.Context, pos cdc.Position) error {
+	p, ok := pos.(*Position)
+	if !ok {
+		return fmt.Errorf("postgres: ack of a %T", pos)
+	}
+	for {
+		cur := s.acked.Load()
+		if uint64(p.LSN) <= cur || s.acked.CompareAndSwap(cur, uint64(p.LSN)) {
+			return nil
+		}
+	}
+}
+
+// Close implements cdc.Source.
+func (s *Source) Close() error {
+	if s.snap != nil {
+		s.snap.close()
+		s.snap = nil
+	}
+	s.closeConns()
+	return nil
+}
+
+func (s *Source) closeConns() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if s.repl != nil {
+		s.repl.Close(ctx)
+		s.repl = nil
+	}
+	if s.meta != nil {
+		s.meta.Close(ctx)
+		s.meta = nil
+	}
+}
+
+var _ cdc.Source = (*Source)(nil)

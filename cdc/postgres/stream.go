@@ -1,0 +1,282 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/fluxo-cdc/fluxo/cdc"
+)
+
+// streamState is the replication session's bookkeeping.
+type streamState struct {
+	lastStatus time.Time     // last standby status update sent
+	lastActive time.Time     // last transaction or heartbeat
+	walEnd     pglogrepl.LSN // the server's sent position from the last keepalive
+	tx         txState
+}
+
+// txState is the transaction being read.
+type txState struct {
+	open       bool
+	xid        uint32
+	final      pglogrepl.LSN
+	tsMs       int64
+	id         string
+	order      int64
+	tableOrder map[*cdc.Table]int64
+	walStart   pglogrepl.LSN // WAL position of the current message
+}
+
+// startStreaming issues START_REPLICATION once the snapshot is done.
+func (s *Source) startStreaming(ctx context.Context) error {
+	args := []string{"proto_version '1'", fmt.Sprintf("publication_names '%s'", s.opts.Publication), "messages 'false'"}
+	err := pglogrepl.StartReplication(ctx, s.repl, s.opts.Slot, s.startLSN, pglogrepl.StartReplicationOptions{PluginArgs: args})
+	if err != nil {
+		return fmt.Errorf("postgres: start replication on slot %q: %w", s.opts.Slot, err)
+	}
+	s.started = true
+	s.stream.lastStatus, s.stream.lastActive = time.Now(), time.Now()
+	s.log.Info("streaming", "slot", s.opts.Slot, "from", s.startLSN.String())
+	return nil
+}
+
+// fillStream adds at least one message to pending, or fails.
+func (s *Source) fillStream(ctx context.Context) error {
+	for len(s.pending) == 0 {
+		err := s.step(ctx)
+		switch {
+		case err == nil:
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case errors.As(err, new(*PermanentError)):
+			return err
+		default:
+			if err := s.reconnect(ctx, err); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// step starts replication if needed, does the periodic chores and handles
+// at most one message.
+func (s *Source) step(ctx context.Context) error {
+	if !s.started {
+		if err := s.startStreaming(ctx); err != nil {
+			return err
+		}
+	}
+	if err := s.housekeeping(ctx); err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, time.Second)
+	msg, err := s.repl.ReceiveMessage(wctx)
+	cancel()
+	if err != nil {
+		if pgconn.Timeout(err) && ctx.Err() == nil {
+			return nil
+		}
+		return fmt.Errorf("postgres: replication stream: %w", err)
+	}
+	return s.receive(ctx, msg)
+}
+
+// reconnect reopens the connections after a transient failure and resumes
+// from the last yielded commit; the server sends the transaction in
+// progress again (at-least-once).
+func (s *Source) reconnect(ctx context.Context, cause error) error {
+	backoff := 200 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		s.log.Warn("postgres connection lost, reconnecting", "err", cause.Error(), "attempt", attempt,
+			"backoff", backoff.String(), "from", s.last.String())
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		err := s.reopen(ctx)
+		if err == nil {
+			return nil
+		}
+		if errors.As(err, new(*PermanentError)) {
+			return err
+		}
+		cause, backoff = err, min(backoff*2, 30*time.Second)
+	}
+}
+
+// reopen replaces both connections, checks that server and slot are still
+// the ones of the stream, and arranges to restart replication at the last
+// yielded commit.
+func (s *Source) reopen(ctx context.Context) error {
+	s.closeConns()
+	var err error
+	if s.meta, err = connect(ctx, s.opts.DSN); err != nil {
+		return err
+	}
+	if s.repl, err = connectReplication(ctx, s.opts.DSN); err != nil {
+		return err
+	}
+	sys, err := pglogrepl.IdentifySystem(ctx, s.repl)
+	if err != nil {
+		return fmt.Errorf("postgres: identify system: %w", err)
+	}
+	if sys.SystemID != s.systemID {
+		return &PermanentError{Err: fmt.Errorf("postgres: reconnected to server %s, the stream was on %s", sys.SystemID, s.systemID),
+			Fix: "point source.dsn at the original server, or delete the checkpoint file to take a new snapshot"}
+	}
+	sl, err := readSlot(ctx, s.meta, s.opts.Slot)
+	if err != nil {
+		return err
+	}
+	if !sl.exists {
+		return &PermanentError{Err: fmt.Errorf("postgres: replication slot %q is gone", s.opts.Slot),
+			Fix: "delete the checkpoint file and restart to take a new snapshot"}
+	}
+	s.types = newCatalog(s.meta, s.log)
+	s.rels = map[uint32]*relState{} // the server describes relations again
+	s.startLSN, s.started, s.stream.tx = s.last.LSN, false, txState{}
+	return nil
+}
+
+// housekeeping sends the periodic status update and, when idle, a
+// heartbeat.
+func (s *Source) housekeeping(ctx context.Context) error {
+	now := time.Now()
+	if now.Sub(s.stream.lastStatus) >= s.opts.StatusInterval {
+		if err := s.sendStatus(ctx, false); err != nil {
+			return err
+		}
+	}
+	if !s.stream.tx.open && now.Sub(s.stream.lastActive) >= s.opts.Heartbeat {
+		s.stream.lastActive = now
+		if _, err := s.meta.Exec(ctx, "SELECT pg_logical_emit_message(false, 'fluxo_heartbeat', '')"); err != nil {
+			s.log.Warn("heartbeat failed", "err", err.Error())
+		}
+		s.idleAdvance()
+	}
+	return nil
+}
+
+// idleAdvance yields the server's sent position as a commit when no
+// transaction is open, so that a database whose changes fluxo filters out
+// lets the slot move on. Everything before that position was sent (and is
+// in pending or yielded), so checkpointing it skips nothing.
+func (s *Source) idleAdvance() {
+	if s.stream.tx.open || s.stream.walEnd <= s.last.LSN {
+		return
+	}
+	s.last = s.position(s.stream.walEnd, true)
+	s.pending = append(s.pending, cdc.Message{Commit: s.last})
+}
+
+// sendStatus reports the acknowledged (checkpointed) position, explicitly
+// as written, flushed and applied: nothing beyond it.
+func (s *Source) sendStatus(ctx context.Context, reply bool) error {
+	lsn := pglogrepl.LSN(s.acked.Load())
+	err := pglogrepl.SendStandbyStatusUpdate(ctx, s.repl, pglogrepl.StandbyStatusUpdate{
+		WALWritePosition: lsn, WALFlushPosition: lsn, WALApplyPosition: lsn, ClientTime: time.Now(), ReplyRequested: reply})
+	if err != nil {
+		return fmt.Errorf("postgres: send standby status: %w", err)
+	}
+	s.stream.lastStatus = time.Now()
+	return nil
+}
+
+// receive handles one message of the replication stream.
+func (s *Source) receive(ctx context.Context, msg pgproto3.BackendMessage) error {
+	switch m := msg.(type) {
+	case *pgproto3.CopyData:
+		if len(m.Data) == 0 {
+			return nil
+		}
+		switch m.Data[0] {
+		case pglogrepl.PrimaryKeepaliveMessageByteID:
+			ka, err := pglogrepl.ParsePrimaryKeepaliveMessage(m.Data[1:])
+			if err != nil {
+				return err
+			}
+			s.stream.walEnd = max(s.stream.walEnd, ka.ServerWALEnd)
+			if ka.ReplyRequested {
+				return s.sendStatus(ctx, false)
+			}
+		case pglogrepl.XLogDataByteID:
+			xld, err := pglogrepl.ParseXLogData(m.Data[1:])
+			if err != nil {
+				return err
+			}
+			s.stream.tx.walStart = xld.WALStart
+			return s.decode(ctx, xld.WALData)
+		}
+	case *pgproto3.ErrorResponse:
+		return explainStream(pgconn.ErrorResponseToPgError(m))
+	}
+	return nil
+}
+
+func explainStream(err *pgconn.PgError) error {
+	if err.Code == "42704" || err.Code == "55000" {
+		return &PermanentError{Err: fmt.Errorf("postgres: replication: %w", err),
+			Fix: "the slot or publication is gone: delete the checkpoint file to take a new snapshot"}
+	}
+	return fmt.Errorf("postgres: replication: %w", err)
+}
+
+// decode turns one pgoutput message into messages.
+func (s *Source) decode(ctx context.Context, data []byte) error {
+	lm, err := pglogrepl.Parse(data)
+	if err != nil {
+		return fmt.Errorf("postgres: decode pgoutput: %w", err)
+	}
+	switch m := lm.(type) {
+	case *pglogrepl.BeginMessage:
+		s.stream.tx = txState{open: true, xid: m.Xid, final: m.FinalLSN, tsMs: m.CommitTime.UnixMilli(),
+			id: fmt.Sprintf("%d:%d", m.Xid, uint64(m.FinalLSN)), walStart: s.stream.tx.walStart}
+	case *pglogrepl.CommitMessage:
+		s.stream.tx.open = false
+		s.stream.lastActive = time.Now()
+		s.last = s.position(m.TransactionEndLSN, true)
+		s.pending = append(s.pending, cdc.Message{Commit: s.last})
+	case *pglogrepl.RelationMessage:
+		return s.relation(ctx, m)
+	case *pglogrepl.InsertMessage:
+		return s.change(ctx, cdc.OpCreate, m.RelationID, nil, 0, m.Tuple)
+	case *pglogrepl.UpdateMessage:
+		return s.change(ctx, cdc.OpUpdate, m.RelationID, m.OldTuple, m.OldTupleType, m.NewTuple)
+	case *pglogrepl.DeleteMessage:
+		return s.change(ctx, cdc.OpDelete, m.RelationID, m.OldTuple, m.OldTupleType, nil)
+	case *pglogrepl.TruncateMessage:
+		return s.truncate(m)
+	case *pglogrepl.TypeMessage:
+		s.types.invalidate(m.DataType) // a type changed (renamed, new enum label)
+	}
+	return nil
+}
+
+// relation (re)derives a table from a relation message.
+func (s *Source) relation(ctx context.Context, m *pglogrepl.RelationMessage) error {
+	id := cdc.TableID{Schema: m.Namespace, Name: m.RelationName}
+	if !s.opts.Filter.Match(id.Schema, id.Name) {
+		s.rels[m.RelationID] = nil
+		return nil
+	}
+	cols := make([]relColumn, len(m.Columns))
+	for i, c := range m.Columns {
+		cols[i] = relColumn{name: c.Name, oid: c.DataType, typmod: c.TypeModifier}
+	}
+	rs, err := s.buildRelation(ctx, id, cols)
+	if err != nil {
+		return err
+	}
+	s.rels[m.RelationID] = rs
+	return nil
+}
+
+var errUnknownRelation = errors.New("postgres: change for a relation the stream never described")
