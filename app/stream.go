@@ -103,7 +103,8 @@ func openSource(ctx context.Context, cfg *config.Config, cp *checkpoint.Checkpoi
 			return nil, "", fmt.Errorf("checkpoint %s was written by a %s source, the config names a postgres source", cfg.Checkpoint.Path, cp.Connector)
 		}
 		opts := postgres.Options{DSN: cfg.Source.DSN, Slot: cfg.Source.Slot, Publication: cfg.Source.Publication,
-			Filter: filter, Snapshot: cfg.Snapshot.Mode, Parallelism: cfg.Bronze.Parallelism, Logger: log.With("source", "postgres")}
+			Filter: filter, Snapshot: cfg.Snapshot.Mode, Parallelism: cfg.Bronze.Parallelism,
+			Heartbeat: cfg.Source.HeartbeatInterval, Logger: log.With("source", "postgres")}
 		if cp != nil {
 			opts.Checkpoint = cp.Position
 		}

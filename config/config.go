@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -68,6 +69,9 @@ type Source struct {
 	// (PostgreSQL only). Default: fluxo_<name> with '-' and '.' replaced
 	// by '_'.
 	Publication string `yaml:"publication,omitempty"`
+	// HeartbeatInterval is how often an idle PostgreSQL stream emits a
+	// heartbeat and lets the slot advance (default 10s).
+	HeartbeatInterval time.Duration `yaml:"heartbeat_interval,omitempty"`
 }
 
 // Kafka is the Kafka cluster that receives change records.

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -123,10 +124,30 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, key string) {
 			v.Set(reflect.ValueOf(m))
 		}
 	default:
+		if v.Type() == durationType {
+			d.duration(n, v, key)
+			return
+		}
 		if s, ok := d.scalar(n, key, want(v.Kind())); ok {
 			d.setScalar(n, v, key, s)
 		}
 	}
+}
+
+var durationType = reflect.TypeOf(time.Duration(0))
+
+// duration decodes a Go duration such as 10s or 1m30s.
+func (d *decoder) duration(n *yaml.Node, v reflect.Value, key string) {
+	s, ok := d.scalar(n, key, "a duration such as 10s")
+	if !ok {
+		return
+	}
+	dur, err := time.ParseDuration(s)
+	if err != nil || dur <= 0 {
+		d.errorf(n, "%s: expected a positive duration such as 10s or 1m30s, got %q", key, s)
+		return
+	}
+	v.SetInt(int64(dur))
 }
 
 // scalar returns n's text; ok is false for null (keep the default) or for a

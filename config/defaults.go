@@ -3,6 +3,7 @@ package config
 import (
 	"hash/fnv"
 	"strings"
+	"time"
 )
 
 // Default values that do not depend on the name.
@@ -15,6 +16,7 @@ const (
 	DefaultBronzeParallelism = 4
 	DefaultHTTPListen        = "127.0.0.1:9187"
 	DefaultMaxRecordBytes    = 1 << 20
+	DefaultHeartbeatInterval = 10 * time.Second
 )
 
 // applyDefaults fills every value the file left out. Defaults derived from
@@ -50,6 +52,9 @@ func (c *Config) nameDefaults() {
 	case FlavorPostgres:
 		setDefault(&c.Source.Slot, postgresName(c.Name))
 		setDefault(&c.Source.Publication, postgresName(c.Name))
+		if c.Source.HeartbeatInterval == 0 {
+			c.Source.HeartbeatInterval = DefaultHeartbeatInterval
+		}
 	case FlavorMySQL:
 		if _, set := c.set["source.server_id"]; !set && c.Source.ServerID == 0 {
 			c.Source.ServerID = defaultServerID(c.Name)

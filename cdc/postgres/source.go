@@ -38,7 +38,7 @@ type Options struct {
 	// Heartbeat is how often an idle stream advances the slot (default 10s).
 	Heartbeat time.Duration
 	// StatusInterval is how often the confirmed position is reported to the
-	// server (default 10s).
+	// server (default 10s, or Heartbeat when shorter).
 	StatusInterval time.Duration
 	Logger         *slog.Logger
 }
@@ -82,7 +82,7 @@ func Open(ctx context.Context, opts Options) (*Source, error) {
 		opts.Heartbeat = 10 * time.Second
 	}
 	if opts.StatusInterval == 0 {
-		opts.StatusInterval = 10 * time.Second
+		opts.StatusInterval = min(10*time.Second, opts.Heartbeat)
 	}
 	s := &Source{opts: opts, log: opts.Logger, current: map[string]*cdc.Table{}, versions: map[string]int{},
 		rels: map[uint32]*relState{}}

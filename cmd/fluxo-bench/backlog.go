@@ -87,17 +87,22 @@ func opFor(i int) op {
 }
 
 // plan returns the sizes of the backlog's transactions in execution order
-// (all but the big one, shuffled with a fixed seed) and the size of the big
-// transaction that ends it: about 10% of the rows in 1-row autocommits, 25%
-// in 10-row, 25% in 100-row and 35% in 1,000-row transactions, and 5% (at
-// most 50,000) in one transaction.
+// (all but the big one, see mixedSizes) and the size of the big transaction
+// that ends it: 5% of the rows, at most 50,000.
 func plan(rows int) (sizes []int, big int) {
 	big = min(50_000, rows/20)
-	rest := rows - big
-	n1000 := rest * 35 / 95 / 1000
-	n100 := rest * 25 / 95 / 100
-	n10 := rest * 25 / 95 / 10
-	n1 := rest - 1000*n1000 - 100*n100 - 10*n10
+	return mixedSizes(rows - big), big
+}
+
+// mixedSizes returns transaction sizes adding up to rows, shuffled with a
+// fixed seed: about 10% of the rows in 1-row autocommits, 26% in 10-row,
+// 26% in 100-row and 37% in 1,000-row transactions.
+func mixedSizes(rows int) []int {
+	n1000 := rows * 35 / 95 / 1000
+	n100 := rows * 25 / 95 / 100
+	n10 := rows * 25 / 95 / 10
+	n1 := rows - 1000*n1000 - 100*n100 - 10*n10
+	var sizes []int
 	for _, c := range [][2]int{{1000, n1000}, {100, n100}, {10, n10}, {1, n1}} {
 		for range c[1] {
 			sizes = append(sizes, c[0])
@@ -105,19 +110,63 @@ func plan(rows int) (sizes []int, big int) {
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	rng.Shuffle(len(sizes), func(i, j int) { sizes[i], sizes[j] = sizes[j], sizes[i] })
-	return sizes, big
+	return sizes
 }
 
-// generator writes the backlog's transactions; the live rows are always
-// the ids in [lo, hi).
-type generator struct {
-	conn    *client.Conn
+// idPlanner chooses the operation of each generated transaction and the
+// ids it touches; the live rows are always the ids in [lo, hi).
+type idPlanner struct {
 	lo, hi  int
 	cursor  int // next id to update
 	perSize map[int]int
 	ops     opCounts
-	batch   strings.Builder
-	base    time.Time
+}
+
+// newIDPlanner returns a planner for an empty table whose first id is 1.
+func newIDPlanner() idPlanner {
+	return idPlanner{lo: 1, hi: 1, cursor: 1, perSize: map[int]int{}}
+}
+
+// next returns the operation of the next transaction of size row changes
+// and the first of the size consecutive ids it touches, and accounts for
+// it.
+func (p *idPlanner) next(size int) (op, int) {
+	o := opFor(p.perSize[size])
+	p.perSize[size]++
+	if o != opInsert && p.hi-p.lo < size {
+		o = opInsert
+	}
+	first := 0
+	switch o {
+	case opInsert:
+		first, p.hi = p.hi, p.hi+size
+		p.ops.Inserts += int64(size)
+	case opUpdate:
+		first = p.updateStart(size)
+		p.ops.Updates += int64(size)
+	case opDelete:
+		first, p.lo = p.lo, p.lo+size
+		p.ops.Deletes += int64(size)
+	}
+	return o, first
+}
+
+// updateStart returns the first id of the next size live rows to update.
+func (p *idPlanner) updateStart(size int) int {
+	a := max(p.cursor, p.lo)
+	if a+size > p.hi {
+		a = p.lo
+	}
+	p.cursor = a + size
+	return a
+}
+
+// generator writes the backlog's transactions.
+type generator struct {
+	conn  *client.Conn
+	ids   idPlanner
+	batch strings.Builder
+	base  time.Time
 }
 
 // buildBacklog creates the table, then writes about rows row changes and
@@ -131,8 +180,7 @@ func buildBacklog(ctx context.Context, addr string, rows int) (*backlog, error) 
 	if err := execAll(conn, "CREATE DATABASE "+benchDB, createSQL); err != nil {
 		return nil, err
 	}
-	g := &generator{conn: conn, lo: 1, hi: 1, cursor: 1, perSize: map[int]int{},
-		base: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)}
+	g := &generator{conn: conn, ids: newIDPlanner(), base: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)}
 	bl := &backlog{}
 	start := time.Now()
 	if bl.Start, err = currentPos(conn); err != nil {
@@ -151,7 +199,7 @@ func buildBacklog(ctx context.Context, addr string, rows int) (*backlog, error) 
 	if bl.End, err = currentPos(conn); err != nil {
 		return nil, err
 	}
-	bl.Ops, bl.Txs, bl.BigRows, bl.Elapsed = g.ops, len(sizes)+1, big, time.Since(start)
+	bl.Ops, bl.Txs, bl.BigRows, bl.Elapsed = g.ids.ops, len(sizes)+1, big, time.Since(start)
 	return bl, nil
 }
 
@@ -174,53 +222,33 @@ func (g *generator) run(ctx context.Context, sizes []int) error {
 // queueTx adds one transaction of size row changes to the batch: a single
 // autocommitted statement for size 1, BEGIN ... COMMIT otherwise.
 func (g *generator) queueTx(size int) {
-	o := opFor(g.perSize[size])
-	g.perSize[size]++
-	if o != opInsert && g.hi-g.lo < size {
-		o = opInsert
-	}
+	o, a := g.ids.next(size)
 	if size > 1 {
 		g.batch.WriteString("BEGIN;")
 	}
 	switch o {
 	case opInsert:
-		g.insert(size)
+		g.insert(a, size)
 	case opUpdate:
-		a := g.updateStart(size)
 		fmt.Fprintf(&g.batch, "UPDATE bench.t SET %s WHERE id BETWEEN %d AND %d;", updateSet, a, a+size-1)
-		g.ops.Updates += int64(size)
 	case opDelete:
-		fmt.Fprintf(&g.batch, "DELETE FROM bench.t WHERE id BETWEEN %d AND %d;", g.lo, g.lo+size-1)
-		g.lo += size
-		g.ops.Deletes += int64(size)
+		fmt.Fprintf(&g.batch, "DELETE FROM bench.t WHERE id BETWEEN %d AND %d;", a, a+size-1)
 	}
 	if size > 1 {
 		g.batch.WriteString("COMMIT;")
 	}
 }
 
-// updateStart returns the first id of the next size live rows to update.
-func (g *generator) updateStart(size int) int {
-	a := max(g.cursor, g.lo)
-	if a+size > g.hi {
-		a = g.lo
-	}
-	g.cursor = a + size
-	return a
-}
-
-// insert queues one multi-row INSERT of size new rows.
-func (g *generator) insert(size int) {
+// insert queues one multi-row INSERT of the size rows from id first.
+func (g *generator) insert(first, size int) {
 	g.batch.WriteString("INSERT INTO bench.t VALUES ")
 	for i := range size {
 		if i > 0 {
 			g.batch.WriteByte(',')
 		}
-		g.writeRow(g.hi + i)
+		g.writeRow(first + i)
 	}
 	g.batch.WriteByte(';')
-	g.hi += size
-	g.ops.Inserts += int64(size)
 }
 
 // statusOf returns the enum value of row id.
@@ -238,14 +266,14 @@ func (g *generator) writeRow(id int) {
 
 // bigUpdate updates size live rows in one statement (one transaction).
 func (g *generator) bigUpdate(size int) error {
-	if g.hi-g.lo < size {
-		return fmt.Errorf("only %d live rows for the %d-row transaction", g.hi-g.lo, size)
+	if g.ids.hi-g.ids.lo < size {
+		return fmt.Errorf("only %d live rows for the %d-row transaction", g.ids.hi-g.ids.lo, size)
 	}
-	q := fmt.Sprintf("UPDATE bench.t SET %s WHERE id BETWEEN %d AND %d", updateSet, g.lo, g.lo+size-1)
+	q := fmt.Sprintf("UPDATE bench.t SET %s WHERE id BETWEEN %d AND %d", updateSet, g.ids.lo, g.ids.lo+size-1)
 	if _, err := g.conn.Execute(q); err != nil {
 		return fmt.Errorf("big transaction: %w", err)
 	}
-	g.ops.Updates += int64(size)
+	g.ids.ops.Updates += int64(size)
 	return nil
 }
 

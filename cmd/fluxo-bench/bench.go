@@ -79,7 +79,7 @@ func measure(ctx context.Context, st stack, opts options, stderr io.Writer, log 
 	}
 	debug.FreeOSMemory()
 	note(stderr, "fluxo pass over the %d-row transaction alone", bl.BigRows)
-	big := fluxoPass{Name: "bigtx", ServerID: 9002, Start: bl.BigStart, Records: int64(bl.BigRows)}
+	big := fluxoPass{passSpec: passSpec{Name: "bigtx", Records: int64(bl.BigRows)}, ServerID: 9002, Start: bl.BigStart}
 	if res.Big, err = runFluxo(ctx, st, big, log); err != nil {
 		return res, fmt.Errorf("fluxo big-transaction pass: %w", err)
 	}
@@ -101,7 +101,8 @@ func measureRound(ctx context.Context, st stack, opts options, bl *backlog, i in
 	}
 	debug.FreeOSMemory()
 	note(stderr, "round %d: fluxo pass over the full backlog", i+1)
-	full := fluxoPass{Name: fmt.Sprintf("full%d", i+1), ServerID: 9010 + uint32(i), Start: bl.Start, Records: bl.Ops.Total() + bl.Ops.Deletes}
+	full := fluxoPass{passSpec: passSpec{Name: fmt.Sprintf("full%d", i+1), Records: bl.Ops.Total() + bl.Ops.Deletes},
+		ServerID: 9010 + uint32(i), Start: bl.Start}
 	if i == 0 {
 		full.CPUProfile, full.MemProfile, full.Trace = opts.cpuProfile, opts.memProfile, opts.trace
 	}

@@ -32,15 +32,20 @@ type stack struct {
 	Pids     []int  // this process, broker, mariadbd
 }
 
-// fluxoPass is one run of `fluxo stream` over part of the backlog.
-type fluxoPass struct {
+// passSpec is what any fluxo pass needs, whatever the source.
+type passSpec struct {
 	Name       string // config name, topic prefix and checkpoint name
-	ServerID   uint32
-	Start      binlogPos
-	Records    int64 // Kafka records expected (tombstones included)
+	Records    int64  // Kafka records expected (tombstones included)
 	CPUProfile string
 	MemProfile string
 	Trace      string
+}
+
+// fluxoPass is one run of `fluxo stream` over part of the binlog backlog.
+type fluxoPass struct {
+	passSpec
+	ServerID uint32
+	Start    binlogPos
 }
 
 // fluxoResult is what one pass measured.
@@ -54,22 +59,29 @@ type fluxoResult struct {
 // runFluxo streams from p.Start with app.Stream until Kafka holds
 // p.Records records on the pass's topic, then stops the stream.
 func runFluxo(ctx context.Context, st stack, p fluxoPass, log *slog.Logger) (fluxoResult, error) {
-	var res fluxoResult
 	cfg, err := passConfig(ctx, st, p)
 	if err != nil {
-		return res, err
+		return fluxoResult{}, err
 	}
-	wm, err := kgo.NewClient(kgo.SeedBrokers(st.Brokers...))
+	return measureStream(ctx, cfg, st.Brokers, p.Name+"."+benchDB+"."+benchTable, p.passSpec, st.Pids, log)
+}
+
+// measureStream runs app.Stream(cfg) until the topic's high watermarks add
+// up to p.Records, measuring this process and pids meanwhile, then stops
+// the stream.
+func measureStream(ctx context.Context, cfg *config.Config, brokers []string, topic string, p passSpec, pids []int, log *slog.Logger) (fluxoResult, error) {
+	var res fluxoResult
+	wm, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
 	if err != nil {
 		return res, err
 	}
 	defer wm.Close()
-	m, err := startMeters(p, st.Pids)
+	m, err := startMeters(p, pids)
 	if err != nil {
 		return res, err
 	}
 	s := startStream(ctx, cfg, log)
-	res.Records, err = waitRecords(ctx, wm, p.Name+"."+benchDB+"."+benchTable, p.Records, s.stopped)
+	res.Records, err = waitRecords(ctx, wm, topic, p.Records, s.stopped)
 	m.stop(&res)
 	if err == nil {
 		err = writeHeapProfile(p.MemProfile, "")
@@ -88,7 +100,7 @@ type meters struct {
 
 // startMeters writes the base heap profile, starts the CPU profile and
 // trace if asked, and starts the clocks.
-func startMeters(p fluxoPass, pids []int) (*meters, error) {
+func startMeters(p passSpec, pids []int) (*meters, error) {
 	if err := writeHeapProfile(p.MemProfile, ".before"); err != nil {
 		return nil, err
 	}
