@@ -29,11 +29,18 @@ func TestIndependentReader(t *testing.T) {
 	if _, err := os.Stat("/usr/bin/python3"); err != nil {
 		t.Skip("no /usr/bin/python3")
 	}
-	e := newEnv(t)
+	forEachBackend(t, testIndependentReader)
+}
+
+func testIndependentReader(t *testing.T, e *env) {
+	connector := "mysql"
+	if e.pg != nil {
+		connector = "postgresql"
+	}
 	e.exec("CREATE TABLE acct (id INT PRIMARY KEY, owner VARCHAR(40) NOT NULL, balance DECIMAL(12,2), note TEXT)")
 	e.exec("INSERT INTO acct VALUES (1, 'Zoë 🦊', 10.50, NULL), (2, 'bob', -3.25, 'x')")
 	s := e.startStream(e.config(""))
-	topic := "fx." + e.dbName + ".acct"
+	topic := e.topic("acct")
 	e.consume(topic, 2, 30*time.Second)
 	e.exec("INSERT INTO acct VALUES (3, 'carol', 99999999.99, 'big')")
 	e.exec("UPDATE acct SET balance = balance + 1 WHERE id = 1")
@@ -59,7 +66,7 @@ func TestIndependentReader(t *testing.T) {
 		} else {
 			state[id] = after
 		}
-		if src, _ := r.Value["source"].(map[string]any); src["connector"] != "mysql" || src["db"] != e.dbName {
+		if src, _ := r.Value["source"].(map[string]any); src["connector"] != connector || src["db"] != e.dbName {
 			t.Errorf("source block: %v", src)
 		}
 	}

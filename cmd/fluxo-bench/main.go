@@ -4,6 +4,12 @@
 // Avro -> Kafka, acks=all) into an in-memory Kafka broker, and prints both
 // rates, their ratio and fluxo's resident memory next to the targets.
 //
+// With -source postgres it does the same for PostgreSQL: the backlog is
+// the WAL behind logical replication slots created before it, read once
+// with a pglogrepl parse-only loop and once by fluxo (pgoutput -> Avro ->
+// Kafka), each from its own slot; then one transaction of -rows rows is
+// read alone, for the memory target (see pgbench.go).
+//
 // The fake broker (kfake) keeps every record in memory, so it runs in a
 // child process (this binary started with -broker-child): the RSS printed
 // for fluxo is fluxo's own. The broker's RSS and CPU are printed separately.
@@ -25,6 +31,7 @@ import (
 
 // options are the command-line flags.
 type options struct {
+	source      string // mysql or postgres
 	rows        int
 	repeat      int
 	keep        bool
@@ -54,7 +61,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	app.TuneGC() // the same GC defaults as cmd/fluxo, for both passes
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := bench(ctx, opts, stdout, stderr); err != nil {
+	benchFn := bench
+	if opts.source == "postgres" {
+		benchFn = benchPostgres
+	}
+	if err := benchFn(ctx, opts, stdout, stderr); err != nil {
 		fmt.Fprintln(stderr, "fluxo-bench:", err)
 		return 1
 	}
@@ -65,7 +76,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("fluxo-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.IntVar(&o.rows, "rows", 1_000_000, "row changes in the backlog")
+	fs.StringVar(&o.source, "source", "mysql", "mysql (MariaDB binlog) or postgres (pgoutput logical replication)")
+	fs.IntVar(&o.rows, "rows", 1_000_000, "row changes in the backlog (postgres: also the rows of the big transaction)")
 	fs.IntVar(&o.repeat, "repeat", 1, "rounds of parse-only + full fluxo passes; targets use the medians")
 	fs.BoolVar(&o.keep, "keep", false, "keep the servers running after the report, until Ctrl-C")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the (first) full fluxo pass to this file")
@@ -77,6 +89,14 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.rows < 1000 || o.repeat < 1 {
 		fmt.Fprintln(stderr, "fluxo-bench: -rows must be at least 1000 and -repeat at least 1")
+		return o, flag.ErrHelp
+	}
+	if o.source != "mysql" && o.source != "postgres" {
+		fmt.Fprintf(stderr, "fluxo-bench: -source %q: use mysql or postgres\n", o.source)
+		return o, flag.ErrHelp
+	}
+	if o.source == "postgres" && o.repeat > maxPGRounds {
+		fmt.Fprintf(stderr, "fluxo-bench: -source postgres allows at most -repeat %d (two slots per round)\n", maxPGRounds)
 		return o, flag.ErrHelp
 	}
 	return o, nil

@@ -97,7 +97,8 @@ func statusField(pid int, name string) (int64, error) {
 }
 
 // cpuTime returns the user+system CPU time a process used so far; pid 0
-// means this process.
+// means this process, a negative pid the process tree of -pid (see
+// treeCPU).
 func cpuTime(pid int) time.Duration {
 	if pid == 0 {
 		var ru syscall.Rusage
@@ -106,22 +107,62 @@ func cpuTime(pid int) time.Duration {
 		}
 		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
+	if pid < 0 {
+		return treeCPU(-pid)
 	}
-	// Fields after the parenthesised command: state is [0], utime [11], stime [12].
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(string(b[i+1:]))
+	f := statFields(pid)
 	if len(f) < 13 {
 		return 0
 	}
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(ut+st) * time.Second / clockTicks
+	return ticks(f[11], f[12])
+}
+
+// statFields returns the fields of /proc/<pid>/stat after the
+// parenthesised command: state is [0], ppid [1], utime [11], stime [12],
+// cutime [13], cstime [14]; nil if the process is gone.
+func statFields(pid int) []string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return nil
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return nil
+	}
+	return strings.Fields(string(b[i+1:]))
+}
+
+// ticks adds CPU times in clock ticks.
+func ticks(vs ...string) time.Duration {
+	var sum int64
+	for _, v := range vs {
+		n, _ := strconv.ParseInt(v, 10, 64)
+		sum += n
+	}
+	return time.Duration(sum) * time.Second / clockTicks
+}
+
+// treeCPU returns the CPU time of a server that forks a process per
+// connection (postgres): the parent's own and its reaped children's
+// (cutime, cstime), plus that of its live children, so that a backend
+// started or ended between two calls is counted.
+func treeCPU(parent int) time.Duration {
+	f := statFields(parent)
+	if len(f) < 15 {
+		return 0
+	}
+	total := ticks(f[11], f[12], f[13], f[14])
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == parent {
+			continue
+		}
+		if c := statFields(pid); len(c) >= 13 && c[1] == strconv.Itoa(parent) {
+			total += ticks(c[11], c[12])
+		}
+	}
+	return total
 }
 
 // hostBusy returns the CPU time all CPUs of the machine spent busy so far
