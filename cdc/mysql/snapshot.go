@@ -272,7 +272,7 @@ func (s *Source) fillSnapshot(ctx context.Context) error {
 		if !ok {
 			s.snap.close()
 			s.snap = nil
-			if s.opts.Snapshot == SnapshotInitialOnly {
+			if s.opts.Snapshot == cdc.SnapshotInitialOnly {
 				s.done = true
 			}
 			return nil

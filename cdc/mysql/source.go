@@ -15,13 +15,6 @@ import (
 	"github.com/fluxo-cdc/fluxo/cdc"
 )
 
-// Snapshot modes (SPEC §6).
-const (
-	SnapshotInitial     = "initial"
-	SnapshotNever       = "never"
-	SnapshotInitialOnly = "initial_only"
-)
-
 // Options configure a Source.
 type Options struct {
 	Conn Conn
@@ -29,7 +22,7 @@ type Options struct {
 	// process reading the same server.
 	ServerID uint32
 	Filter   Filter
-	// Snapshot is SnapshotInitial, SnapshotNever or SnapshotInitialOnly; it
+	// Snapshot is cdc.SnapshotInitial, cdc.SnapshotNever or cdc.SnapshotInitialOnly; it
 	// applies only when Checkpoint is nil.
 	Snapshot string
 	// Checkpoint is a position saved earlier (Position.MarshalBinary), or nil
@@ -116,7 +109,7 @@ func (s *Source) open(ctx context.Context) error {
 		s.snap, err = startSnapshot(ctx, s, s.last)
 		return err
 	}
-	if s.opts.Snapshot == SnapshotNever {
+	if s.opts.Snapshot == cdc.SnapshotNever {
 		file, pos, gtid, err := binlogPosition(s.meta, s.server)
 		if err != nil {
 			return err

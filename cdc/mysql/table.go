@@ -8,15 +8,7 @@ import (
 )
 
 // Filter selects the captured tables, columns and keys.
-type Filter interface {
-	// Match reports whether schema.table is captured.
-	Match(schema, table string) bool
-	// ExcludedColumn reports whether the column is never read.
-	ExcludedColumn(schema, table, column string) bool
-	// KeyColumns returns the configured key columns of a table, or nil to use
-	// its primary key.
-	KeyColumns(schema, table string) []string
-}
+type Filter = cdc.Filter
 
 // tableState is a captured table as the decoder needs it: the schema and one
 // conversion plan per source column.
@@ -53,32 +45,15 @@ func buildTable(id cdc.TableID, descs []colDesc, pk []int, f Filter, log *slog.L
 }
 
 // keyIndexes resolves the key: configured key columns win over the primary
-// key.
+// key (pk holds source column indexes).
 func keyIndexes(ts *tableState, pk []int, configured []string) ([]int, error) {
-	id := ts.table.ID
-	if len(configured) > 0 {
-		key := make([]int, 0, len(configured))
-		for _, name := range configured {
-			i := ts.table.ColumnIndex(name)
-			if i < 0 {
-				return nil, fmt.Errorf("source.key_columns for %s names column %q, which the table does not have (or exclude_columns removes)", id, name)
-			}
-			key = append(key, i)
+	names := make([]string, len(pk))
+	for i, src := range pk {
+		if src < len(ts.descs) {
+			names[i] = ts.descs[src].Name
 		}
-		return key, nil
 	}
-	key := make([]int, 0, len(pk))
-	for _, src := range pk {
-		if src >= len(ts.plan) || ts.plan[src].idx < 0 {
-			name := "?"
-			if src < len(ts.descs) {
-				name = ts.descs[src].Name
-			}
-			return nil, fmt.Errorf("source.exclude_columns removes %s.%s, which is part of the primary key: key columns cannot be excluded", id, name)
-		}
-		key = append(key, ts.plan[src].idx)
-	}
-	return key, nil
+	return cdc.ResolveKey(ts.table, configured, names)
 }
 
 // row converts a decoded binlog row into a captured row.

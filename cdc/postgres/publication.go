@@ -13,15 +13,7 @@ import (
 )
 
 // Filter selects the captured tables, columns and keys.
-type Filter interface {
-	// Match reports whether schema.table is captured.
-	Match(schema, table string) bool
-	// ExcludedColumn reports whether the column is never read.
-	ExcludedColumn(schema, table, column string) bool
-	// KeyColumns returns the configured key columns of a table, or nil to use
-	// its primary key.
-	KeyColumns(schema, table string) []string
-}
+type Filter = cdc.Filter
 
 // capturedTables lists the ordinary and partitioned tables the filter
 // selects (partitions are captured under their root).

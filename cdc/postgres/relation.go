@@ -107,35 +107,10 @@ func (s *Source) buildRelation(ctx context.Context, id cdc.TableID, cols []relCo
 			}
 		}
 	}
-	if rs.table.Key, err = keyOf(rs, cols, s.opts.Filter.KeyColumns(id.Schema, id.Name)); err != nil {
+	if rs.table.Key, err = cdc.ResolveKey(rs.table, s.opts.Filter.KeyColumns(id.Schema, id.Name), facts.pk); err != nil {
 		return nil, err
 	}
 	return s.adopt(rs), nil
-}
-
-// keyOf resolves the Kafka key: configured key columns win over the primary
-// key.
-func keyOf(rs *relState, cols []relColumn, configured []string) ([]int, error) {
-	id := rs.table.ID
-	if len(configured) > 0 {
-		key := make([]int, 0, len(configured))
-		for _, name := range configured {
-			i := rs.table.ColumnIndex(name)
-			if i < 0 {
-				return nil, fmt.Errorf("source.key_columns for %s names column %q, which the table does not have (or exclude_columns removes)", id, name)
-			}
-			key = append(key, i)
-		}
-		return key, nil
-	}
-	key := make([]int, 0, len(rs.pk))
-	for _, src := range rs.pk {
-		if rs.idx[src] < 0 {
-			return nil, fmt.Errorf("source.exclude_columns removes %s.%s, which is part of the primary key: key columns cannot be excluded", id, cols[src].name)
-		}
-		key = append(key, rs.idx[src])
-	}
-	return key, nil
 }
 
 // adopt makes rs the table's schema in force, keeping the previous

@@ -208,7 +208,7 @@ func (s *Source) fillSnapshot(ctx context.Context) error {
 		if !ok {
 			s.snap.close()
 			s.snap = nil
-			if s.opts.Snapshot == SnapshotInitialOnly && s.last.SnapshotDone {
+			if s.opts.Snapshot == cdc.SnapshotInitialOnly && s.last.SnapshotDone {
 				s.done = true
 			}
 			return nil

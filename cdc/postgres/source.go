@@ -15,20 +15,13 @@ import (
 	"github.com/fluxo-cdc/fluxo/cdc"
 )
 
-// Snapshot modes (SPEC §6).
-const (
-	SnapshotInitial     = "initial"
-	SnapshotNever       = "never"
-	SnapshotInitialOnly = "initial_only"
-)
-
 // Options configure a Source.
 type Options struct {
 	// DSN is a postgres:// URL.
 	DSN               string
 	Slot, Publication string
 	Filter            Filter
-	// Snapshot is SnapshotInitial, SnapshotNever or SnapshotInitialOnly; it
+	// Snapshot is cdc.SnapshotInitial, cdc.SnapshotNever or cdc.SnapshotInitialOnly; it
 	// applies only when Checkpoint is nil or records an unfinished snapshot.
 	Snapshot string
 	// Checkpoint is a position saved earlier (Position.MarshalBinary), or nil.
@@ -177,18 +170,18 @@ func (s *Source) fresh(ctx context.Context, sl slot, ids []cdc.TableID) error {
 		// checkpoint, or someone created the slot. Its position is the only
 		// safe start; a fresh snapshot covers what it cannot replay.
 		s.startLSN = sl.confirmed
-		s.last = s.position(sl.confirmed, mode == SnapshotNever)
-		if mode == SnapshotNever {
+		s.last = s.position(sl.confirmed, mode == cdc.SnapshotNever)
+		if mode == cdc.SnapshotNever {
 			return nil
 		}
 		return s.startSnapshot(ctx, ids, "", sl.confirmed, true)
 	}
 	action := "EXPORT_SNAPSHOT"
-	if mode == SnapshotNever {
+	if mode == cdc.SnapshotNever {
 		action = "NOEXPORT_SNAPSHOT"
 	}
 	res, err := pglogrepl.CreateReplicationSlot(ctx, s.repl, s.opts.Slot, "pgoutput", pglogrepl.CreateReplicationSlotOptions{
-		Mode: pglogrepl.LogicalReplication, SnapshotAction: action, Temporary: mode == SnapshotInitialOnly})
+		Mode: pglogrepl.LogicalReplication, SnapshotAction: action, Temporary: mode == cdc.SnapshotInitialOnly})
 	if err != nil {
 		return explainSlot(s.opts.Slot, err)
 	}
@@ -197,8 +190,8 @@ func (s *Source) fresh(ctx context.Context, sl slot, ids []cdc.TableID) error {
 		return err
 	}
 	s.log.Info("replication slot created", "slot", s.opts.Slot, "consistent_point", lsn.String())
-	s.startLSN, s.last = lsn, s.position(lsn, mode == SnapshotNever)
-	if mode == SnapshotNever {
+	s.startLSN, s.last = lsn, s.position(lsn, mode == cdc.SnapshotNever)
+	if mode == cdc.SnapshotNever {
 		return nil
 	}
 	return s.startSnapshot(ctx, ids, res.SnapshotName, lsn, true)
