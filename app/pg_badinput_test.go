@@ -99,3 +99,28 @@ func TestPGWalLevel(t *testing.T) {
 		t.Fatalf("error %v: want one naming wal_level and the fix", err)
 	}
 }
+
+// TestPGOtherServer: a checkpoint taken on one server is refused on another
+// (a different system identifier), even when a slot of that name exists.
+func TestPGOtherServer(t *testing.T) {
+	e := newPGEnv(t)
+	e.seedKV()
+	cfg := e.config("")
+	s := e.startStreamReady(cfg)
+	if err := s.stop(); err != nil {
+		t.Fatal(err)
+	}
+	other := sandbox.PostgresT(t, sandbox.PostgresOptions{})
+	ctx := context.Background()
+	if err := other.Exec(ctx, "CREATE DATABASE "+e.dbName); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.ExecDB(ctx, e.dbName, "CREATE TABLE kv (id INT PRIMARY KEY, v INT NOT NULL, s VARCHAR(32) NOT NULL); SELECT pg_create_logical_replication_slot('"+cfg.Source.Slot+"', 'pgoutput')"); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Source.DSN = other.DSN("postgres", "", e.dbName)
+	err := e.streamError(cfg)
+	if err == nil || !strings.Contains(err.Error(), "belongs to server") || !strings.Contains(err.Error(), "delete the checkpoint file") {
+		t.Fatalf("error %v: want a refusal naming the other server and how to re-snapshot", err)
+	}
+}
