@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -42,9 +43,37 @@ func newPGEnv(t *testing.T) *env {
 	if err := e.pg.Exec(ctx, "CREATE DATABASE "+e.dbName); err != nil {
 		t.Fatal(err)
 	}
+	pgDropSlotAtEnd(e)
 	e.kafka, e.brokers = sandbox.KafkaT(t)
 	_, e.regURL = sandbox.RegistryT(t)
 	return e
+}
+
+// pgDropSlotAtEnd drops the test's replication slot when the test ends,
+// after its streams stopped (cleanups run last in, first out, so newPGEnv
+// registers it first): the shared server has room for 10 slots.
+func pgDropSlotAtEnd(e *env) {
+	t, slot := e.t, "fluxo_"+e.dbName
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, e.pg.DSN("postgres", "", "postgres"))
+		if err != nil {
+			t.Logf("drop slot %s: %v", slot, err)
+			return
+		}
+		defer conn.Close(context.Background())
+		for ctx.Err() == nil { // the walsender may hold the slot a moment longer
+			var left int
+			err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1
+				AND (active OR pg_drop_replication_slot(slot_name) IS NULL)`, slot).Scan(&left)
+			if err == nil && left == 0 {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Logf("slot %s is still in use after 10s; not dropped", slot)
+	})
 }
 
 // pgConn opens a connection to the test's PostgreSQL database.

@@ -1,18 +1,23 @@
 package postgres
 
-import "bytes"
+import (
+	"bytes"
+	"fmt"
+)
 
-// maxArrayDims is PostgreSQL's MAXDIM: deeper nesting is not array output.
-const maxArrayDims = 6
-
-// arrayDecoder returns the decoder of an array whose elements elem decodes
-// and are separated by delim (the element type's typdelim: ',' for all
-// but box). A one-dimensional array becomes []any; a multi-dimensional one
-// becomes nested []any (one level per dimension); a NULL element is nil.
-// Non-default lower bounds ("[0:1]={1,2}") are dropped.
-func arrayDecoder(elem textDecoder, delim byte) textDecoder {
+// arrayDecoder returns the decoder of the arrays of column (of type typ,
+// both for errors) whose elements elem decodes and are separated by delim
+// (the element type's typdelim: ',' for all but box). An array becomes
+// []any, a NULL element nil. Non-default lower bounds ("[0:1]={1,2}") are
+// dropped.
+//
+// A multi-dimensional value is an error that stops the stream (see
+// dimsError): the column maps to a one-dimensional Avro array (SPEC §4),
+// and PostgreSQL does not tie the number of dimensions to the column type,
+// so no schema could describe it.
+func arrayDecoder(elem textDecoder, delim byte, column, typ string) textDecoder {
 	return func(b []byte) (any, error) {
-		p := arrayParser{text: b, elem: elem, delim: delim}
+		p := arrayParser{text: b, elem: elem, delim: delim, column: column, typ: typ}
 		v, err := p.parse()
 		if err != nil {
 			return nil, err
@@ -21,12 +26,28 @@ func arrayDecoder(elem textDecoder, delim byte) textDecoder {
 	}
 }
 
+// dimsError reports a multi-dimensional array value.
+type dimsError struct {
+	column, typ string
+	dims        int
+}
+
+// Error implements error.
+func (e *dimsError) Error() string {
+	return fmt.Sprintf("postgres: column %s of type %s holds a %d-dimensional array, which fluxo cannot send: "+
+		"PostgreSQL arrays map to one-dimensional Avro arrays (as in Debezium)", e.column, e.typ, e.dims)
+}
+
+// dimsFix is what to do about a dimsError.
+const dimsFix = "exclude the column (source.exclude_columns: schema.table.column) or keep its values one-dimensional"
+
 // arrayParser parses PostgreSQL's array text output.
 type arrayParser struct {
-	text  []byte
-	pos   int
-	elem  textDecoder
-	delim byte
+	text        []byte
+	pos         int
+	elem        textDecoder
+	delim       byte
+	column, typ string // for errors
 }
 
 // parse parses the whole text.
@@ -37,7 +58,7 @@ func (p *arrayParser) parse() ([]any, error) {
 		}
 		p.pos++
 	}
-	v, err := p.list(1)
+	v, err := p.list()
 	if err == nil && p.pos != len(p.text) {
 		err = p.fail()
 	}
@@ -67,26 +88,24 @@ func isArraySpace(c byte) bool {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
 }
 
-// list parses "{...}" at nesting depth.
-func (p *arrayParser) list(depth int) ([]any, error) {
-	if p.peek() != '{' || depth > maxArrayDims {
+// list parses "{...}" with one dimension.
+func (p *arrayParser) list() ([]any, error) {
+	if p.peek() != '{' {
 		return nil, p.fail()
 	}
 	p.pos++
-	out := []any{}
-	if p.skipSpace(); p.peek() == '}' {
+	if p.skipSpace(); p.peek() == '{' {
+		return nil, p.dimsError()
+	}
+	if p.peek() == '}' {
 		p.pos++
-		return out, nil
+		return []any{}, nil
 	}
-	nested := p.peek() == '{'  // all items are sub-arrays, or none is
-	if !nested && depth == 1 { // one dimension: the delimiters bound the length
-		out = make([]any, 0, bytes.Count(p.text[p.pos:], []byte{p.delim})+1)
-	}
+	// The delimiters bound the length.
+	out := make([]any, 0, bytes.Count(p.text[p.pos:], []byte{p.delim})+1)
 	for {
-		if p.skipSpace(); (p.peek() == '{') != nested {
-			return nil, p.fail()
-		}
-		v, err := p.item(depth)
+		p.skipSpace()
+		v, err := p.item()
 		if err != nil {
 			return nil, err
 		}
@@ -104,13 +123,23 @@ func (p *arrayParser) list(depth int) ([]any, error) {
 	}
 }
 
-// item parses one element, at a non-space: a sub-array, a quoted or an
-// unquoted value.
-func (p *arrayParser) item(depth int) (any, error) {
-	switch p.peek() {
-	case '{':
-		return p.list(depth + 1)
-	case '"':
+// dimsError returns the error about a multi-dimensional array, with its
+// number of dimensions: the opening braces that start the text.
+func (p *arrayParser) dimsError() error {
+	dims := 0
+	for _, c := range p.text[bytes.IndexByte(p.text, '{'):] {
+		if c == '{' {
+			dims++
+		} else if !isArraySpace(c) {
+			break
+		}
+	}
+	return &PermanentError{Err: &dimsError{column: p.column, typ: p.typ, dims: dims}, Fix: dimsFix}
+}
+
+// item parses one element, at a non-space: a quoted or an unquoted value.
+func (p *arrayParser) item() (any, error) {
+	if p.peek() == '"' {
 		b, err := p.quoted()
 		if err != nil {
 			return nil, err

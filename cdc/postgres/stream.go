@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"strings"
 	"time"
 
 	"github.com/jackc/pglogrepl"
@@ -54,8 +57,8 @@ func (s *Source) fillStream(ctx context.Context) error {
 		case err == nil:
 		case ctx.Err() != nil:
 			return ctx.Err()
-		case errors.As(err, new(*PermanentError)):
-			return err
+		case !connectionLost(err):
+			return err // bad data or a refusal: retrying would fail the same way
 		default:
 			if err := s.reconnect(ctx, err); err != nil {
 				return err
@@ -280,3 +283,27 @@ func (s *Source) relation(ctx context.Context, m *pglogrepl.RelationMessage) err
 }
 
 var errUnknownRelation = errors.New("postgres: change for a relation the stream never described")
+
+// connectionLost reports whether err means the server went away (so that
+// reconnecting may help) rather than that it refused something.
+func connectionLost(err error) bool {
+	if errors.As(err, new(*PermanentError)) {
+		return false
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		// Class 08: connection exception; 57P01-03: shutdown, crash, cannot connect now.
+		return strings.HasPrefix(pe.Code, "08") || pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03"
+	}
+	var ne net.Error
+	if errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || pgconn.Timeout(err) {
+		return true
+	}
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		return true
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "conn closed") || strings.Contains(msg, "unexpected EOF") || strings.Contains(msg, "broken pipe") ||
+		strings.Contains(msg, "connection reset") || strings.Contains(msg, "unreachable")
+}

@@ -226,7 +226,8 @@ func decodeTime(b []byte) (any, error) {
 // UTC) or timestamptz into microseconds since the epoch. 'infinity' and
 // '-infinity' fall back through f to 9999-12-31 23:59:59.999999 and
 // 0001-01-01 00:00:00; timestamps from 294247-01-10 04:00:54.775808 UTC on,
-// which PostgreSQL allows, overflow the micros and are an error.
+// which PostgreSQL allows, overflow the micros and are an error that stops
+// the stream.
 func timestampDecoder(f *fallback, withZone bool) textDecoder {
 	return func(b []byte) (any, error) {
 		us, ok, errRange := parseTimestamp(b, withZone)
@@ -234,7 +235,8 @@ func timestampDecoder(f *fallback, withZone bool) textDecoder {
 		case ok:
 			return us, nil
 		case errRange:
-			return nil, &rangeError{column: f.column, typ: f.typ, text: string(b)}
+			return nil, &PermanentError{Err: &rangeError{column: f.column, typ: f.typ, text: string(b)},
+				Fix: "exclude the column (source.exclude_columns) or keep its values before 294247-01-10"}
 		}
 		switch infinity(b) {
 		case 1:

@@ -178,7 +178,8 @@ func (c *catalog) resolve(ctx context.Context, col *cdc.Column, oid uint32, typm
 }
 
 // array fills in an array column: Elem describes the (nullable) elements,
-// with the array's typmod, which applies to them.
+// with the array's typmod, which applies to them. Its values must have one
+// dimension (see arrayDecoder).
 func (c *catalog) array(ctx context.Context, col *cdc.Column, t *pgType, typmod int32, f *fallback, depth int) (textDecoder, error) {
 	_, elemName, err := c.lookup(ctx, t.elem, typmod)
 	if err != nil {
@@ -191,7 +192,7 @@ func (c *catalog) array(ctx context.Context, col *cdc.Column, t *pgType, typmod 
 		return nil, err
 	}
 	col.Kind, col.Elem = cdc.KindArray, elem
-	return arrayDecoder(dec, t.delim), nil
+	return arrayDecoder(dec, t.delim, f.column, f.typ), nil
 }
 
 // warnUnknown logs, once per type, that a type fluxo has no mapping for is

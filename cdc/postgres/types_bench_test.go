@@ -22,8 +22,8 @@ func BenchmarkDecoders(b *testing.B) {
 		{"date", dateDecoder(f), "2024-01-02"},
 		{"text", decodeText, "some ordinary text value"},
 		{"bytea", decodeBytea, `\x000102030405060708090a0b0c0d0e0f`},
-		{"int4[]", arrayDecoder(decodeInt, ','), "{1,2,3,NULL,5,6,7,8}"},
-		{"text[]", arrayDecoder(decodeText, ','), `{a,"b c","d\"e",NULL}`},
+		{"int4[]", arrayDecoder(decodeInt, ',', "v", "integer[]"), "{1,2,3,NULL,5,6,7,8}"},
+		{"text[]", arrayDecoder(decodeText, ',', "v", "text[]"), `{a,"b c","d\"e",NULL}`},
 	}
 	for _, bb := range benches {
 		in := []byte(bb.in)

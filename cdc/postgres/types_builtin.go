@@ -96,7 +96,8 @@ func numberColumn(col *cdc.Column, oid uint32, typmod int32, f *fallback) textDe
 // unconstrained numeric to KindDecimalText (exact text, NaN and infinities
 // included). numeric(p,s) cannot hold infinities but can hold NaN, which no
 // decimal represents: it becomes nil in a nullable column (with a warning,
-// once) and is an error otherwise, since any number would be a lie.
+// once) and is an error that stops the stream otherwise, since any number
+// would be a lie.
 func numericColumn(col *cdc.Column, typmod int32, f *fallback) textDecoder {
 	p, s, ok := numericTypmod(typmod)
 	if !ok {
@@ -114,7 +115,8 @@ func numericColumn(col *cdc.Column, typmod int32, f *fallback) textDecoder {
 			if f.optional {
 				return f.use(b, nil, "null")
 			}
-			return nil, &nanError{column: f.column, typ: f.typ}
+			return nil, &PermanentError{Err: &nanError{column: f.column, typ: f.typ},
+				Fix: "make the column nullable (a NaN then becomes null) or exclude it (source.exclude_columns)"}
 		}
 		return nil, badText("numeric", b)
 	}
@@ -126,7 +128,7 @@ type nanError struct{ column, typ string }
 // Error implements error.
 func (e *nanError) Error() string {
 	return "postgres: column " + e.column + " of type " + e.typ +
-		" holds NaN, which an Avro decimal cannot represent (make the column nullable to get null)"
+		" holds NaN, which an Avro decimal cannot represent"
 }
 
 // decodeMoney decodes money under lc_monetary 'C' into cents.

@@ -3,6 +3,7 @@ package postgres
 import (
 	"encoding/hex"
 	"errors"
+	"math"
 	"strconv"
 )
 
@@ -12,9 +13,12 @@ import (
 // errSyntax is wrapped by decoders' errors about malformed text.
 var errSyntax = errors.New("malformed value")
 
-// badText returns the error for text that is not valid for type.
+// badText returns the error for text that is not valid for type. Like all
+// decoders' errors it is a *PermanentError: the server sends the same value
+// again after a reconnect, so retrying cannot help and the stream must stop.
 func badText(typ string, b []byte) error {
-	return &decodeError{typ: typ, text: string(b)}
+	return &PermanentError{Err: &decodeError{typ: typ, text: string(b)},
+		Fix: "fluxo cannot read this text output of the server: exclude the column (source.exclude_columns) and report the value"}
 }
 
 // decodeError reports text a decoder could not parse.
@@ -60,6 +64,15 @@ func decodeInt(b []byte) (any, error) {
 	return nil, badText("integer", b)
 }
 
+// nan64 and nan32 are the NaNs PostgreSQL's float8in and float4in store for
+// 'NaN' (C's NAN, the quiet NaN without payload, as float8send shows), which
+// Go's math.NaN (0x7ff8000000000001) is not: decoding "NaN" to them keeps
+// the value bit for bit.
+var (
+	nan64 = math.Float64frombits(0x7ff8000000000000)
+	nan32 = math.Float32frombits(0x7fc00000)
+)
+
 // decodeFloat64 decodes float8, including NaN, Infinity and -Infinity.
 func decodeFloat64(b []byte) (any, error) {
 	// string(b) does not escape (strconv clones it for errors), so short
@@ -67,6 +80,9 @@ func decodeFloat64(b []byte) (any, error) {
 	v, err := strconv.ParseFloat(string(b), 64)
 	if err != nil {
 		return nil, badText("double precision", b)
+	}
+	if v != v {
+		return nan64, nil
 	}
 	return v, nil
 }
@@ -76,6 +92,9 @@ func decodeFloat32(b []byte) (any, error) {
 	v, err := strconv.ParseFloat(string(b), 32)
 	if err != nil {
 		return nil, badText("real", b)
+	}
+	if v != v {
+		return nan32, nil
 	}
 	return float32(v), nil
 }

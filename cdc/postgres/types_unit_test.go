@@ -294,3 +294,55 @@ func TestParseDecimalMatchesBig(t *testing.T) {
 		}
 	}
 }
+
+// TestFloatNaNBits checks that "NaN" decodes to the NaN PostgreSQL stores
+// for it (float8send 7ff8000000000000, float4send 7fc00000), not to Go's
+// math.NaN, whose payload differs.
+func TestFloatNaNBits(t *testing.T) {
+	v8, err8 := decodeFloat64([]byte("NaN"))
+	v4, err4 := decodeFloat32([]byte("NaN"))
+	if f, ok := v8.(float64); err8 != nil || !ok || math.Float64bits(f) != 0x7ff8000000000000 {
+		t.Errorf("float8 NaN = %#v (%v), want bits 7ff8000000000000", v8, err8)
+	}
+	if f, ok := v4.(float32); err4 != nil || !ok || math.Float32bits(f) != 0x7fc00000 {
+		t.Errorf("float4 NaN = %#v (%v), want bits 7fc00000", v4, err4)
+	}
+}
+
+// TestDecodeErrorsArePermanent checks that decoders fail with a
+// *PermanentError that says what to do: the server sends the same value
+// again after a reconnect, so only stopping the stream makes sense.
+func TestDecodeErrorsArePermanent(t *testing.T) {
+	f := &fallback{log: discardLogger(), column: "c", typ: "the type"}
+	tests := []struct {
+		name string
+		dec  textDecoder
+		in   string
+		want []string // in the message
+	}{
+		{"malformed int", decodeInt, "1e3", []string{`malformed integer value "1e3"`, "source.exclude_columns"}},
+		{"malformed money", decodeMoney, "1,5 €", []string{"lc_monetary", "source.exclude_columns"}},
+		{"NaN in a NOT NULL decimal", numericColumn(&cdc.Column{}, (10<<16|2)+4, f), "NaN",
+			[]string{"column c of type the type holds NaN", "make the column nullable"}},
+		{"timestamp beyond int64 micros", timestampDecoder(f, false), "294276-12-31 23:59:59.999999",
+			[]string{"column c of type the type", "294276-12-31", "source.exclude_columns"}},
+		{"2-D array", arrayDecoder(decodeInt, ',', "c", "integer[]"), "{{1,2},{3,4}}",
+			[]string{"column c of type integer[] holds a 2-dimensional array", "source.exclude_columns"}},
+		{"array element", arrayDecoder(decodeInt, ',', "c", "integer[]"), "{1,x}", []string{`malformed integer value "x"`}},
+		{"malformed array", arrayDecoder(decodeInt, ',', "c", "integer[]"), "{1", []string{`malformed array value "{1"`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			v, err := tc.dec([]byte(tc.in))
+			var pe *PermanentError
+			if !errors.As(err, &pe) || pe.Fix == "" {
+				t.Fatalf("got %#v, %v; want a *PermanentError with a fix", v, err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+		})
+	}
+}
