@@ -20,7 +20,8 @@ func (s *Source) change(ctx context.Context, op cdc.Op, relID uint32, old *pglog
 	if rs == nil {
 		return nil // not captured
 	}
-	ev := &cdc.Event{Op: op, Table: rs.table, Source: s.sourceInfo(rs.table.ID)}
+	et := &eventTx{ev: cdc.Event{Op: op, Table: rs.table, Source: s.sourceInfo(rs.table.ID)}}
+	ev := &et.ev
 	var err error
 	if old != nil {
 		if ev.Before, _, err = rs.tuple(old, nil); err != nil {
@@ -42,9 +43,16 @@ func (s *Source) change(ctx context.Context, op cdc.Op, relID uint32, old *pglog
 			}
 		}
 	}
-	ev.Tx = s.txInfo(rs.table)
+	s.fillTxInfo(&et.tx, rs.table)
+	ev.Tx = &et.tx
 	s.pending = append(s.pending, cdc.Message{Event: ev})
 	return nil
+}
+
+// eventTx allocates an event and its transaction block together.
+type eventTx struct {
+	ev cdc.Event
+	tx cdc.TxInfo
 }
 
 // tuple decodes a tuple into a captured row. Columns whose TOASTed value was
@@ -139,11 +147,27 @@ func (s *Source) sourceInfo(id cdc.TableID) cdc.SourceInfo {
 }
 
 func (s *Source) txInfo(t *cdc.Table) *cdc.TxInfo {
+	info := new(cdc.TxInfo)
+	s.fillTxInfo(info, t)
+	return info
+}
+
+// fillTxInfo sets info for the next event of table t in the transaction. A
+// transaction on one table (the common case) needs no map.
+func (s *Source) fillTxInfo(info *cdc.TxInfo, t *cdc.Table) {
 	tx := &s.stream.tx
-	if tx.tableOrder == nil {
-		tx.tableOrder = map[*cdc.Table]int64{}
-	}
 	tx.order++
-	tx.tableOrder[t]++
-	return &cdc.TxInfo{ID: tx.id, TotalOrder: tx.order, DataCollectionOrder: tx.tableOrder[t]}
+	var n int64
+	if tx.tableOrder == nil && (tx.lastTable == t || tx.lastTable == nil) {
+		tx.lastTable = t
+		tx.lastOrder++
+		n = tx.lastOrder
+	} else {
+		if tx.tableOrder == nil {
+			tx.tableOrder = map[*cdc.Table]int64{tx.lastTable: tx.lastOrder}
+		}
+		tx.tableOrder[t]++
+		n = tx.tableOrder[t]
+	}
+	*info = cdc.TxInfo{ID: tx.id, TotalOrder: tx.order, DataCollectionOrder: n}
 }

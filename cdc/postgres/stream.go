@@ -32,7 +32,9 @@ type txState struct {
 	tsMs       int64
 	id         string
 	order      int64
-	tableOrder map[*cdc.Table]int64
+	tableOrder map[*cdc.Table]int64 // only once a second table appears
+	lastTable  *cdc.Table           // the only table so far
+	lastOrder  int64
 	walStart   pglogrepl.LSN // WAL position of the current message
 }
 
