@@ -19,8 +19,10 @@ test:
 demo:
 	$(GO) run ./cmd/fluxo-demo
 
+# Catch-up throughput and memory: MariaDB binlog, then PostgreSQL pgoutput.
 bench:
-	$(GO) run ./cmd/fluxo-bench
+	$(GO) run ./cmd/fluxo-bench -source mysql
+	$(GO) run ./cmd/fluxo-bench -source postgres
 
 vet:
 	$(GO) vet ./...

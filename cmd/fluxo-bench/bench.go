@@ -93,7 +93,11 @@ func measureRound(ctx context.Context, st stack, opts options, bl *backlog, i in
 	var err error
 	debug.FreeOSMemory()
 	note(stderr, "round %d: parse-only pass", i+1)
-	if r.Parse, err = parseOnly(ctx, st.DB, bl.Start, bl.End, st.Pids); err != nil {
+	err = profiled(firstOnly(i, opts.parseProf), func() (err error) {
+		r.Parse, err = parseOnly(ctx, st.DB, bl.Start, bl.End, st.Pids)
+		return err
+	})
+	if err != nil {
 		return r, err
 	}
 	if r.Parse.Ops != bl.Ops || r.Parse.Txs != bl.Txs {
@@ -110,6 +114,25 @@ func measureRound(ctx context.Context, st stack, opts options, bl *backlog, i in
 		return r, fmt.Errorf("fluxo full pass: %w", err)
 	}
 	return r, nil
+}
+
+// profiled runs f under a CPU profile written to path (none when path is
+// empty).
+func profiled(path string, f func() error) error {
+	stop, err := startProfiles(path, "")
+	if err != nil {
+		return err
+	}
+	defer stop()
+	return f()
+}
+
+// firstOnly returns path in round 0 and "" in the others.
+func firstOnly(round int, path string) string {
+	if round > 0 {
+		return ""
+	}
+	return path
 }
 
 // addr returns host:port.

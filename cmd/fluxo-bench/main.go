@@ -36,6 +36,7 @@ type options struct {
 	repeat      int
 	keep        bool
 	cpuProfile  string
+	parseProf   string
 	memProfile  string
 	trace       string
 	brokerChild bool
@@ -81,6 +82,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.repeat, "repeat", 1, "rounds of parse-only + full fluxo passes; targets use the medians")
 	fs.BoolVar(&o.keep, "keep", false, "keep the servers running after the report, until Ctrl-C")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the (first) full fluxo pass to this file")
+	fs.StringVar(&o.parseProf, "parse-cpuprofile", "", "write a CPU profile of the (first) parse-only pass to this file")
 	fs.StringVar(&o.memProfile, "memprofile", "", "write heap profiles before (FILE.before) and after the (first) full fluxo pass")
 	fs.StringVar(&o.trace, "trace", "", "write an execution trace of the (first) full fluxo pass to this file")
 	fs.BoolVar(&o.brokerChild, "broker-child", false, "internal: run the fake Kafka broker and exit when stdin closes")

@@ -145,13 +145,32 @@ func ticks(vs ...string) time.Duration {
 // treeCPU returns the CPU time of a server that forks a process per
 // connection (postgres): the parent's own and its reaped children's
 // (cutime, cstime), plus that of its live children, so that a backend
-// started or ended between two calls is counted.
+// started or ended between two calls is counted. A child reaped during the
+// scan would be missed or counted twice, so the scan is repeated until the
+// parent's times did not change during it.
 func treeCPU(parent int) time.Duration {
-	f := statFields(parent)
+	for range 10 {
+		before := parentCPU(parent)
+		live := childrenCPU(parent)
+		if after := parentCPU(parent); after == before {
+			return before + live
+		}
+	}
+	return parentCPU(parent) + childrenCPU(parent)
+}
+
+// parentCPU returns the CPU time of pid and its reaped children.
+func parentCPU(pid int) time.Duration {
+	f := statFields(pid)
 	if len(f) < 15 {
 		return 0
 	}
-	total := ticks(f[11], f[12], f[13], f[14])
+	return ticks(f[11], f[12], f[13], f[14])
+}
+
+// childrenCPU returns the CPU time of the live children of parent.
+func childrenCPU(parent int) time.Duration {
+	var total time.Duration
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())

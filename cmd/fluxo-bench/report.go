@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 )
@@ -56,12 +57,23 @@ func printReport(w io.Writer, r results) {
 
 // printRow prints one pass.
 func printRow(tw io.Writer, p passRow) {
-	perRow := "-"
-	if len(p.cpu) > 0 {
-		perRow = strconv.FormatFloat(float64(p.cpu[0].Microseconds())/float64(p.rows), 'f', 2, 64)
+	fmt.Fprintln(tw, strings.Join(p.cells(), "\t")+"\t")
+}
+
+// cells returns the columns of the pass's line: name, row changes,
+// elapsed, rows/s, self CPU µs/row, CPU cores, RSS peak, median and HWM.
+func (p passRow) cells() []string {
+	return []string{p.name, thousands(p.rows), secs(p.elapsed), thousands(int64(p.rate())), p.perRow(0),
+		cores(p.cpu, p.elapsed), mb(p.rss.Peak), mb(p.rss.Median), mb(p.rss.HWM)}
+}
+
+// perRow returns the CPU time of the i-th measured process per row change
+// in µs, "-" when unknown.
+func (p passRow) perRow(i int) string {
+	if i >= len(p.cpu) {
+		return "-"
 	}
-	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", p.name, thousands(p.rows), secs(p.elapsed),
-		thousands(int64(p.rate())), perRow, cores(p.cpu, p.elapsed), mb(p.rss.Peak), mb(p.rss.Median), mb(p.rss.HWM))
+	return strconv.FormatFloat(float64(p.cpu[i].Microseconds())/float64(p.rows), 'f', 2, 64)
 }
 
 // printTargets prints each target with PASS or FAIL, judged on the medians
