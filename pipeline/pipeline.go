@@ -100,10 +100,13 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	cpDone := make(chan error, 1)
 	go func() { cpDone <- p.checkpointLoop(cpCtx) }()
 	runErr := p.loop(loopCtx)
-	switch {
-	case p.tracker.failure() != nil:
-		runErr = fmt.Errorf("kafka delivery failed: %w", p.tracker.failure())
-	case errors.Is(runErr, cdc.ErrEndOfStream), ctx.Err() != nil && errors.Is(runErr, ctx.Err()):
+	stopped := ctx.Err() != nil
+	switch f := p.tracker.failure(); {
+	case f != nil && !(stopped && errors.Is(f, context.Canceled)):
+		runErr = fmt.Errorf("kafka delivery failed: %w", f)
+	case f != nil: // a record abandoned by the stop itself: unsent, so never checkpointed, but a clean stop
+		runErr = nil
+	case errors.Is(runErr, cdc.ErrEndOfStream), stopped && errors.Is(runErr, ctx.Err()):
 		runErr = nil
 	}
 	stopCp()

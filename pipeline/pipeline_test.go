@@ -205,3 +205,44 @@ func TestKeyChange(t *testing.T) {
 		t.Errorf("keys: delete %x tombstone %x create %x", r[0].Key, r[1].Key, r[2].Key)
 	}
 }
+
+// fullSink acknowledges the first record and blocks on the second until
+// its context ends, then fails it with the context's error, as franz-go
+// does when its buffer is full.
+type fullSink struct{ heldSink }
+
+func (k *fullSink) Produce(ctx context.Context, r *cdc.Record, done func(error)) {
+	if k.count() == 0 {
+		k.heldSink.Produce(ctx, r, done)
+		done(nil)
+		return
+	}
+	k.heldSink.Produce(ctx, r, done)
+	<-ctx.Done()
+	done(ctx.Err())
+}
+
+// TestStopWhileProducing: a record that the stop itself abandoned (the sink
+// reports context.Canceled) is a clean stop, but the checkpoint stays
+// before its transaction.
+func TestStopWhileProducing(t *testing.T) {
+	src := &script{msgs: []cdc.Message{insert(1), commit("tx1"), insert(2), commit("tx2")}}
+	sink, store := &fullSink{}, &memStore{}
+	p, err := New(Options{Name: "t", TopicPrefix: "fx", Connector: avro.ConnectorMySQL, Source: src, Sink: sink,
+		Registry: ids{}, Store: store, CheckpointInterval: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	waitFor(t, "2 records", func() bool { return sink.count() == 2 })
+	waitFor(t, "checkpoint tx1", func() bool { return store.last() == "tx1" })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run = %v, want a clean stop", err)
+	}
+	if got := store.last(); got != "tx1" {
+		t.Fatalf("checkpoint %q, want tx1", got)
+	}
+}
