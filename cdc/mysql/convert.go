@@ -123,7 +123,7 @@ func parseDecimal(v any, scale int) (any, error) {
 	if !ok {
 		return nil, fmt.Errorf("unexpected decimal value %T", v)
 	}
-	if n, ok := parseSmallDecimal(s, scale); ok {
+	if n, ok := cdc.ParseSmallDecimal(s, scale); ok {
 		return n, nil
 	}
 	intPart, frac, _ := strings.Cut(s, ".")
@@ -139,57 +139,6 @@ func parseDecimal(v any, scale int) (any, error) {
 		return nil, fmt.Errorf("bad decimal %q", s)
 	}
 	return n, nil
-}
-
-// smallDecimal holds a big.Int and its one-word magnitude in a single
-// allocation.
-type smallDecimal struct {
-	n big.Int
-	w [1]big.Word
-}
-
-// parseSmallDecimal parses decimal text of at most 18 digits (the common
-// case) without intermediate strings; ok is false when the general path must
-// decide.
-func parseSmallDecimal(s string, scale int) (*big.Int, bool) {
-	neg := strings.HasPrefix(s, "-")
-	if neg {
-		s = s[1:]
-	}
-	var u uint64
-	digits, frac, dot := 0, 0, false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c == '.' && !dot {
-			dot = true
-			continue
-		}
-		if c < '0' || c > '9' || (dot && frac == scale) {
-			return nil, false
-		}
-		if dot {
-			frac++
-		}
-		u = u*10 + uint64(c-'0')
-		if digits++; digits > 18 {
-			return nil, false
-		}
-	}
-	for ; frac < scale; frac++ {
-		if digits++; digits > 18 {
-			return nil, false
-		}
-		u *= 10
-	}
-	d := new(smallDecimal)
-	if u != 0 {
-		d.w[0] = big.Word(u)
-		d.n.SetBits(d.w[:])
-	}
-	if neg {
-		d.n.Neg(&d.n)
-	}
-	return &d.n, true
 }
 
 // bitBytes returns a BIT(n) value as ceil(n/8) big-endian bytes.

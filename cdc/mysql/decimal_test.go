@@ -3,6 +3,8 @@ package mysql
 import (
 	"math/big"
 	"testing"
+
+	"github.com/fluxo-cdc/fluxo/cdc"
 )
 
 // TestSmallDecimalAgrees: the fast path gives the general path's answer, and
@@ -21,7 +23,7 @@ func TestSmallDecimalAgrees(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.in, func(t *testing.T) {
-			got, ok := parseSmallDecimal(tc.in, tc.scale)
+			got, ok := cdc.ParseSmallDecimal(tc.in, tc.scale)
 			if ok != tc.fast {
 				t.Fatalf("fast path taken = %v, want %v", ok, tc.fast)
 			}

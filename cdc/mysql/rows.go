@@ -163,8 +163,8 @@ func (s *Source) handleRows(ev *replication.BinlogEvent, e *replication.RowsEven
 		if err != nil {
 			return err
 		}
-		et := &eventTx{ev: cdc.Event{Op: op, Table: ts.table, Source: s.sourceInfo(ts.table.ID, ev.Header, pos, int32(i/step))}}
-		evt := &et.ev
+		evt := cdc.NewTxEvent(s.txInfo(ts.table))
+		evt.Op, evt.Table, evt.Source = op, ts.table, s.sourceInfo(ts.table.ID, ev.Header, pos, int32(i/step))
 		switch op {
 		case cdc.OpCreate:
 			evt.After = first
@@ -176,17 +176,9 @@ func (s *Source) handleRows(ev *replication.BinlogEvent, e *replication.RowsEven
 				return err
 			}
 		}
-		s.fillTxInfo(&et.tx, ts.table)
-		evt.Tx = &et.tx
 		s.pending = append(s.pending, cdc.Message{Event: evt})
 	}
 	return nil
-}
-
-// eventTx allocates an event and its transaction block together.
-type eventTx struct {
-	ev cdc.Event
-	tx cdc.TxInfo
 }
 
 func (s *Source) sourceInfo(id cdc.TableID, h *replication.EventHeader, pos int64, row int32) cdc.SourceInfo {
@@ -194,35 +186,15 @@ func (s *Source) sourceInfo(id cdc.TableID, h *replication.EventHeader, pos int6
 		ServerID: int64(h.ServerID), GTID: s.tx.gtid, File: s.file, Pos: pos, Row: row}
 }
 
-func (s *Source) txInfo(t *cdc.Table) *cdc.TxInfo {
-	tx := new(cdc.TxInfo)
-	s.fillTxInfo(tx, t)
-	return tx
-}
-
-// fillTxInfo sets tx for the next event of table t in the transaction. A
-// transaction on one table (the common case) needs no map.
-func (s *Source) fillTxInfo(tx *cdc.TxInfo, t *cdc.Table) {
-	s.tx.order++
-	var n int64
-	if s.tx.tableOrder == nil && (s.tx.lastTable == t || s.tx.lastTable == nil) {
-		s.tx.lastTable = t
-		s.tx.lastOrder++
-		n = s.tx.lastOrder
-	} else {
-		if s.tx.tableOrder == nil {
-			s.tx.tableOrder = map[*cdc.Table]int64{s.tx.lastTable: s.tx.lastOrder}
-		}
-		s.tx.tableOrder[t]++
-		n = s.tx.tableOrder[t]
-	}
+// txInfo numbers the next event of table t in the transaction.
+func (s *Source) txInfo(t *cdc.Table) cdc.TxInfo {
 	if s.tx.id == "" {
 		s.tx.id = s.tx.gtid
 		if s.tx.id == "" {
 			s.tx.id = fmt.Sprintf("%s:%d", s.file, s.last.Offset)
 		}
 	}
-	*tx = cdc.TxInfo{ID: s.tx.id, TotalOrder: s.tx.order, DataCollectionOrder: n}
+	return s.tx.orders.Next(s.tx.id, t)
 }
 
 var truncateRe = regexp.MustCompile("(?is)^\\s*TRUNCATE\\s+(?:TABLE\\s+)?(?:`?([^`.\\s]+)`?\\.)?`?([^`\\s;]+)`?")
@@ -236,9 +208,9 @@ func (s *Source) handleDDL(ev *replication.BinlogEvent, schema, q string) error 
 		}
 		id := cdc.TableID{Schema: schema, Name: m[2]}
 		if e := s.byName[id]; e != nil && s.opts.Filter.Match(id.Schema, id.Name) {
-			evt := &cdc.Event{Op: cdc.OpTruncate, Table: e.state.table,
-				Source: s.sourceInfo(id, ev.Header, int64(ev.Header.LogPos)-int64(ev.Header.EventSize), 0)}
-			evt.Tx = s.txInfo(e.state.table)
+			evt := cdc.NewTxEvent(s.txInfo(e.state.table))
+			evt.Op, evt.Table = cdc.OpTruncate, e.state.table
+			evt.Source = s.sourceInfo(id, ev.Header, int64(ev.Header.LogPos)-int64(ev.Header.EventSize), 0)
 			s.pending = append(s.pending, cdc.Message{Event: evt})
 		}
 		return nil

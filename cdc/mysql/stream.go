@@ -16,14 +16,11 @@ import (
 
 // txState is the transaction being read.
 type txState struct {
-	open       bool // inside BEGIN ... COMMIT
-	gtid       string
-	tsMs       int64
-	id         string // transaction id for envelopes, set on first use
-	order      int64
-	tableOrder map[*cdc.Table]int64 // only once a second table appears
-	lastTable  *cdc.Table           // the only table so far
-	lastOrder  int64
+	open   bool // inside BEGIN ... COMMIT
+	gtid   string
+	tsMs   int64
+	id     string // transaction id for envelopes, set on first use
+	orders cdc.TxOrder
 }
 
 // resume prepares to stream from a checkpoint, refusing a different server

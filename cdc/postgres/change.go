@@ -20,8 +20,8 @@ func (s *Source) change(ctx context.Context, op cdc.Op, relID uint32, old *pglog
 	if rs == nil {
 		return nil // not captured
 	}
-	et := &eventTx{ev: cdc.Event{Op: op, Table: rs.table, Source: s.sourceInfo(rs.table.ID)}}
-	ev := &et.ev
+	ev := cdc.NewTxEvent(s.stream.tx.orders.Next(s.stream.tx.id, rs.table))
+	ev.Op, ev.Table, ev.Source = op, rs.table, s.sourceInfo(rs.table.ID)
 	var err error
 	if old != nil {
 		if ev.Before, _, err = rs.tuple(old, nil); err != nil {
@@ -43,16 +43,8 @@ func (s *Source) change(ctx context.Context, op cdc.Op, relID uint32, old *pglog
 			}
 		}
 	}
-	s.fillTxInfo(&et.tx, rs.table)
-	ev.Tx = &et.tx
 	s.pending = append(s.pending, cdc.Message{Event: ev})
 	return nil
-}
-
-// eventTx allocates an event and its transaction block together.
-type eventTx struct {
-	ev cdc.Event
-	tx cdc.TxInfo
 }
 
 // tuple decodes a tuple into a captured row. Columns whose TOASTed value was
@@ -133,8 +125,8 @@ func (s *Source) truncate(m *pglogrepl.TruncateMessage) error {
 		if rs == nil {
 			continue
 		}
-		ev := &cdc.Event{Op: cdc.OpTruncate, Table: rs.table, Source: s.sourceInfo(rs.table.ID)}
-		ev.Tx = s.txInfo(rs.table)
+		ev := cdc.NewTxEvent(s.stream.tx.orders.Next(s.stream.tx.id, rs.table))
+		ev.Op, ev.Table, ev.Source = cdc.OpTruncate, rs.table, s.sourceInfo(rs.table.ID)
 		s.pending = append(s.pending, cdc.Message{Event: ev})
 	}
 	return nil
@@ -144,30 +136,4 @@ func (s *Source) sourceInfo(id cdc.TableID) cdc.SourceInfo {
 	tx := &s.stream.tx
 	return cdc.SourceInfo{TsMs: tx.tsMs, Snapshot: cdc.SnapshotFalse, DB: s.dbName, Schema: id.Schema, Table: id.Name,
 		TxID: int64(tx.xid), LSN: int64(tx.walStart)}
-}
-
-func (s *Source) txInfo(t *cdc.Table) *cdc.TxInfo {
-	info := new(cdc.TxInfo)
-	s.fillTxInfo(info, t)
-	return info
-}
-
-// fillTxInfo sets info for the next event of table t in the transaction. A
-// transaction on one table (the common case) needs no map.
-func (s *Source) fillTxInfo(info *cdc.TxInfo, t *cdc.Table) {
-	tx := &s.stream.tx
-	tx.order++
-	var n int64
-	if tx.tableOrder == nil && (tx.lastTable == t || tx.lastTable == nil) {
-		tx.lastTable = t
-		tx.lastOrder++
-		n = tx.lastOrder
-	} else {
-		if tx.tableOrder == nil {
-			tx.tableOrder = map[*cdc.Table]int64{tx.lastTable: tx.lastOrder}
-		}
-		tx.tableOrder[t]++
-		n = tx.tableOrder[t]
-	}
-	*info = cdc.TxInfo{ID: tx.id, TotalOrder: tx.order, DataCollectionOrder: n}
 }

@@ -26,16 +26,13 @@ type streamState struct {
 
 // txState is the transaction being read.
 type txState struct {
-	open       bool
-	xid        uint32
-	final      pglogrepl.LSN
-	tsMs       int64
-	id         string
-	order      int64
-	tableOrder map[*cdc.Table]int64 // only once a second table appears
-	lastTable  *cdc.Table           // the only table so far
-	lastOrder  int64
-	walStart   pglogrepl.LSN // WAL position of the current message
+	open     bool
+	xid      uint32
+	final    pglogrepl.LSN
+	tsMs     int64
+	id       string
+	orders   cdc.TxOrder
+	walStart pglogrepl.LSN // WAL position of the current message
 }
 
 // startStreaming issues START_REPLICATION once the snapshot is done.

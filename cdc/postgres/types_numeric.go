@@ -3,6 +3,8 @@ package postgres
 import (
 	"math/big"
 	"math/bits"
+
+	"github.com/fluxo-cdc/fluxo/cdc"
 )
 
 // numericTypmod decodes the precision and scale of numeric(p,s) from its
@@ -31,37 +33,10 @@ func avroDecimal(p, s int) (precision, scale int) {
 	return p, s
 }
 
-// newBigInt returns u, negated when neg, as a *big.Int in as few
-// allocations as the platform allows.
-func newBigInt(u uint64, neg bool) *big.Int {
-	var n *big.Int
-	if bits.UintSize == 64 {
-		d := new(smallDecimal)
-		if u != 0 {
-			d.w[0] = big.Word(u)
-			d.n.SetBits(d.w[:])
-		}
-		n = &d.n
-	} else {
-		n = new(big.Int).SetUint64(u)
-	}
-	if neg {
-		n.Neg(n)
-	}
-	return n
-}
-
-// smallDecimal holds a big.Int and its one-word magnitude in a single
-// allocation.
-type smallDecimal struct {
-	n big.Int
-	w [1]big.Word
-}
-
 // parseDecimal turns numeric text ("-12.30") into its unscaled value at
 // scale; more fraction digits than scale are accepted only when zero.
 func parseDecimal(b []byte, scale int) (*big.Int, bool) {
-	if n, ok := parseSmallDecimal(b, scale); ok {
+	if n, ok := cdc.ParseSmallDecimal(b, scale); ok {
 		return n, true
 	}
 	neg := len(b) > 0 && b[0] == '-'
@@ -143,44 +118,6 @@ func setSign(n *big.Int, neg bool) *big.Int {
 	return n
 }
 
-// parseSmallDecimal parses numeric text of at most 18 significant digits at
-// scale (the common case) without intermediate allocations; ok is false when
-// parseDecimal must decide.
-func parseSmallDecimal(b []byte, scale int) (*big.Int, bool) {
-	neg := len(b) > 0 && b[0] == '-'
-	if neg {
-		b = b[1:]
-	}
-	var u uint64
-	digits, frac, dot := 0, 0, false
-	for _, c := range b {
-		if c == '.' && !dot {
-			dot = true
-			continue
-		}
-		if c-'0' > 9 || (dot && frac == scale) {
-			return nil, false
-		}
-		if dot {
-			frac++
-		}
-		u = u*10 + uint64(c-'0')
-		if digits++; digits > 18 {
-			return nil, false
-		}
-	}
-	for ; frac < scale; frac++ {
-		if digits++; digits > 18 {
-			return nil, false
-		}
-		u *= 10
-	}
-	if digits == 0 {
-		return nil, false
-	}
-	return newBigInt(u, neg), true
-}
-
 // moneyPrecision and moneyScale describe money under lc_monetary 'C' (see
 // sessionSetup): an int64 count of cents.
 const (
@@ -226,5 +163,5 @@ func parseMoney(b []byte) (*big.Int, bool) {
 	if frac != moneyScale || u > 1<<63 || (u == 1<<63 && !neg) {
 		return nil, false
 	}
-	return newBigInt(u, neg), true
+	return cdc.NewUnscaled(u, neg), true
 }

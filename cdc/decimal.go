@@ -1,0 +1,73 @@
+package cdc
+
+import (
+	"math/big"
+	"math/bits"
+)
+
+// ParseSmallDecimal parses decimal text ("-12.30") of at most 18 digits into
+// its unscaled value at scale (the KindDecimal value), in one allocation.
+// ok is false when the text needs the general path: more digits, more
+// fraction digits than scale, or anything but digits, one '.' and a leading
+// '-'.
+func ParseSmallDecimal[T ~string | ~[]byte](s T, scale int) (n *big.Int, ok bool) {
+	neg := len(s) > 0 && s[0] == '-'
+	if neg {
+		s = s[1:]
+	}
+	var u uint64
+	digits, frac, dot := 0, 0, false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '.' && !dot {
+			dot = true
+			continue
+		}
+		if c-'0' > 9 || (dot && frac == scale) {
+			return nil, false
+		}
+		if dot {
+			frac++
+		}
+		u = u*10 + uint64(c-'0')
+		if digits++; digits > 18 {
+			return nil, false
+		}
+	}
+	for ; frac < scale; frac++ {
+		if digits++; digits > 18 {
+			return nil, false
+		}
+		u *= 10
+	}
+	if digits == 0 {
+		return nil, false
+	}
+	return NewUnscaled(u, neg), true
+}
+
+// smallDecimal holds a big.Int and its one-word magnitude together.
+type smallDecimal struct {
+	n big.Int
+	w [1]big.Word
+}
+
+// NewUnscaled returns u, negated when neg, as a *big.Int in one allocation
+// on 64-bit platforms.
+func NewUnscaled(u uint64, neg bool) *big.Int {
+	var n *big.Int
+	if bits.UintSize == 64 {
+		d := new(smallDecimal)
+		if u != 0 {
+			d.w[0] = big.Word(u)
+			d.n.SetBits(d.w[:])
+		}
+		n = &d.n
+	} else {
+		n = new(big.Int).SetUint64(u)
+	}
+	if neg {
+		n.Neg(n)
+	}
+	return n
+}
