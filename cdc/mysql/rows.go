@@ -176,7 +176,7 @@ func (s *Source) handleRows(ev *replication.BinlogEvent, e *replication.RowsEven
 				return err
 			}
 		}
-		s.pending = append(s.pending, cdc.Message{Event: evt})
+		s.pending.Push(cdc.Message{Event: evt})
 	}
 	return nil
 }
@@ -211,7 +211,7 @@ func (s *Source) handleDDL(ev *replication.BinlogEvent, schema, q string) error 
 			evt := cdc.NewTxEvent(s.txInfo(e.state.table))
 			evt.Op, evt.Table = cdc.OpTruncate, e.state.table
 			evt.Source = s.sourceInfo(id, ev.Header, int64(ev.Header.LogPos)-int64(ev.Header.EventSize), 0)
-			s.pending = append(s.pending, cdc.Message{Event: evt})
+			s.pending.Push(cdc.Message{Event: evt})
 		}
 		return nil
 	}

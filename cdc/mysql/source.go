@@ -53,8 +53,7 @@ type Source struct {
 	checksum int // trailing checksum bytes of each event
 
 	tx      txState
-	pending []cdc.Message
-	next    int
+	pending cdc.Queue
 	done    bool // initial_only finished
 }
 
@@ -129,25 +128,14 @@ func (s *Source) newPosition(file string, pos uint32, gtid string) *Position {
 
 // Next implements cdc.Source.
 func (s *Source) Next(ctx context.Context) (cdc.Message, error) {
-	for {
-		if s.next < len(s.pending) {
-			m := s.pending[s.next]
-			s.pending[s.next] = cdc.Message{}
-			s.next++
-			return m, nil
-		}
-		s.pending, s.next = s.pending[:0], 0
-		if s.done {
-			return cdc.Message{}, cdc.ErrEndOfStream
-		}
-		if err := s.fill(ctx); err != nil {
-			return cdc.Message{}, err
-		}
-	}
+	return s.pending.Next(ctx, s.fill)
 }
 
-// fill adds at least one message to pending, or fails.
+// fill decodes the next input into pending, or fails.
 func (s *Source) fill(ctx context.Context) error {
+	if s.done {
+		return cdc.ErrEndOfStream
+	}
 	if s.snap != nil {
 		return s.fillSnapshot(ctx)
 	}

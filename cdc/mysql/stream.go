@@ -261,7 +261,7 @@ func (s *Source) commit(h *replication.EventHeader) {
 	}
 	s.last = p
 	s.tx = txState{}
-	s.pending = append(s.pending, cdc.Message{Commit: p})
+	s.pending.Push(cdc.Message{Commit: p})
 }
 
 // firstLine drops the stack traces some go-mysql errors carry.

@@ -82,10 +82,11 @@ func TestMySQL8Transaction(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if len(s.pending) != 2 {
-				t.Fatalf("got %d messages, want an event and a commit", len(s.pending))
+			msgs := pending(s)
+			if len(msgs) != 2 {
+				t.Fatalf("got %d messages, want an event and a commit", len(msgs))
 			}
-			ev := s.pending[0].Event
+			ev := msgs[0].Event
 			want := fmt.Sprint([]any{int64(7), `{"a": [1, 2.5, "x"]}`, uint64(18446744073709551615)})
 			if got := fmt.Sprint(ev.After); got != want || ev.Op != cdc.OpCreate {
 				t.Errorf("event %c %s, want c %s", ev.Op, got, want)
@@ -102,7 +103,7 @@ func TestMySQL8Transaction(t *testing.T) {
 			if ev.Tx == nil || ev.Tx.ID != serverUUID+":5" || ev.Tx.TotalOrder != 1 {
 				t.Errorf("tx: %+v", ev.Tx)
 			}
-			pos := s.pending[1].Commit.(*Position)
+			pos := msgs[1].Commit.(*Position)
 			if pos.GTIDSet != serverUUID+":1-5" || pos.Offset != 531 {
 				t.Errorf("commit position %s, want %s:1-5 at 531", pos, serverUUID)
 			}
@@ -128,10 +129,11 @@ func TestDDLIsATransaction(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if len(s.pending) != 1 || s.pending[0].Commit == nil {
-		t.Fatalf("got %d messages, want exactly the DDL's commit", len(s.pending))
+	msgs := pending(s)
+	if len(msgs) != 1 || msgs[0].Commit == nil {
+		t.Fatalf("got %d messages, want exactly the DDL's commit", len(msgs))
 	}
-	if p := s.pending[0].Commit.(*Position); p.GTIDSet != serverUUID+":1-5" || p.Offset != 150 {
+	if p := msgs[0].Commit.(*Position); p.GTIDSet != serverUUID+":1-5" || p.Offset != 150 {
 		t.Errorf("DDL commit at %s", p)
 	}
 }
@@ -145,7 +147,7 @@ func TestPositionRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	b, err := s.pending[1].Commit.MarshalBinary()
+	b, err := pending(s)[1].Commit.MarshalBinary()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,4 +162,13 @@ func TestPositionRoundTrip(t *testing.T) {
 	if saved == nil || len(saved.Descs) != 3 || saved.Descs[1].Base != "json" || fmt.Sprint(saved.PK) != "[0]" {
 		t.Errorf("saved schema: %+v", saved)
 	}
+}
+
+// pending pops the messages the source has decoded so far.
+func pending(s *Source) []cdc.Message {
+	var out []cdc.Message
+	for m, ok := s.pending.Pop(); ok; m, ok = s.pending.Pop() {
+		out = append(out, m)
+	}
+	return out
 }

@@ -43,7 +43,7 @@ func (s *Source) change(ctx context.Context, op cdc.Op, relID uint32, old *pglog
 			}
 		}
 	}
-	s.pending = append(s.pending, cdc.Message{Event: ev})
+	s.pending.Push(cdc.Message{Event: ev})
 	return nil
 }
 
@@ -127,7 +127,7 @@ func (s *Source) truncate(m *pglogrepl.TruncateMessage) error {
 		}
 		ev := cdc.NewTxEvent(s.stream.tx.orders.Next(s.stream.tx.id, rs.table))
 		ev.Op, ev.Table, ev.Source = cdc.OpTruncate, rs.table, s.sourceInfo(rs.table.ID)
-		s.pending = append(s.pending, cdc.Message{Event: ev})
+		s.pending.Push(cdc.Message{Event: ev})
 	}
 	return nil
 }

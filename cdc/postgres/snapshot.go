@@ -222,7 +222,7 @@ func (s *Source) fillSnapshot(ctx context.Context) error {
 				s.log.Info("snapshot complete", "position", p.String())
 			}
 		}
-		s.pending = append(s.pending, it.msg)
+		s.pending.Push(it.msg)
 		return nil
 	}
 }

@@ -57,8 +57,7 @@ type Source struct {
 	acked    atomic.Uint64
 	stream   streamState
 
-	pending []cdc.Message
-	next    int
+	pending cdc.Queue
 	done    bool // initial_only finished
 }
 
@@ -208,27 +207,18 @@ func explainSlot(name string, err error) error {
 
 // Next implements cdc.Source.
 func (s *Source) Next(ctx context.Context) (cdc.Message, error) {
-	for {
-		if s.next < len(s.pending) {
-			m := s.pending[s.next]
-			s.pending[s.next] = cdc.Message{}
-			s.next++
-			return m, nil
-		}
-		s.pending, s.next = s.pending[:0], 0
-		if s.done {
-			return cdc.Message{}, cdc.ErrEndOfStream
-		}
-		var err error
-		if s.snap != nil {
-			err = s.fillSnapshot(ctx)
-		} else {
-			err = s.fillStream(ctx)
-		}
-		if err != nil {
-			return cdc.Message{}, err
-		}
+	return s.pending.Next(ctx, s.fill)
+}
+
+// fill decodes the next input into pending, or fails.
+func (s *Source) fill(ctx context.Context) error {
+	switch {
+	case s.done:
+		return cdc.ErrEndOfStream
+	case s.snap != nil:
+		return s.fillSnapshot(ctx)
 	}
+	return s.fillStream(ctx)
 }
 
 // Ack implements cdc.Source: the position is reported to the server as

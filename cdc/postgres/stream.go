@@ -50,7 +50,7 @@ func (s *Source) startStreaming(ctx context.Context) error {
 
 // fillStream adds at least one message to pending, or fails.
 func (s *Source) fillStream(ctx context.Context) error {
-	for len(s.pending) == 0 {
+	for s.pending.Len() == 0 {
 		err := s.step(ctx)
 		switch {
 		case err == nil:
@@ -176,7 +176,7 @@ func (s *Source) idleAdvance() {
 		return
 	}
 	s.last = s.position(s.stream.walEnd, true)
-	s.pending = append(s.pending, cdc.Message{Commit: s.last})
+	s.pending.Push(cdc.Message{Commit: s.last})
 }
 
 // sendStatus reports the acknowledged (checkpointed) position, explicitly
@@ -245,7 +245,7 @@ func (s *Source) decode(ctx context.Context, data []byte) error {
 		s.stream.tx.open = false
 		s.stream.lastActive = time.Now()
 		s.last = s.position(m.TransactionEndLSN, true)
-		s.pending = append(s.pending, cdc.Message{Commit: s.last})
+		s.pending.Push(cdc.Message{Commit: s.last})
 	case *pglogrepl.RelationMessage:
 		return s.relation(ctx, m)
 	case *pglogrepl.InsertMessage:
