@@ -110,11 +110,10 @@ func TestDDLWhileStopped(t *testing.T) {
 
 // TestTruncateAndKeyless covers TRUNCATE (an op t record with a null key on
 // every partition) and a table without a primary key (null keys, one
-// partition, order kept), plus key_columns giving such a table a key.
+// partition, order kept). key_columns is covered by TestColumnFilters.
 func TestTruncateAndKeyless(t *testing.T) {
 	e := newEnv(t)
 	e.exec("CREATE TABLE logs (msg VARCHAR(20))")
-	e.exec("CREATE TABLE ev (event_id INT NOT NULL, body VARCHAR(20))")
 	e.exec("CREATE TABLE tr (id INT PRIMARY KEY)")
 	s := e.startStreamReady(e.config(""))
 	defer s.stop()
