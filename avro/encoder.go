@@ -128,3 +128,27 @@ func (e *Encoder) checkRow(row []any) error {
 	}
 	return nil
 }
+
+// AppendRow appends the encoding of row, a full row of the table (one value
+// per column, nil for NULL), as the record Value of RowSchema: each field
+// is its ["null", T] union, with no union around the record itself. It does
+// not allocate when buf has room. Errors name the column (table.column); on
+// error buf is returned unextended.
+func (e *Encoder) AppendRow(buf []byte, row []any) ([]byte, error) {
+	if err := e.checkRow(row); err != nil {
+		return buf, err
+	}
+	start := len(buf)
+	for i, v := range row {
+		if v == nil {
+			buf = append(buf, unionNull)
+			continue
+		}
+		c := &e.columns[i]
+		var err error
+		if buf, err = c.enc(append(buf, unionValue), v); err != nil {
+			return buf[:start], valueError(c.path, c.col, err)
+		}
+	}
+	return buf, nil
+}

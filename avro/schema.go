@@ -211,3 +211,18 @@ func checkColumn(c *cdc.Column) error {
 	}
 	return nil
 }
+
+// RowSchema returns the Avro schema of one full row of t: the record Value
+// that ValueSchema embeds as the type of the envelope's before and after
+// fields, byte for byte, in namespace (sanitised like ValueSchema sanitises
+// its topic; "" gives the null namespace). Every field is ["null", T] with
+// default null. It is the schema of Avro object container files written by
+// ContainerWriter. It fails when two columns sanitise to the same field name
+// or when a column is invalid.
+func RowSchema(t *cdc.Table, namespace string) (string, error) {
+	b, err := appendValueRecord(nil, t, sanitizeNamespace(namespace))
+	if err != nil {
+		return "", err
+	}
+	return string(b), nil
+}

@@ -1,7 +1,8 @@
 // Package bronze is the object-store layer of the bronze data lake used by
 // fluxo fullload: it opens bronze.url (file:// or s3://), lays out run
 // directories and writes objects append-only. It never overwrites or deletes
-// an object, and offers no delete method at all.
+// an object, and offers no delete method at all (RemoveTemp removes only the
+// file driver's temporary files, which are not objects).
 package bronze
 
 import (

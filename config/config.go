@@ -161,6 +161,9 @@ type Bronze struct {
 	// Parallelism is the number of tables or chunks read at once, at least
 	// 1. Default: 4.
 	Parallelism int `yaml:"parallelism"`
+	// MaxPartBytes bounds the size of one part file (a single row larger
+	// than that still makes one file). Default: 268435456 (256 MiB).
+	MaxPartBytes int64 `yaml:"max_part_bytes,omitempty"`
 }
 
 // HTTP is the endpoint serving /metrics, /healthz and /readyz.

@@ -92,7 +92,7 @@ func TestParseFullFile(t *testing.T) {
 			TLS: &TLS{CAFile: "/etc/sr-ca.pem"}},
 		Checkpoint: Checkpoint{Store: "file", Path: "/var/lib/fluxo/shop.checkpoint"},
 		Snapshot:   Snapshot{Mode: "initial"},
-		Bronze:     Bronze{URL: "file:///var/lib/fluxo/bronze", Format: "avro", Compression: "snappy", Parallelism: 4},
+		Bronze:     Bronze{URL: "file:///var/lib/fluxo/bronze", Format: "avro", Compression: "snappy", Parallelism: 4, MaxPartBytes: 256 << 20},
 		HTTP:       HTTP{Listen: "127.0.0.1:9187"},
 	}
 	if got := public(c); !reflect.DeepEqual(got, want) {
@@ -136,7 +136,7 @@ func TestDefaults(t *testing.T) {
 				Kafka:          Kafka{TopicPrefix: "shop", Tombstones: true, MaxRecordBytes: 1 << 20},
 				Checkpoint:     Checkpoint{Store: "file", Path: "shop.checkpoint"},
 				Snapshot:       Snapshot{Mode: "initial"},
-				Bronze:         Bronze{URL: "file://./bronze", Format: "avro", Compression: "snappy", Parallelism: 4},
+				Bronze:         Bronze{URL: "file://./bronze", Format: "avro", Compression: "snappy", Parallelism: 4, MaxPartBytes: 256 << 20},
 				HTTP:           HTTP{Listen: "127.0.0.1:9187"},
 				SchemaRegistry: SchemaRegistry{},
 			}

@@ -8,15 +8,16 @@ import (
 
 // Default values that do not depend on the name.
 const (
-	DefaultCheckpointStore   = "file"
-	DefaultSnapshotMode      = "initial"
-	DefaultBronzeURL         = "file://./bronze"
-	DefaultBronzeFormat      = "avro"
-	DefaultBronzeCompression = "snappy"
-	DefaultBronzeParallelism = 4
-	DefaultHTTPListen        = "127.0.0.1:9187"
-	DefaultMaxRecordBytes    = 1 << 20
-	DefaultHeartbeatInterval = 10 * time.Second
+	DefaultCheckpointStore    = "file"
+	DefaultSnapshotMode       = "initial"
+	DefaultBronzeURL          = "file://./bronze"
+	DefaultBronzeFormat       = "avro"
+	DefaultBronzeCompression  = "snappy"
+	DefaultBronzeParallelism  = 4
+	DefaultBronzeMaxPartBytes = 256 << 20
+	DefaultHTTPListen         = "127.0.0.1:9187"
+	DefaultMaxRecordBytes     = 1 << 20
+	DefaultHeartbeatInterval  = 10 * time.Second
 )
 
 // applyDefaults fills every value the file left out. Defaults derived from
@@ -34,6 +35,9 @@ func (c *Config) applyDefaults() {
 		c.Bronze.Parallelism = DefaultBronzeParallelism
 	}
 	setDefault(&c.HTTP.Listen, DefaultHTTPListen)
+	if c.Bronze.MaxPartBytes == 0 {
+		c.Bronze.MaxPartBytes = DefaultBronzeMaxPartBytes
+	}
 	if c.Kafka.MaxRecordBytes == 0 {
 		c.Kafka.MaxRecordBytes = DefaultMaxRecordBytes
 	}

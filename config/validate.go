@@ -223,6 +223,9 @@ func (k *checker) bronze() {
 	if b.Parallelism < 1 {
 		k.errorf("bronze.parallelism", "bronze.parallelism must be at least 1 (default 4), got %d", b.Parallelism)
 	}
+	if b.MaxPartBytes < 1<<20 || b.MaxPartBytes > 5<<30 {
+		k.errorf("bronze.max_part_bytes", "bronze.max_part_bytes must be between 1048576 (1 MiB) and 5368709120 (5 GiB), got %d", b.MaxPartBytes)
+	}
 }
 
 func (k *checker) http() {

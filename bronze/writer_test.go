@@ -1,0 +1,82 @@
+package bronze
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestWriterConformance checks NewWriter, Commit, Abort and Copy against
+// every backend: nothing is visible before Commit, an aborted object never
+// appears, and neither path overwrites.
+func TestWriterConformance(t *testing.T) {
+	ctx := context.Background()
+	for _, bc := range backends() {
+		t.Run(bc.name, func(t *testing.T) {
+			s := bc.open(t)
+			w, err := s.NewWriter(ctx, "a/part-00001.avro")
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.Write([]byte("hello "))
+			w.Write([]byte("world"))
+			if ok, _ := s.Exists(ctx, "a/part-00001.avro"); ok {
+				t.Fatal("visible before Commit")
+			}
+			if err := w.Commit(); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := s.Read(ctx, "a/part-00001.avro"); err != nil || string(got) != "hello world" {
+				t.Fatalf("read = %q, %v", got, err)
+			}
+			if _, err := s.NewWriter(ctx, "a/part-00001.avro"); !errors.Is(err, ErrExists) {
+				t.Fatalf("NewWriter on an existing key: %v", err)
+			}
+			a, err := s.NewWriter(ctx, "a/part-00002.avro")
+			if err != nil {
+				t.Fatal(err)
+			}
+			a.Write([]byte("discard me"))
+			a.Abort()
+			if ok, _ := s.Exists(ctx, "a/part-00002.avro"); ok {
+				t.Fatal("an aborted object exists")
+			}
+			if err := s.Copy(ctx, "b/copy.avro", "a/part-00001.avro"); err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := s.Read(ctx, "b/copy.avro"); string(got) != "hello world" {
+				t.Fatalf("copy = %q", got)
+			}
+			if err := s.Copy(ctx, "b/copy.avro", "a/part-00001.avro"); !errors.Is(err, ErrExists) {
+				t.Fatalf("Copy over an existing key: %v", err)
+			}
+			keys, _ := s.List(ctx, "")
+			if strings.Join(keys, ",") != "a/part-00001.avro,b/copy.avro" {
+				t.Fatalf("keys = %v", keys)
+			}
+		})
+	}
+}
+
+func TestRemoveTemp(t *testing.T) {
+	root := t.TempDir()
+	s := openOK(t, "file://"+root)
+	dir := filepath.Join(root, "x", "run=1")
+	os.MkdirAll(dir, 0o755)
+	os.WriteFile(filepath.Join(dir, "part-00001.avro.18c2f0a1b2c3d4e5.tmp"), []byte("partial"), 0o644)
+	os.WriteFile(filepath.Join(dir, "part-00002.avro"), []byte("whole"), 0o644)
+	n, err := s.RemoveTemp("x/run=1")
+	if err != nil || n != 1 {
+		t.Fatalf("RemoveTemp = %d, %v", n, err)
+	}
+	left, _ := os.ReadDir(dir)
+	if len(left) != 1 || left[0].Name() != "part-00002.avro" {
+		t.Fatalf("left %v", left)
+	}
+	if n, err := s.RemoveTemp("missing/dir"); n != 0 || err != nil {
+		t.Fatalf("RemoveTemp(missing) = %d, %v", n, err)
+	}
+}
