@@ -23,6 +23,8 @@ demo:
 bench:
 	$(GO) run ./cmd/fluxo-bench -source mysql
 	$(GO) run ./cmd/fluxo-bench -source postgres
+	$(GO) run ./cmd/fluxo-bench -mode fullload -source postgres -repeat 2
+	$(GO) run ./cmd/fluxo-bench -mode fullload -source mysql -repeat 2
 
 vet:
 	$(GO) vet ./...

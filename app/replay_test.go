@@ -167,8 +167,9 @@ func writeTx(c execer, table string, rng *rand.Rand, next *int) (int, error) {
 			q = fmt.Sprintf("UPDATE %s SET v = v + 1, s = 'u%d' WHERE id = %d", table, rng.IntN(1000), pick(rng, *next))
 		case 8:
 			q = fmt.Sprintf("DELETE FROM %s WHERE id = %d", table, pick(rng, *next))
-		default:
-			q = fmt.Sprintf("UPDATE %s SET v = (v * 7 + 3) %% 100000 WHERE id BETWEEN %d AND %d", table, pick(rng, *next), pick(rng, *next))
+		default: // a multi-row update of up to 50 ids (two independent picks could span every row)
+			from := pick(rng, *next)
+			q = fmt.Sprintf("UPDATE %s SET v = (v * 7 + 3) %% 100000 WHERE id BETWEEN %d AND %d", table, from, from+rng.IntN(50))
 		}
 		if err := c(q); err != nil {
 			return 0, fmt.Errorf("%s: %w", q, err)

@@ -170,7 +170,7 @@ func want(k reflect.Kind) string {
 		return "true or false"
 	case reflect.Uint32:
 		return "a whole number from 1 to 4294967295"
-	case reflect.Int:
+	case reflect.Int, reflect.Int64:
 		return "a whole number"
 	}
 	return "a single value"
@@ -193,6 +193,11 @@ func (d *decoder) setScalar(n *yaml.Node, v reflect.Value, key, s string) {
 		}
 	case reflect.Int:
 		if i, err := strconv.ParseInt(s, 10, 32); err == nil {
+			v.SetInt(i)
+			return
+		}
+	case reflect.Int64:
+		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
 			v.SetInt(i)
 			return
 		}

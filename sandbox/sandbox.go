@@ -52,8 +52,9 @@ func FreePort() (int, error) {
 
 // Available reports whether the servers of the given kind can be started on
 // this machine: nil means yes, otherwise the error says what is missing and
-// how to install it. kind is one of KindMariaDB, KindPostgres, KindKafka and
-// KindRegistry; the last two are in-process fakes and always available.
+// how to install it. kind is one of KindMariaDB, KindPostgres, KindDuckDB,
+// KindKafka and KindRegistry; the last two are in-process fakes and always
+// available.
 func Available(kind string) error {
 	switch kind {
 	case KindMariaDB:
@@ -67,6 +68,8 @@ func Available(kind string) error {
 		return err
 	case KindKafka, KindRegistry:
 		return nil
+	case KindDuckDB:
+		return DuckDBAvailable()
 	}
 	return fmt.Errorf("sandbox: unknown server kind %q", kind)
 }

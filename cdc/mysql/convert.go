@@ -310,21 +310,52 @@ func dateValue(v any, invalid converter) (any, error) {
 	if !ok {
 		return nil, fmt.Errorf("unexpected date value %T", v)
 	}
-	y, m, d, ok := parseYMD(s)
-	if !ok {
-		return nil, fmt.Errorf("bad date %q", s)
-	}
-	if m == 0 || d == 0 {
+	days, zero, err := parseDate(s)
+	if zero {
 		return invalid(s)
 	}
-	return daysSinceEpoch(y, m, d), nil
+	if err != nil {
+		return nil, err
+	}
+	return days, nil
 }
 
+// text is the textual form of a value: a string, or the bytes of a
+// protocol buffer (parsed without copying).
+type text interface{ ~string | ~[]byte }
+
+// parseDate parses "YYYY-MM-DD" into days since the epoch; zero reports a
+// zero month or day, which has no Avro value.
+func parseDate[T text](s T) (days int64, zero bool, err error) {
+	y, m, d, ok := parseYMD(s)
+	if !ok {
+		return 0, false, fmt.Errorf("bad date %q", s)
+	}
+	if m == 0 || d == 0 {
+		return 0, true, nil
+	}
+	return daysSinceEpoch(y, m, d), false, nil
+}
+
+// daysSinceEpoch counts the days from 1970-01-01 to y-m-d in the
+// proleptic Gregorian calendar (as time.Date does, without its cost; a day
+// beyond the month's end runs on into the next month). m is 1 to 12.
 func daysSinceEpoch(y, m, d int) int64 {
-	return time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC).Unix() / 86400
+	if m <= 2 {
+		y--
+	}
+	era := y / 400
+	if y < 0 && y%400 != 0 {
+		era--
+	}
+	yoe := y - era*400 // [0, 399]
+	mp := (m + 9) % 12 // March = 0
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return int64(era)*146097 + int64(doe) - 719468
 }
 
-func parseYMD(s string) (y, m, d int, ok bool) {
+func parseYMD[T text](s T) (y, m, d int, ok bool) {
 	if len(s) < 10 || s[4] != '-' || s[7] != '-' {
 		return 0, 0, 0, false
 	}
@@ -334,7 +365,7 @@ func parseYMD(s string) (y, m, d int, ok bool) {
 	return y, m, d, ok1 && ok2 && ok3
 }
 
-func atoi(s string) (int, bool) {
+func atoi[T text](s T) (int, bool) {
 	n := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -356,22 +387,35 @@ func timestampValue(v any, invalid converter) (any, error) {
 	if !ok {
 		return nil, fmt.Errorf("unexpected datetime value %T", v)
 	}
+	us, zero, err := parseTimestamp(s)
+	if zero {
+		return invalid(s)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return us, nil
+}
+
+// parseTimestamp parses "YYYY-MM-DD[ HH:MM:SS[.ffffff]]" into microseconds
+// since the epoch; zero reports a zero month or day, which has no Avro value.
+func parseTimestamp[T text](s T) (us int64, zero bool, err error) {
 	y, mo, d, ok := parseYMD(s)
 	if !ok {
-		return nil, fmt.Errorf("bad datetime %q", s)
+		return 0, false, fmt.Errorf("bad datetime %q", s)
 	}
 	if mo == 0 || d == 0 {
-		return invalid(s)
+		return 0, true, nil
 	}
 	clock := int64(0)
 	if len(s) > 11 {
 		c, err := parseClock(s[11:])
 		if err != nil {
-			return nil, fmt.Errorf("bad datetime %q", s)
+			return 0, false, fmt.Errorf("bad datetime %q", s)
 		}
 		clock = c
 	}
-	return daysSinceEpoch(y, mo, d)*86400_000_000 + clock, nil
+	return daysSinceEpoch(y, mo, d)*86400_000_000 + clock, false, nil
 }
 
 // durationValue converts MySQL TIME text ("-838:59:59.000000") into signed
@@ -381,10 +425,23 @@ func durationValue(v any) (any, error) {
 	if !ok {
 		return nil, fmt.Errorf("unexpected time value %T", v)
 	}
-	neg := strings.HasPrefix(s, "-")
-	us, err := parseClock(strings.TrimPrefix(s, "-"))
+	us, err := parseDuration(s)
 	if err != nil {
-		return nil, fmt.Errorf("bad time %q", s)
+		return nil, err
+	}
+	return us, nil
+}
+
+// parseDuration parses MySQL TIME text into signed microseconds.
+func parseDuration[T text](s T) (int64, error) {
+	neg := len(s) > 0 && s[0] == '-'
+	clock := s
+	if neg {
+		clock = s[1:]
+	}
+	us, err := parseClock(clock)
+	if err != nil {
+		return 0, fmt.Errorf("bad time %q", s)
 	}
 	if neg {
 		us = -us
@@ -393,25 +450,39 @@ func durationValue(v any) (any, error) {
 }
 
 // parseClock parses "H+:MM:SS[.ffffff]" into microseconds.
-func parseClock(s string) (int64, error) {
-	hms, frac, _ := strings.Cut(s, ".")
-	parts := strings.Split(hms, ":")
-	if len(parts) != 3 {
-		return 0, fmt.Errorf("bad clock %q", s)
+func parseClock[T text](s T) (int64, error) {
+	var fields [3]int
+	n, start, end := 0, 0, len(s)
+	frac := s[len(s):]
+	for i := 0; i < len(s); i++ {
+		if s[i] == '.' {
+			end, frac = i, s[i+1:]
+			break
+		}
 	}
-	h, ok1 := atoi(parts[0])
-	m, ok2 := atoi(parts[1])
-	sec, ok3 := atoi(parts[2])
-	if !ok1 || !ok2 || !ok3 || len(frac) > 6 {
+	for i := 0; i <= end; i++ {
+		if i < end && s[i] != ':' {
+			continue
+		}
+		v, ok := atoi(s[start:i])
+		if !ok || n == len(fields) {
+			return 0, fmt.Errorf("bad clock %q", s)
+		}
+		fields[n], n, start = v, n+1, i+1
+	}
+	if n != len(fields) || len(frac) > 6 {
 		return 0, fmt.Errorf("bad clock %q", s)
 	}
 	us := 0
-	if frac != "" {
-		f, ok := atoi(frac + strings.Repeat("0", 6-len(frac)))
+	if len(frac) > 0 {
+		f, ok := atoi(frac)
 		if !ok {
 			return 0, fmt.Errorf("bad clock %q", s)
 		}
+		for range 6 - len(frac) {
+			f *= 10
+		}
 		us = f
 	}
-	return (int64(h)*3600+int64(m)*60+int64(sec))*1_000_000 + int64(us), nil
+	return (int64(fields[0])*3600+int64(fields[1])*60+int64(fields[2]))*1_000_000 + int64(us), nil
 }

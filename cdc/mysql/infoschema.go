@@ -29,7 +29,7 @@ func descsFromInfoSchema(conn *client.Conn, id cdc.TableID) ([]colDesc, []int, e
 	}
 	defer r.Close()
 	if len(r.Values) == 0 {
-		return nil, nil, fmt.Errorf("table %s not found in information_schema (dropped, or no SELECT privilege on it)", id)
+		return nil, nil, fmt.Errorf("table %s not found in information_schema (dropped, or no SELECT privilege on it): %w", id, cdc.ErrTableGone)
 	}
 	descs := make([]colDesc, len(r.Values))
 	for i := range r.Values {

@@ -136,6 +136,13 @@ func mariadbSnapshotPosition(conn *client.Conn) (file string, pos uint32, gtid s
 	if _, err = conn.Execute("START TRANSACTION WITH CONSISTENT SNAPSHOT"); err != nil {
 		return "", 0, "", fmt.Errorf("snapshot: start transaction: %w", err)
 	}
+	return mariadbSnapshotStatus(conn)
+}
+
+// mariadbSnapshotStatus returns the binlog position of the consistent
+// snapshot open on conn (MariaDB's binlog_snapshot_file and _position), which
+// needs no privilege.
+func mariadbSnapshotStatus(conn *client.Conn) (file string, pos uint32, gtid string, err error) {
 	r, err := conn.Execute("SHOW STATUS LIKE 'binlog_snapshot_%'")
 	if err != nil {
 		return "", 0, "", fmt.Errorf("snapshot: read binlog_snapshot_file: %w", err)

@@ -18,10 +18,7 @@ type Filter = cdc.Filter
 // capturedTables lists the ordinary and partitioned tables the filter
 // selects (partitions are captured under their root).
 func capturedTables(ctx context.Context, conn *pgx.Conn, f Filter) ([]cdc.TableID, error) {
-	rows, err := conn.Query(ctx, `SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-		WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
-		AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
-		ORDER BY 1, 2`)
+	rows, err := conn.Query(ctx, `SELECT n.nspname, c.relname `+capturableFrom+` ORDER BY 1, 2`)
 	if err != nil {
 		return nil, fmt.Errorf("list tables: %w", err)
 	}
@@ -37,6 +34,13 @@ func capturedTables(ctx context.Context, conn *pgx.Conn, f Filter) ([]cdc.TableI
 	}
 	return ids, rows.Err()
 }
+
+// capturableFrom is the FROM and WHERE clause selecting the pg_class rows
+// (c, with namespace n) of the tables that can be captured: ordinary and
+// partitioned tables, not partitions, outside the system schemas.
+const capturableFrom = `FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+	WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+	AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'`
 
 func quoteID(id cdc.TableID) string {
 	return pgx.Identifier{id.Schema, id.Name}.Sanitize()

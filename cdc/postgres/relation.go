@@ -34,9 +34,16 @@ type tableFacts struct {
 }
 
 func readFacts(ctx context.Context, conn *pgx.Conn, id cdc.TableID) (tableFacts, error) {
+	return readFactsOf(ctx, conn, id, quoteID(id))
+}
+
+// readFactsOf reads the facts of table id, which rel names as a regclass
+// input (a quoted name, or an OID to read the catalog rows the transaction's
+// snapshot sees).
+func readFactsOf(ctx context.Context, conn *pgx.Conn, id cdc.TableID, rel string) (tableFacts, error) {
 	f := tableFacts{notNull: map[string]bool{}}
 	rows, err := conn.Query(ctx, `SELECT attname, attnotnull FROM pg_attribute
-		WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped`, quoteID(id))
+		WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped`, rel)
 	if err != nil {
 		return f, fmt.Errorf("read columns of %s: %w", id, err)
 	}
@@ -54,7 +61,7 @@ func readFacts(ctx context.Context, conn *pgx.Conn, id cdc.TableID) (tableFacts,
 	err = conn.QueryRow(ctx, `SELECT coalesce(array_agg(a.attname ORDER BY k.ord), '{}') FROM pg_index i
 		CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
 		JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-		WHERE i.indrelid = $1::regclass AND i.indisprimary`, quoteID(id)).Scan(&f.pk)
+		WHERE i.indrelid = $1::regclass AND i.indisprimary`, rel).Scan(&f.pk)
 	if err != nil {
 		return f, fmt.Errorf("read primary key of %s: %w", id, err)
 	}
@@ -64,9 +71,15 @@ func readFacts(ctx context.Context, conn *pgx.Conn, id cdc.TableID) (tableFacts,
 // snapshotColumns lists a table's columns as pgoutput would publish them:
 // in attribute order, without dropped and generated columns.
 func snapshotColumns(ctx context.Context, conn *pgx.Conn, id cdc.TableID) ([]relColumn, error) {
+	return snapshotColumnsOf(ctx, conn, id, quoteID(id))
+}
+
+// snapshotColumnsOf lists the columns of table id, which rel names as
+// readFactsOf's does.
+func snapshotColumnsOf(ctx context.Context, conn *pgx.Conn, id cdc.TableID, rel string) ([]relColumn, error) {
 	rows, err := conn.Query(ctx, `SELECT attname, atttypid, atttypmod FROM pg_attribute
 		WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped AND attgenerated = ''
-		ORDER BY attnum`, quoteID(id))
+		ORDER BY attnum`, rel)
 	if err != nil {
 		return nil, fmt.Errorf("read columns of %s: %w", id, err)
 	}
@@ -87,13 +100,24 @@ func (s *Source) buildRelation(ctx context.Context, id cdc.TableID, cols []relCo
 	if err != nil {
 		return nil, err
 	}
+	rs, err := describeRelation(ctx, s.types, s.opts.Filter, id, cols, facts)
+	if err != nil {
+		return nil, err
+	}
+	return s.adopt(rs), nil
+}
+
+// describeRelation derives the captured table of id from its columns and
+// catalog facts: excluded columns are left out, the key is the configured
+// key columns or the primary key.
+func describeRelation(ctx context.Context, types columnTypes, filter Filter, id cdc.TableID, cols []relColumn, facts tableFacts) (*relState, error) {
 	rs := &relState{table: &cdc.Table{ID: id}, dec: make([]textDecoder, len(cols)), idx: make([]int, len(cols))}
 	for i, c := range cols {
 		rs.idx[i] = -1
-		if s.opts.Filter.ExcludedColumn(id.Schema, id.Name, c.name) {
+		if filter.ExcludedColumn(id.Schema, id.Name, c.name) {
 			continue
 		}
-		col, dec, err := s.types.column(ctx, c.name, c.oid, c.typmod, !facts.notNull[c.name])
+		col, dec, err := types.column(ctx, c.name, c.oid, c.typmod, !facts.notNull[c.name])
 		if err != nil {
 			return nil, fmt.Errorf("table %s column %s: %w", id, c.name, err)
 		}
@@ -107,10 +131,11 @@ func (s *Source) buildRelation(ctx context.Context, id cdc.TableID, cols []relCo
 			}
 		}
 	}
-	if rs.table.Key, err = cdc.ResolveKey(rs.table, s.opts.Filter.KeyColumns(id.Schema, id.Name), facts.pk); err != nil {
+	var err error
+	if rs.table.Key, err = cdc.ResolveKey(rs.table, filter.KeyColumns(id.Schema, id.Name), facts.pk); err != nil {
 		return nil, err
 	}
-	return s.adopt(rs), nil
+	return rs, nil
 }
 
 // adopt makes rs the table's schema in force, keeping the previous

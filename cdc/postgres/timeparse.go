@@ -235,8 +235,7 @@ func timestampDecoder(f *fallback, withZone bool) textDecoder {
 		case ok:
 			return us, nil
 		case errRange:
-			return nil, &PermanentError{Err: &rangeError{column: f.column, typ: f.typ, text: string(b)},
-				Fix: "exclude the column (source.exclude_columns) or keep its values before 294247-01-10"}
+			return nil, timestampRangeError(f, string(b))
 		}
 		switch infinity(b) {
 		case 1:
@@ -246,6 +245,13 @@ func timestampDecoder(f *fallback, withZone bool) textDecoder {
 		}
 		return nil, badText("timestamp", b)
 	}
+}
+
+// timestampRangeError returns the error about the timestamp text of f's
+// column beyond the range of int64 micros.
+func timestampRangeError(f *fallback, text string) error {
+	return &PermanentError{Err: &rangeError{column: f.column, typ: f.typ, text: text},
+		Fix: "exclude the column (source.exclude_columns) or keep its values before 294247-01-10"}
 }
 
 // rangeError reports a valid timestamp beyond the range of int64 micros.

@@ -112,14 +112,20 @@ func numericColumn(col *cdc.Column, typmod int32, f *fallback) textDecoder {
 			return n, nil
 		}
 		if string(b) == "NaN" {
-			if f.optional {
-				return f.use(b, nil, "null")
-			}
-			return nil, &PermanentError{Err: &nanError{column: f.column, typ: f.typ},
-				Fix: "make the column nullable (a NaN then becomes null) or exclude it (source.exclude_columns)"}
+			return numericNaN(f)
 		}
 		return nil, badText("numeric", b)
 	}
+}
+
+// numericNaN returns the value of a NaN in f's numeric(p,s) column: nil when
+// it is nullable, else an error that stops the stream.
+func numericNaN(f *fallback) (any, error) {
+	if f.optional {
+		return f.use([]byte("NaN"), nil, "null")
+	}
+	return nil, &PermanentError{Err: &nanError{column: f.column, typ: f.typ},
+		Fix: "make the column nullable (a NaN then becomes null) or exclude it (source.exclude_columns)"}
 }
 
 // nanError reports a numeric NaN in a NOT NULL decimal column.

@@ -32,6 +32,7 @@ import (
 // options are the command-line flags.
 type options struct {
 	source      string // mysql or postgres
+	mode        string // stream or fullload
 	rows        int
 	repeat      int
 	keep        bool
@@ -63,7 +64,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	benchFn := bench
-	if opts.source == "postgres" {
+	switch {
+	case opts.mode == "fullload":
+		benchFn = benchFullload
+	case opts.source == "postgres":
 		benchFn = benchPostgres
 	}
 	if err := benchFn(ctx, opts, stdout, stderr); err != nil {
@@ -78,6 +82,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("fluxo-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.source, "source", "mysql", "mysql (MariaDB binlog) or postgres (pgoutput logical replication)")
+	fs.StringVar(&o.mode, "mode", "stream", "stream (catch-up of a backlog) or fullload (one table into file:// next to COPY/mariadb-dump)")
 	fs.IntVar(&o.rows, "rows", 1_000_000, "row changes in the backlog (postgres: also the rows of the big transaction)")
 	fs.IntVar(&o.repeat, "repeat", 1, "rounds of parse-only + full fluxo passes; targets use the medians")
 	fs.BoolVar(&o.keep, "keep", false, "keep the servers running after the report, until Ctrl-C")
@@ -97,7 +102,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		fmt.Fprintf(stderr, "fluxo-bench: -source %q: use mysql or postgres\n", o.source)
 		return o, flag.ErrHelp
 	}
-	if o.source == "postgres" && o.repeat > maxPGRounds {
+	if o.mode != "stream" && o.mode != "fullload" {
+		fmt.Fprintf(stderr, "fluxo-bench: -mode %q: use stream or fullload\n", o.mode)
+		return o, flag.ErrHelp
+	}
+	if o.source == "postgres" && o.mode == "stream" && o.repeat > maxPGRounds {
 		fmt.Fprintf(stderr, "fluxo-bench: -source postgres allows at most -repeat %d (two slots per round)\n", maxPGRounds)
 		return o, flag.ErrHelp
 	}

@@ -49,6 +49,9 @@ const usage = `usage: fluxo <command> [flags]
 
 commands:
   stream -c FILE     stream changes to Kafka until SIGINT/SIGTERM
+  fullload -c FILE [--tables a.b,c.d] [--run-id ID]
+                     load the tables into the bronze layer; rerun with the
+                     same --run-id to resume an interrupted run
   status -c FILE     print the stored checkpoint
   version            print version information
 
@@ -68,6 +71,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "", "json or text (default: text on a terminal, json otherwise)")
 	jsonOut := fs.Bool("json", false, "status: print JSON")
+	tables := fs.String("tables", "", "fullload: only these tables (schema.table, comma separated)")
+	runID := fs.String("run-id", "", "fullload: resume (or name) this run")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -84,6 +89,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case "stream":
 		err = withConfig(*cfgPath, func(cfg *config.Config) error { return app.Stream(ctx, cfg, log) })
+	case "fullload":
+		err = withConfig(*cfgPath, func(cfg *config.Config) error {
+			return fullload(ctx, cfg, *tables, *runID, *logLevel, log, stdout, stderr)
+		})
 	case "status":
 		err = withConfig(*cfgPath, func(cfg *config.Config) error { return app.Status(ctx, cfg, stdout, *jsonOut) })
 	case "help", "-h", "--help":
@@ -119,6 +128,23 @@ func printVersion(w io.Writer) {
 		c = "unknown"
 	}
 	fmt.Fprintf(w, "fluxo %s (commit %s, %s, %s/%s)\n", version, c, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
+
+// fullload runs `fluxo fullload`; on a terminal the live display replaces
+// the info log lines.
+func fullload(ctx context.Context, cfg *config.Config, tables, runID, level string, log *slog.Logger, stdout, stderr io.Writer) error {
+	names, err := app.ParseTables(tables)
+	if err != nil {
+		return err
+	}
+	o := app.FullloadOptions{Tables: names, RunID: runID, Progress: stderr, Summary: stdout}
+	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		o.Terminal = true
+		if level == "info" {
+			log, _, _ = newLogger(stderr, "warn", "text")
+		}
+	}
+	return app.Fullload(ctx, cfg, o, log)
 }
 
 // newLogger builds the logger; json reports whether it writes JSON.

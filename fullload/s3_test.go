@@ -1,0 +1,94 @@
+package fullload
+
+import (
+	"bytes"
+	"context"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/hamba/avro/v2/ocf"
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
+
+	"github.com/fluxo-cdc/fluxo/bronze"
+	"github.com/fluxo-cdc/fluxo/cdc"
+)
+
+// openS3Store starts an in-process S3 (gofakes3) and opens a store on it
+// with static credentials, so the AWS SDK never probes the metadata address.
+func openS3Store(t *testing.T) *bronze.Store {
+	t.Helper()
+	for k, v := range map[string]string{"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+		"AWS_SESSION_TOKEN": "", "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent", "AWS_PROFILE": ""} {
+		t.Setenv(k, v)
+	}
+	be := s3mem.New()
+	if err := be.CreateBucket("lake"); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(gofakes3.New(be).Server())
+	t.Cleanup(srv.Close)
+	s, err := bronze.Open(context.Background(), "s3://lake/bronze?region=us-east-1&use_path_style=true&endpoint="+srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// storeIDs reads the ids of a table's complete run from the store.
+func storeIDs(t *testing.T, s *bronze.Store, table, runID string) []int64 {
+	t.Helper()
+	dir := "shop/shop/" + table + "/date=2026-11-21/run=" + runID + "/"
+	keys, err := s.List(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []int64
+	success := false
+	for _, k := range keys {
+		switch {
+		case strings.HasSuffix(k, "/_SUCCESS"):
+			success = true
+		case strings.HasSuffix(k, ".avro"):
+			raw, err := s.Read(context.Background(), k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dec, err := ocf.NewDecoder(bytes.NewReader(raw))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for dec.HasNext() {
+				var rec map[string]any
+				if err := dec.Decode(&rec); err != nil {
+					t.Fatal(err)
+				}
+				ids = append(ids, rec["id"].(int64))
+			}
+		}
+	}
+	if !success {
+		t.Fatalf("%s: no _SUCCESS among %v", table, keys)
+	}
+	sortIDs(ids)
+	return ids
+}
+
+func TestS3ResumeAfterCrash(t *testing.T) {
+	s := openS3Store(t)
+	d := newFakeDumper()
+	d.addTable("orders", 4000, cdc.SplitKey)
+	d.addTable("events", 2000, cdc.SplitNone)
+	d.failAfter.Store(2500)
+	if _, err := Run(context.Background(), testOptions(d, s, "r1")); err == nil {
+		t.Fatal("crashed run succeeded")
+	}
+	d.failAfter.Store(0)
+	if _, err := Run(context.Background(), testOptions(d, s, "r1")); err != nil {
+		t.Fatal(err)
+	}
+	checkIDs(t, "orders", storeIDs(t, s, "orders", "r1"), 4000)
+	checkIDs(t, "events", storeIDs(t, s, "events", "r1"), 2000)
+}
