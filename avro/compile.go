@@ -1,7 +1,6 @@
 package avro
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"math/big"
@@ -12,43 +11,6 @@ import (
 // encodeFunc appends the Avro encoding of one non-nil value of a column's
 // type T (not the null union around it).
 type encodeFunc func(buf []byte, v any) ([]byte, error)
-
-// badValue is a value an encodeFunc rejects. The caller, which knows the
-// column, turns it into the final message with describe.
-type badValue struct {
-	want string // the Go type wanted, when v has the wrong type
-	why  string // otherwise, what is wrong with v
-	v    any
-}
-
-// Error implements error; callers normally use describe instead.
-func (e *badValue) Error() string { return e.describe("the column") }
-
-// describe renders the problem for a column of the given type.
-func (e *badValue) describe(colType string) string {
-	if e.want != "" {
-		return fmt.Sprintf("want %s for %s, got %T", e.want, colType, e.v)
-	}
-	return fmt.Sprintf("%v %s for %s", e.v, e.why, colType)
-}
-
-// valueError wraps err, an encodeFunc failure for column c, with prefix
-// (the column's path or the element's position).
-func valueError(prefix string, c *cdc.Column, err error) error {
-	var bv *badValue
-	if errors.As(err, &bv) {
-		return fmt.Errorf("%s: %s", prefix, bv.describe(typeName(c)))
-	}
-	return fmt.Errorf("%s: %w", prefix, err)
-}
-
-// typeName is the column type to name in errors.
-func typeName(c *cdc.Column) string {
-	if c.Type != "" {
-		return c.Type
-	}
-	return c.Kind.String()
-}
 
 // compile returns the encodeFunc of a column's kind.
 func compile(c *cdc.Column) (encodeFunc, error) {
@@ -79,36 +41,23 @@ func compile(c *cdc.Column) (encodeFunc, error) {
 	return arrayEncoder(c.Elem) // KindArray; checkColumn rejected the rest
 }
 
-// asInt64 accepts int64 and, leniently, int and int32.
-func asInt64(v any) (int64, bool) {
-	switch x := v.(type) {
-	case int64:
-		return x, true
-	case int:
-		return int64(x), true
-	case int32:
-		return int64(x), true
-	}
-	return 0, false
-}
-
 // encInt32 encodes an Avro int from an int64 in the int32 range.
 func encInt32(buf []byte, v any) ([]byte, error) {
-	n, ok := asInt64(v)
+	n, ok := cdc.AsInt64(v)
 	if !ok {
-		return buf, &badValue{want: "int64", v: v}
+		return buf, &cdc.BadValue{Want: "int64", V: v}
 	}
 	if n < math.MinInt32 || n > math.MaxInt32 {
-		return buf, &badValue{why: "out of int32 range", v: v}
+		return buf, &cdc.BadValue{Why: "out of int32 range", V: v}
 	}
 	return appendLong(buf, n), nil
 }
 
 // encInt64 encodes an Avro long from an int64.
 func encInt64(buf []byte, v any) ([]byte, error) {
-	n, ok := asInt64(v)
+	n, ok := cdc.AsInt64(v)
 	if !ok {
-		return buf, &badValue{want: "int64", v: v}
+		return buf, &cdc.BadValue{Want: "int64", V: v}
 	}
 	return appendLong(buf, n), nil
 }
@@ -128,9 +77,9 @@ func encUint64(buf []byte, v any) ([]byte, error) {
 			return appendUint64Decimal(buf, uint64(x)), nil
 		}
 	default:
-		return buf, &badValue{want: "uint64", v: v}
+		return buf, &cdc.BadValue{Want: "uint64", V: v}
 	}
-	return buf, &badValue{why: "is negative", v: v}
+	return buf, &cdc.BadValue{Why: "is negative", V: v}
 }
 
 // decimalEncoder encodes the unscaled *big.Int of a decimal(precision, s)
@@ -142,10 +91,10 @@ func decimalEncoder(precision int) encodeFunc {
 	return func(buf []byte, v any) ([]byte, error) {
 		x, ok := v.(*big.Int)
 		if !ok || x == nil {
-			return buf, &badValue{want: "*big.Int", v: v}
+			return buf, &cdc.BadValue{Want: "*big.Int", V: v}
 		}
 		if x.CmpAbs(limit) >= 0 {
-			return buf, &badValue{why: why, v: v}
+			return buf, &cdc.BadValue{Why: why, V: v}
 		}
 		return appendBigDecimal(buf, x), nil
 	}
@@ -159,7 +108,7 @@ func encString(buf []byte, v any) ([]byte, error) {
 	case []byte:
 		return appendBytes(buf, x), nil
 	}
-	return buf, &badValue{want: "string", v: v}
+	return buf, &cdc.BadValue{Want: "string", V: v}
 }
 
 // encBytes encodes a []byte (or string) as Avro bytes.
@@ -170,14 +119,14 @@ func encBytes(buf []byte, v any) ([]byte, error) {
 	case string:
 		return appendString(buf, x), nil
 	}
-	return buf, &badValue{want: "[]byte", v: v}
+	return buf, &cdc.BadValue{Want: "[]byte", V: v}
 }
 
 // encFloat32 encodes a float32 as an Avro float.
 func encFloat32(buf []byte, v any) ([]byte, error) {
 	x, ok := v.(float32)
 	if !ok {
-		return buf, &badValue{want: "float32", v: v}
+		return buf, &cdc.BadValue{Want: "float32", V: v}
 	}
 	return appendFloat(buf, x), nil
 }
@@ -186,7 +135,7 @@ func encFloat32(buf []byte, v any) ([]byte, error) {
 func encFloat64(buf []byte, v any) ([]byte, error) {
 	x, ok := v.(float64)
 	if !ok {
-		return buf, &badValue{want: "float64", v: v}
+		return buf, &cdc.BadValue{Want: "float64", V: v}
 	}
 	return appendDouble(buf, x), nil
 }
@@ -195,7 +144,7 @@ func encFloat64(buf []byte, v any) ([]byte, error) {
 func encBool(buf []byte, v any) ([]byte, error) {
 	x, ok := v.(bool)
 	if !ok {
-		return buf, &badValue{want: "bool", v: v}
+		return buf, &cdc.BadValue{Want: "bool", V: v}
 	}
 	return appendBool(buf, x), nil
 }
@@ -210,7 +159,7 @@ func arrayEncoder(elem *cdc.Column) (encodeFunc, error) {
 	return func(buf []byte, v any) ([]byte, error) {
 		items, ok := v.([]any)
 		if !ok {
-			return buf, &badValue{want: "[]any", v: v}
+			return buf, &cdc.BadValue{Want: "[]any", V: v}
 		}
 		if len(items) == 0 {
 			return append(buf, 0), nil
@@ -223,7 +172,7 @@ func arrayEncoder(elem *cdc.Column) (encodeFunc, error) {
 			}
 			var err error
 			if buf, err = enc(append(buf, unionValue), item); err != nil {
-				return buf, valueError(fmt.Sprintf("element %d", i), elem, err)
+				return buf, cdc.ValueError(fmt.Sprintf("element %d", i), elem, err)
 			}
 		}
 		return append(buf, 0), nil

@@ -65,7 +65,7 @@ func (e *Encoder) AppendKey(buf []byte, row []any) ([]byte, error) {
 		}
 		var err error
 		if buf, err = c.enc(buf, row[i]); err != nil {
-			return buf[:start], valueError(c.path, c.col, err)
+			return buf[:start], cdc.ValueError(c.path, c.col, err)
 		}
 	}
 	return buf, nil
@@ -115,7 +115,7 @@ func (e *Encoder) appendRow(buf []byte, row []any) ([]byte, error) {
 		c := &e.columns[i]
 		var err error
 		if buf, err = c.enc(append(buf, unionValue), v); err != nil {
-			return buf, valueError(c.path, c.col, err)
+			return buf, cdc.ValueError(c.path, c.col, err)
 		}
 	}
 	return buf, nil
@@ -147,7 +147,7 @@ func (e *Encoder) AppendRow(buf []byte, row []any) ([]byte, error) {
 		c := &e.columns[i]
 		var err error
 		if buf, err = c.enc(append(buf, unionValue), v); err != nil {
-			return buf[:start], valueError(c.path, c.col, err)
+			return buf[:start], cdc.ValueError(c.path, c.col, err)
 		}
 	}
 	return buf, nil

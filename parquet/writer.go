@@ -310,13 +310,13 @@ func (w *Writer) appendColumn(i int, v any) error {
 	}
 	if l.elem != nil {
 		if err := w.appendArray(i, l, v, 0, 1); err != nil {
-			return valueError(w.paths[i], l.col, err)
+			return cdc.ValueError(w.paths[i], l.col, err)
 		}
 		return nil
 	}
 	val, err := w.leafValue(l, v)
 	if err != nil {
-		return valueError(w.paths[i], l.col, err)
+		return cdc.ValueError(w.paths[i], l.col, err)
 	}
 	w.vals[i] = append(w.vals[i], val.Level(0, 1, i))
 	return nil
@@ -328,7 +328,7 @@ func (w *Writer) appendColumn(i int, v any) error {
 func (w *Writer) appendArray(col int, l *leaf, v any, rep, def int) error {
 	items, ok := v.([]any)
 	if !ok {
-		return &badValue{want: "[]any", v: v}
+		return &cdc.BadValue{Want: "[]any", V: v}
 	}
 	if len(items) == 0 {
 		w.vals[col] = append(w.vals[col], pq.NullValue().Level(rep, def, col))
@@ -356,7 +356,7 @@ func (w *Writer) appendArray(col int, l *leaf, v any, rep, def int) error {
 			}
 		}
 		if err != nil {
-			return valueError(fmt.Sprintf("element %d", k), l.elem.col, err)
+			return cdc.ValueError(fmt.Sprintf("element %d", k), l.elem.col, err)
 		}
 	}
 	return nil
@@ -367,20 +367,20 @@ func (w *Writer) appendArray(col int, l *leaf, v any, rep, def int) error {
 func (w *Writer) leafValue(l *leaf, v any) (pq.Value, error) {
 	switch l.col.Kind {
 	case cdc.KindInt32, cdc.KindDate:
-		n, ok := asInt64(v)
+		n, ok := cdc.AsInt64(v)
 		if !ok {
-			return pq.Value{}, &badValue{want: "int64", v: v}
+			return pq.Value{}, &cdc.BadValue{Want: "int64", V: v}
 		}
 		if n < math.MinInt32 || n > math.MaxInt32 {
-			return pq.Value{}, &badValue{why: "out of int32 range", v: v}
+			return pq.Value{}, &cdc.BadValue{Why: "out of int32 range", V: v}
 		}
 		w.batchBytes += 5
 		return pq.Int32Value(int32(n)), nil
 	case cdc.KindInt64, cdc.KindTimeMicros, cdc.KindDurationMicros,
 		cdc.KindLocalTimestampMicros, cdc.KindTimestampMicros:
-		n, ok := asInt64(v)
+		n, ok := cdc.AsInt64(v)
 		if !ok {
-			return pq.Value{}, &badValue{want: "int64", v: v}
+			return pq.Value{}, &cdc.BadValue{Want: "int64", V: v}
 		}
 		w.batchBytes += 9
 		return pq.Int64Value(n), nil
@@ -391,16 +391,16 @@ func (w *Writer) leafValue(l *leaf, v any) (pq.Value, error) {
 			u = x
 		case int:
 			if x < 0 {
-				return pq.Value{}, &badValue{why: "is negative", v: v}
+				return pq.Value{}, &cdc.BadValue{Why: "is negative", V: v}
 			}
 			u = uint64(x)
 		case int32:
 			if x < 0 {
-				return pq.Value{}, &badValue{why: "is negative", v: v}
+				return pq.Value{}, &cdc.BadValue{Why: "is negative", V: v}
 			}
 			u = uint64(x)
 		default:
-			return pq.Value{}, &badValue{want: "uint64", v: v}
+			return pq.Value{}, &cdc.BadValue{Want: "uint64", V: v}
 		}
 		b := w.grow(uint64Bytes)
 		b[0] = 0
@@ -411,10 +411,10 @@ func (w *Writer) leafValue(l *leaf, v any) (pq.Value, error) {
 	case cdc.KindDecimal:
 		x, ok := v.(*big.Int)
 		if !ok || x == nil {
-			return pq.Value{}, &badValue{want: "*big.Int", v: v}
+			return pq.Value{}, &cdc.BadValue{Want: "*big.Int", V: v}
 		}
 		if x.CmpAbs(l.limit) >= 0 {
-			return pq.Value{}, &badValue{why: l.why, v: v}
+			return pq.Value{}, &cdc.BadValue{Why: l.why, V: v}
 		}
 		if l.text {
 			start := len(w.arena)
@@ -434,25 +434,25 @@ func (w *Writer) leafValue(l *leaf, v any) (pq.Value, error) {
 		case []byte:
 			return pq.ByteArrayValue(w.copyBytes(x)), nil
 		}
-		return pq.Value{}, &badValue{want: "string", v: v}
+		return pq.Value{}, &cdc.BadValue{Want: "string", V: v}
 	case cdc.KindFloat32:
 		x, ok := v.(float32)
 		if !ok {
-			return pq.Value{}, &badValue{want: "float32", v: v}
+			return pq.Value{}, &cdc.BadValue{Want: "float32", V: v}
 		}
 		w.batchBytes += 5
 		return pq.FloatValue(x), nil
 	case cdc.KindFloat64:
 		x, ok := v.(float64)
 		if !ok {
-			return pq.Value{}, &badValue{want: "float64", v: v}
+			return pq.Value{}, &cdc.BadValue{Want: "float64", V: v}
 		}
 		w.batchBytes += 9
 		return pq.DoubleValue(x), nil
 	case cdc.KindBool:
 		x, ok := v.(bool)
 		if !ok {
-			return pq.Value{}, &badValue{want: "bool", v: v}
+			return pq.Value{}, &cdc.BadValue{Want: "bool", V: v}
 		}
 		w.batchBytes += 2
 		return pq.BooleanValue(x), nil
@@ -464,7 +464,7 @@ func (w *Writer) leafValue(l *leaf, v any) (pq.Value, error) {
 			w.batchBytes += int64(len(x)) + 5
 			return pq.ByteArrayValue(unsafe.Slice(unsafe.StringData(x), len(x))), nil
 		}
-		return pq.Value{}, &badValue{want: "[]byte", v: v}
+		return pq.Value{}, &cdc.BadValue{Want: "[]byte", V: v}
 	}
 	panic("parquet: unplanned kind " + l.col.Kind.String()) // planColumn rejects the rest
 }
