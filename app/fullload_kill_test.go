@@ -50,11 +50,10 @@ func testFullloadKillAndResume(t *testing.T, e *env) {
 		}
 		e.exec("ANALYZE TABLE ranged, nokey")
 	}
-	cfg, root := e.bronzeConfig("avro", "snappy", 2)
+	_, root := e.bronzeConfig("avro", "snappy", 2)
 	cfgPath := filepath.Join(e.dir, "fluxo.yaml")
 	raw, _ := os.ReadFile(cfgPath)
 	os.WriteFile(cfgPath, bytes.Replace(raw, []byte("  parallelism: 2\n"), []byte("  parallelism: 2\n  max_part_bytes: 1048576\n"), 1), 0o644)
-	_ = cfg
 	rng := newRand(t)
 	killed := 0
 	for i := 0; i < 4; i++ {

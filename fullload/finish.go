@@ -96,10 +96,6 @@ func (r *runner) finish(ctx context.Context, t *table) error {
 // writeManifest writes _manifest.json (unless a crash came right after
 // writing it) and then _SUCCESS.
 func (r *runner) writeManifest(ctx context.Context, t *table) error {
-	attempts, err := r.journal.attempts(ctx)
-	if err != nil {
-		return err
-	}
 	files := t.files()
 	m := manifest{Version: r.o.Version, Name: r.o.Name, Schema: t.id.Schema, Table: t.id.Name,
 		RunID: r.runID, Date: r.date, Format: r.o.Format, Compression: r.o.Compression,
@@ -112,7 +108,7 @@ func (r *runner) writeManifest(ctx context.Context, t *table) error {
 	for _, c := range t.chunks {
 		used[c.Attempt] = true
 	}
-	for _, a := range attempts {
+	for _, a := range r.attempts {
 		if used[a.Attempt] {
 			m.Attempts = append(m.Attempts, a)
 		}
@@ -124,7 +120,7 @@ func (r *runner) writeManifest(ctx context.Context, t *table) error {
 	if len(m.Attempts) > 1 {
 		m.Consistency = "per-chunk" // resumed: chunks come from different views
 	}
-	err = r.journal.put(ctx, path.Join(t.dir, bronze.ManifestName), m)
+	err := r.journal.put(ctx, path.Join(t.dir, bronze.ManifestName), m)
 	if err != nil && !errors.Is(err, bronze.ErrExists) {
 		return fmt.Errorf("table %s: write manifest: %w", t.id, err)
 	}

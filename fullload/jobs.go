@@ -109,19 +109,19 @@ func describeReadErr(t *table, err error) error {
 
 // readKeys reads one key range into one part file, committed after its
 // journal record. A range that outgrows MaxPartBytes is split in two and
-// requeued; its partial file is discarded.
+// requeued, its partial file discarded; a range of a single key cannot split
+// and makes one oversized part.
 func (r *runner) readKeys(ctx context.Context, j *job) error {
 	t := j.t
 	if r.presplit(j) {
 		return nil
 	}
-	name := t.allocPart()
-	p, err := newPart(ctx, r.o.Store, t.dir+"/"+name, t.format)
+	a, b, splittable := bisect(j.keys, t.dt.KeyMin, t.dt.KeyMax)
+	p, err := newPart(ctx, r.o.Store, t.dir+"/"+t.allocPart(), t.format)
 	if err != nil {
 		return err
 	}
 	defer p.abort()
-	splittable := true
 	err = r.o.Dumper.Read(ctx, cdc.Chunk{Table: t.id, Lo: j.keys.Lo, Hi: j.keys.Hi}, func(row []any) error {
 		if err := p.rows.Write(row); err != nil {
 			return err
@@ -134,30 +134,9 @@ func (r *runner) readKeys(ctx context.Context, j *job) error {
 	})
 	if errors.Is(err, errOverflow) {
 		t.prog.add(-p.rows.Rows())
-		if a, b, ok := bisect(j.keys, t.dt.KeyMin, t.dt.KeyMax); ok {
-			r.requeue(t, &job{t: t, keys: a}, &job{t: t, keys: b})
-			return nil
-		}
-		return r.readKeysWhole(ctx, j) // one key's row is larger than the bound
+		r.requeue(t, &job{t: t, keys: a}, &job{t: t, keys: b})
+		return nil
 	}
-	if err != nil {
-		return err
-	}
-	return r.commitKeys(ctx, j, p)
-}
-
-// readKeysWhole reads a range that cannot split into one oversized part.
-func (r *runner) readKeysWhole(ctx context.Context, j *job) error {
-	t := j.t
-	p, err := newPart(ctx, r.o.Store, t.dir+"/"+t.allocPart(), t.format)
-	if err != nil {
-		return err
-	}
-	defer p.abort()
-	err = r.o.Dumper.Read(ctx, cdc.Chunk{Table: t.id, Lo: j.keys.Lo, Hi: j.keys.Hi}, func(row []any) error {
-		t.prog.add(1)
-		return p.rows.Write(row)
-	})
 	if err != nil {
 		return err
 	}

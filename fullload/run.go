@@ -7,6 +7,7 @@
 package fullload
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -88,13 +89,14 @@ var validRunID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$`)
 
 // runner is one invocation of a run.
 type runner struct {
-	o       Options
-	runID   string
-	date    string
-	attempt int
-	journal *journal
-	tables  []*table
-	q       *queue
+	o        Options
+	runID    string
+	date     string
+	attempt  int
+	attempts []attemptRecord // every attempt of the run, this one included
+	journal  *journal
+	tables   []*table
+	q        *queue
 }
 
 // Run loads the tables and returns when every table is complete (nil error),
@@ -217,7 +219,10 @@ func (r *runner) openRun(ctx context.Context, dts []cdc.DumpTable, now time.Time
 		}
 		return err
 	}
-	r.attempt, err = r.journal.nextAttempt(ctx, attemptRecord{StartedAt: now, View: r.o.Dumper.Info(), Version: r.o.Version})
+	if r.attempt, err = r.journal.nextAttempt(ctx, attemptRecord{StartedAt: now, View: r.o.Dumper.Info(), Version: r.o.Version}); err != nil {
+		return err
+	}
+	r.attempts, err = r.journal.attempts(ctx)
 	return err
 }
 
@@ -247,7 +252,7 @@ func (r *runner) plan(ctx context.Context) error {
 		}
 	}
 	slices.SortStableFunc(jobs, func(a, b *job) int { // largest tables first
-		return int(min(max(b.t.dt.EstimatedRows-a.t.dt.EstimatedRows, -1), 1))
+		return cmp.Compare(b.t.dt.EstimatedRows, a.t.dt.EstimatedRows)
 	})
 	for _, j := range jobs {
 		j.t.pending++

@@ -36,6 +36,7 @@ type table struct {
 	chunks   []chunkRecord // valid records, earlier attempts and this one
 	parts    []partInfo    // staged parts of this attempt
 	toCopy   *stagedRecord // a staged record of an earlier attempt to finish
+	done     []partInfo    // the files of a table complete before this invocation
 	err      error
 	complete bool    // _SUCCESS written (now or earlier)
 	earlier  bool    // complete before this invocation
@@ -143,7 +144,7 @@ func (r *runner) resume(ctx context.Context, t *table) error {
 		if err := r.journal.get(ctx, path.Join(t.dir, bronze.ManifestName), &m); err != nil {
 			return err
 		}
-		t.toCopy = &stagedRecord{Parts: m.Files} // for the result only: nothing is copied
+		t.done = m.Files
 		return nil
 	}
 	chunks, staged, err := r.journal.tableRecords(ctx, t.id)
@@ -221,7 +222,7 @@ func (t *table) doneRanges() []keyRange {
 
 // files returns the table's part files for the manifest, by name.
 func (t *table) files() []partInfo {
-	var out []partInfo
+	out := append([]partInfo(nil), t.done...)
 	if t.toCopy != nil {
 		out = append(out, t.toCopy.Parts...)
 	}
