@@ -4,7 +4,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: build test demo bench vet fmt
+.PHONY: build test demo bench vet fmt deploy-check
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/fluxo ./cmd/fluxo
@@ -13,6 +13,15 @@ build:
 test:
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 18m ./...
+	$(MAKE) --no-print-directory deploy-check
+
+# The deployment artifacts (deploy/, docker-compose.yml, Dockerfile) checked
+# by tools/deploycheck, a module of its own: Kubernetes manifests decoded
+# strictly into the k8s.io/api types, the compose file loaded by compose-go,
+# the Dockerfile by BuildKit's parser, the systemd unit by systemd-analyze,
+# and every fluxo config they carry by fluxo's own config package.
+deploy-check:
+	cd tools/deploycheck && $(GO) vet ./... && $(GO) test -count=1 ./... && $(GO) run . -root ../..
 
 # Starts a throwaway MariaDB, an in-process Kafka broker and registry,
 # streams some changes and prints them decoded.

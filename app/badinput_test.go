@@ -18,7 +18,7 @@ func (e *env) streamError(cfg *config.Config) error {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	err := Stream(ctx, cfg, slog.New(slog.NewTextHandler(testWriter{e.t}, nil)))
+	err := Stream(ctx, cfg, StreamOptions{}, slog.New(slog.NewTextHandler(testWriter{e.t}, nil)))
 	if ctx.Err() != nil {
 		e.t.Fatalf("stream did not fail within 30s")
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/client"
 	hamba "github.com/hamba/avro/v2"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -159,6 +160,8 @@ schema_registry:
   url: %s
 checkpoint:
   path: %s
+http:
+  listen: 127.0.0.1:0
 %s`, src, source, strings.Join(e.brokers, ","), e.regURL, filepath.Join(e.dir, "t.checkpoint"), extra)
 	path := filepath.Join(e.dir, "fluxo.yaml")
 	if err := os.WriteFile(path, []byte(y), 0o644); err != nil {
@@ -177,14 +180,17 @@ type streamer struct {
 	done    chan error
 	stopped bool
 	err     error
+	reg     *prometheus.Registry
+	addr    chan string // the HTTP endpoint's address, once it listens
 }
 
 func (e *env) startStream(cfg *config.Config) *streamer {
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &streamer{cancel: cancel, done: make(chan error, 1)}
+	s := &streamer{cancel: cancel, done: make(chan error, 1), reg: prometheus.NewRegistry(), addr: make(chan string, 1)}
 	log := slog.New(slog.NewTextHandler(testWriter{e.t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	o := StreamOptions{Metrics: s.reg, Listening: func(a string) { s.addr <- a }}
 	go func() {
-		err := Stream(ctx, cfg, log)
+		err := Stream(ctx, cfg, o, log)
 		if err != nil && ctx.Err() == nil {
 			e.t.Logf("stream ended early: %v", err)
 		}

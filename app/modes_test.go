@@ -30,7 +30,7 @@ func TestSnapshotModes(t *testing.T) {
 		e.exec("INSERT INTO m VALUES (1), (2)")
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if err := Stream(ctx, e.config("snapshot:\n  mode: initial_only\n"), discardLog()); err != nil {
+		if err := Stream(ctx, e.config("snapshot:\n  mode: initial_only\n"), StreamOptions{}, discardLog()); err != nil {
 			t.Fatalf("initial_only: %v", err)
 		}
 		if ctx.Err() != nil {

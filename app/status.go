@@ -8,8 +8,10 @@ import (
 	"sort"
 	"time"
 
+	"github.com/fluxo-cdc/fluxo/avro"
 	"github.com/fluxo-cdc/fluxo/cdc/mysql"
 	"github.com/fluxo-cdc/fluxo/cdc/postgres"
+	"github.com/fluxo-cdc/fluxo/checkpoint"
 	"github.com/fluxo-cdc/fluxo/config"
 )
 
@@ -23,6 +25,28 @@ type statusReport struct {
 	SavedAt    *time.Time     `json:"saved_at,omitempty"`
 	AgeSeconds float64        `json:"age_seconds,omitempty"`
 	Tables     map[string]int `json:"tables,omitempty"` // table -> schema version
+	Lag        *lagReport     `json:"lag,omitempty"`
+}
+
+// lagReport is how far the checkpoint is behind the source, where the
+// source can tell. Unknown figures are -1.
+type lagReport struct {
+	// Source is the source's current position.
+	Source string `json:"source_position,omitempty"`
+	// Bytes is binlog (MySQL) or WAL (PostgreSQL) written after the
+	// checkpoint.
+	Bytes int64 `json:"bytes"`
+	// Transactions is the GTIDs executed after the checkpoint (MySQL with
+	// GTIDs; -1 otherwise).
+	Transactions int64 `json:"transactions"`
+	// SlotRetainedBytes is the WAL the PostgreSQL slot holds back.
+	SlotRetainedBytes int64 `json:"slot_retained_bytes,omitempty"`
+	// SlotStatus is the PostgreSQL slot's wal_status, or "missing".
+	SlotStatus string `json:"slot_status,omitempty"`
+	// Text says the same in words.
+	Text string `json:"text"`
+	// Error is why the lag could not be read (the source is unreachable).
+	Error string `json:"error,omitempty"`
 }
 
 // Status prints the stored checkpoint of cfg's stream to w, as JSON when
@@ -46,6 +70,9 @@ func Status(ctx context.Context, cfg *config.Config, w io.Writer, asJSON bool) e
 				r.Tables = p.Tables()
 			}
 		}
+		lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		r.Lag = readLag(lctx, cfg, cp)
+		cancel()
 	}
 	if asJSON {
 		enc := json.NewEncoder(w)
@@ -69,8 +96,71 @@ func printStatus(w io.Writer, r statusReport) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	if r.Lag != nil {
+		fmt.Fprintf(w, "lag:         %s\n", r.Lag.Text)
+		if r.Lag.Source != "" {
+			fmt.Fprintf(w, "source at:   %s\n", r.Lag.Source)
+		}
+	}
 	fmt.Fprintf(w, "tables:      %d\n", len(names))
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-40s schema version %d\n", n, r.Tables[n])
 	}
+}
+
+// readLag measures how far cp is behind the source; a source that cannot
+// be reached gives a report saying so.
+func readLag(ctx context.Context, cfg *config.Config, cp *checkpoint.Checkpoint) *lagReport {
+	var r *lagReport
+	var err error
+	switch cp.Connector {
+	case string(avro.ConnectorMySQL):
+		r, err = mysqlLag(ctx, cfg, cp.Position)
+	case string(avro.ConnectorPostgres):
+		r, err = postgresLag(ctx, cfg, cp.Position)
+	default:
+		return nil
+	}
+	if err != nil {
+		return &lagReport{Bytes: -1, Transactions: -1, Text: "unknown: " + err.Error(), Error: err.Error()}
+	}
+	return r
+}
+
+func mysqlLag(ctx context.Context, cfg *config.Config, pos []byte) (*lagReport, error) {
+	dsn, err := config.ParseMySQLDSN(cfg.Source.DSN)
+	if err != nil {
+		return nil, err
+	}
+	l, err := mysql.ReadLag(ctx, mysql.Conn{Host: dsn.Host, Port: dsn.Port, User: dsn.User, Password: dsn.Password}, pos)
+	if err != nil {
+		return nil, err
+	}
+	src := fmt.Sprintf("%s:%d", l.File, l.Offset)
+	if l.GTIDSet != "" {
+		src = fmt.Sprintf("gtid %s (%s)", l.GTIDSet, src)
+	}
+	return &lagReport{Source: src, Bytes: l.Bytes, Transactions: l.Transactions, Text: l.String()}, nil
+}
+
+func postgresLag(ctx context.Context, cfg *config.Config, pos []byte) (*lagReport, error) {
+	p, err := postgres.ParsePosition(pos)
+	if err != nil {
+		return nil, err
+	}
+	w, err := postgres.ReadSlotWAL(ctx, cfg.Source.DSN, p.Slot)
+	if err != nil {
+		return nil, err
+	}
+	if !w.Exists {
+		return &lagReport{Bytes: -1, Transactions: -1, SlotStatus: "missing",
+			Text: fmt.Sprintf("unknown: slot %q does not exist (dropped?); the stream cannot resume, see fluxo check", p.Slot)}, nil
+	}
+	r := &lagReport{Source: "lsn " + w.Current.String(), Bytes: max(int64(w.Current)-int64(p.LSN), 0), Transactions: -1,
+		SlotRetainedBytes: w.Retained, SlotStatus: w.Status}
+	r.Text = fmt.Sprintf("%d WAL bytes behind; the slot retains %d bytes of WAL (wal_status %s)", r.Bytes, w.Retained, w.Status)
+	if r.Bytes == 0 {
+		r.Text = fmt.Sprintf("none: the checkpoint is at the server's current WAL position; the slot retains %d bytes of WAL", w.Retained)
+	}
+	return r, nil
 }

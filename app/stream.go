@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/fluxo-cdc/fluxo/avro"
 	"github.com/fluxo-cdc/fluxo/cdc"
 	"github.com/fluxo-cdc/fluxo/cdc/mysql"
@@ -18,42 +20,83 @@ import (
 	"github.com/fluxo-cdc/fluxo/kafka"
 	"github.com/fluxo-cdc/fluxo/pipeline"
 	"github.com/fluxo-cdc/fluxo/registry"
+	"github.com/fluxo-cdc/fluxo/sdnotify"
 )
+
+// StreamOptions are the process-level parts of `fluxo stream`.
+type StreamOptions struct {
+	// Metrics is the registry the stream's metrics are registered in and
+	// /metrics serves (nil: a new one).
+	Metrics *prometheus.Registry
+	// Notify sends a systemd notification (sd_notify); nil sends none.
+	Notify *sdnotify.Notifier
+	// Watchdog is how often WATCHDOG=1 is sent while the stream is live
+	// (0: never).
+	Watchdog time.Duration
+	// Listening, when set, is called with the HTTP endpoint's address once
+	// it listens.
+	Listening func(addr string)
+}
 
 // Stream runs `fluxo stream`: it streams changes until ctx is done (then
 // flushes Kafka, saves the checkpoint and returns nil) or a fatal error.
-func Stream(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+// While it runs, cfg.HTTP.Listen serves /metrics, /healthz and /readyz.
+func Stream(ctx context.Context, cfg *config.Config, o StreamOptions, log *slog.Logger) error {
 	if err := cfg.ValidateStream(); err != nil {
 		return err
 	}
 	log = log.With("name", cfg.Name)
 	log.Info("starting", "version", Version, "config", cfg.Redacted())
+	ops, err := startOps(cfg, o, log)
+	if err != nil {
+		return err
+	}
+	defer ops.close()
+	err = stream(ctx, cfg, ops, log)
+	ops.state.Running(false, err)
+	ops.notify("STOPPING=1")
+	return err
+}
+
+func stream(ctx context.Context, cfg *config.Config, ops *ops, log *slog.Logger) error {
 	store, cp, err := loadCheckpoint(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	src, connector, err := openSource(ctx, cfg, cp, log)
+	src, connector, err := openSource(ctx, cfg, cp, ops.state, log)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
-	sink, err := openSink(ctx, cfg, log)
+	ops.state.Up(cdc.ComponentSource)
+	sink, err := openSink(ctx, cfg, ops, log)
 	if err != nil {
 		return err
 	}
 	defer sink.Close()
-	reg, err := openRegistry(cfg, log)
+	reg, err := openRegistry(cfg, ops.state, log)
 	if err != nil {
 		return err
 	}
 	p, err := pipeline.New(pipeline.Options{
 		Name: cfg.Name, TopicPrefix: cfg.Kafka.TopicPrefix, Connector: connector, Version: Version,
-		Tombstones: cfg.Kafka.Tombstones, MaxRecordBytes: cfg.Kafka.MaxRecordBytes, Source: src, Sink: sink, Registry: reg, Store: store, Logger: log,
+		Tombstones: cfg.Kafka.Tombstones, MaxRecordBytes: cfg.Kafka.MaxRecordBytes, Source: src, Sink: sink, Registry: reg, Store: store,
+		Observer: observer{ops.metrics, ops.state}, Logger: log,
 	})
 	if err != nil {
 		return err
 	}
+	if connector == avro.ConnectorPostgres {
+		wctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		if err := ops.watchSlot(wctx, cfg, log); err != nil {
+			return err
+		}
+	}
 	start := time.Now()
+	ops.state.Running(true, nil)
+	ops.notify("READY=1\nSTATUS=streaming")
+	log.Info("streaming", "http", ops.addr())
 	err = p.Run(ctx)
 	st := p.Stats()
 	log.Info("stopped", "events", st.Events, "records", st.Records, "transactions", st.Commits, "elapsed", time.Since(start).Round(time.Millisecond).String())
@@ -75,7 +118,7 @@ func loadCheckpoint(ctx context.Context, cfg *config.Config) (checkpoint.Store, 
 	return store, cp, err
 }
 
-func openSource(ctx context.Context, cfg *config.Config, cp *checkpoint.Checkpoint, log *slog.Logger) (cdc.Source, avro.Connector, error) {
+func openSource(ctx context.Context, cfg *config.Config, cp *checkpoint.Checkpoint, h cdc.Health, log *slog.Logger) (cdc.Source, avro.Connector, error) {
 	filter, err := cfg.Source.TableFilter()
 	if err != nil {
 		return nil, "", err
@@ -91,7 +134,7 @@ func openSource(ctx context.Context, cfg *config.Config, cp *checkpoint.Checkpoi
 		}
 		opts := mysql.Options{
 			Conn:     mysql.Conn{Host: dsn.Host, Port: dsn.Port, User: dsn.User, Password: dsn.Password},
-			ServerID: cfg.Source.ServerID, Filter: filter, Snapshot: cfg.Snapshot.Mode, Logger: log.With("source", "mysql"),
+			ServerID: cfg.Source.ServerID, Filter: filter, Snapshot: cfg.Snapshot.Mode, Health: h, Logger: log.With("source", "mysql"),
 		}
 		if cp != nil {
 			opts.Checkpoint = cp.Position
@@ -104,7 +147,7 @@ func openSource(ctx context.Context, cfg *config.Config, cp *checkpoint.Checkpoi
 		}
 		opts := postgres.Options{DSN: cfg.Source.DSN, Slot: cfg.Source.Slot, Publication: cfg.Source.Publication,
 			Filter: filter, Snapshot: cfg.Snapshot.Mode, Parallelism: cfg.Bronze.Parallelism,
-			Heartbeat: cfg.Source.HeartbeatInterval, Logger: log.With("source", "postgres")}
+			Heartbeat: cfg.Source.HeartbeatInterval, Health: h, Logger: log.With("source", "postgres")}
 		if cp != nil {
 			opts.Checkpoint = cp.Position
 		}
@@ -114,16 +157,12 @@ func openSource(ctx context.Context, cfg *config.Config, cp *checkpoint.Checkpoi
 	return nil, "", errors.New("source.dsn: use a mysql:// or postgres:// URL")
 }
 
-func openSink(ctx context.Context, cfg *config.Config, log *slog.Logger) (*kafka.Sink, error) {
-	tc, err := tlsConfig(cfg.Kafka.TLS)
+func openSink(ctx context.Context, cfg *config.Config, ops *ops, log *slog.Logger) (*kafka.Sink, error) {
+	opts, err := sinkOptions(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("kafka.%w", err)
+		return nil, err
 	}
-	opts := kafka.Options{Brokers: cfg.Kafka.Brokers, TLS: tc, MaxRecordBytes: cfg.Kafka.MaxRecordBytes,
-		Logger: log.With("component", "kafka")}
-	if s := cfg.Kafka.SASL; s != nil {
-		opts.SASL = kafka.SASL{Mechanism: s.Mechanism, Username: s.Username, Password: s.Password}
-	}
+	opts.Logger, opts.Health, opts.Delivered = log.With("component", "kafka"), ops.state, ops.metrics.Delivered
 	sink, err := kafka.New(opts)
 	if err != nil {
 		return nil, err
@@ -137,11 +176,24 @@ func openSink(ctx context.Context, cfg *config.Config, log *slog.Logger) (*kafka
 	return sink, nil
 }
 
-func openRegistry(cfg *config.Config, log *slog.Logger) (*registry.Client, error) {
+// sinkOptions are the Kafka client options of cfg: brokers, TLS, SASL.
+func sinkOptions(cfg *config.Config) (kafka.Options, error) {
+	tc, err := tlsConfig(cfg.Kafka.TLS)
+	if err != nil {
+		return kafka.Options{}, fmt.Errorf("kafka.%w", err)
+	}
+	opts := kafka.Options{Brokers: cfg.Kafka.Brokers, TLS: tc, MaxRecordBytes: cfg.Kafka.MaxRecordBytes}
+	if s := cfg.Kafka.SASL; s != nil {
+		opts.SASL = kafka.SASL{Mechanism: s.Mechanism, Username: s.Username, Password: s.Password}
+	}
+	return opts, nil
+}
+
+func openRegistry(cfg *config.Config, h cdc.Health, log *slog.Logger) (*registry.Client, error) {
 	tc, err := tlsConfig(cfg.SchemaRegistry.TLS)
 	if err != nil {
 		return nil, fmt.Errorf("schema_registry.%w", err)
 	}
 	return registry.New(registry.Options{URL: cfg.SchemaRegistry.URL, Username: cfg.SchemaRegistry.Username,
-		Password: cfg.SchemaRegistry.Password, TLS: tc, Logger: log.With("component", "registry")})
+		Password: cfg.SchemaRegistry.Password, TLS: tc, Health: h, Logger: log.With("component", "registry")})
 }

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -301,6 +303,31 @@ func TestOpenErrors(t *testing.T) {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q does not contain %q", err, w)
 				}
+			}
+		})
+	}
+}
+
+// TestRelativeFileURL opens the default bronze.url, file://./bronze, which
+// is relative to the working directory.
+func TestRelativeFileURL(t *testing.T) {
+	for _, tc := range []struct{ url, want string }{
+		{"file://./bronze", "bronze"},
+		{"file://./a/b", "a/b"},
+		{"file:///abs/x", "/abs/x"},
+	} {
+		t.Run(tc.url, func(t *testing.T) {
+			loc, err := parseLocation(tc.url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := tc.want
+			if !filepath.IsAbs(want) {
+				wd, _ := os.Getwd()
+				want = filepath.Join(wd, want)
+			}
+			if loc.bucket != want {
+				t.Fatalf("directory %q, want %q", loc.bucket, want)
 			}
 		})
 	}

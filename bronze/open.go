@@ -80,8 +80,15 @@ func parseLocation(rawURL string) (location, error) {
 	loc := location{scheme: u.Scheme, display: (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()}
 	switch u.Scheme {
 	case "file":
+		if u.Host == "." || u.Host == ".." { // file://./bronze: relative to the working directory
+			abs, err := filepath.Abs(u.Host + u.Path)
+			if err != nil {
+				return location{}, fmt.Errorf("bronze.url %s: %w", loc.display, err)
+			}
+			u.Host, u.Path = "", abs
+		}
 		if u.Host != "" && u.Host != "localhost" || !filepath.IsAbs(u.Path) {
-			return location{}, fmt.Errorf("bronze.url %s: a file URL needs an absolute path, like file:///var/lib/fluxo/bronze", loc.display)
+			return location{}, fmt.Errorf("bronze.url %s: a file URL needs an absolute path, like file:///var/lib/fluxo/bronze, or one relative to the working directory, like file://./bronze", loc.display)
 		}
 		loc.bucket = filepath.Clean(u.Path)
 	case "s3":

@@ -39,11 +39,18 @@ type Options struct {
 	MaxRecordBytes int
 	// Logger receives the client's warnings; nil discards them.
 	Logger *slog.Logger
+	// Health receives the brokers' reachability (nil: not reported).
+	Health cdc.Health
+	// Delivered, when set, is called once per record when its delivery
+	// ended, with the time since Produce and the error (nil once the
+	// brokers acknowledged it). It runs on the client's goroutines.
+	Delivered func(latency time.Duration, err error)
 }
 
 // Sink implements cdc.Sink with franz-go.
 type Sink struct {
-	cl *kgo.Client
+	cl        *kgo.Client
+	delivered func(time.Duration, error)
 }
 
 // New connects a Sink. It does not wait for the brokers to answer; use Ping
@@ -60,7 +67,7 @@ func New(opts Options) (*Sink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kafka client: %w", err)
 	}
-	return &Sink{cl: cl}, nil
+	return &Sink{cl: cl, delivered: opts.Delivered}, nil
 }
 
 func clientOptions(opts Options) ([]kgo.Opt, error) {
@@ -88,6 +95,9 @@ func clientOptions(opts Options) ([]kgo.Opt, error) {
 	}
 	if opts.Logger != nil {
 		kopts = append(kopts, kgo.WithLogger(slogAdapter{opts.Logger}))
+	}
+	if opts.Health != nil {
+		kopts = append(kopts, kgo.WithHooks(newHealthHook(opts.Health)))
 	}
 	if opts.TLS != nil {
 		kopts = append(kopts, kgo.DialTLSConfig(opts.TLS))
@@ -132,7 +142,14 @@ func (s *Sink) Produce(ctx context.Context, rec *cdc.Record, done func(error)) {
 	if rec.Partition >= 0 {
 		r.Partition = rec.Partition
 	}
-	s.cl.Produce(ctx, r, func(_ *kgo.Record, err error) { done(err) })
+	if s.delivered == nil {
+		s.cl.Produce(ctx, r, func(_ *kgo.Record, err error) { done(err) })
+		return
+	}
+	s.cl.Produce(ctx, r, func(r *kgo.Record, err error) {
+		s.delivered(time.Since(r.Timestamp), err)
+		done(err)
+	})
 }
 
 // Flush implements cdc.Sink.

@@ -20,10 +20,12 @@ func (p *Pipeline) checkpointLoop(ctx context.Context) error {
 		case <-t.C:
 			p.cpMu.Lock()
 			err := p.saveCheckpoint(ctx)
+			saved := p.saved
 			p.cpMu.Unlock()
 			if err != nil {
 				return err
 			}
+			p.opts.Observer.Round(saved, p.tracker.oldest())
 		}
 	}
 }
@@ -44,6 +46,8 @@ func (p *Pipeline) saveCheckpoint(ctx context.Context) error {
 	if err := p.opts.Store.Save(ctx, cp); err != nil {
 		return err
 	}
+	p.saved = cp.SavedAt
+	p.opts.Observer.Saved()
 	p.log.Debug("checkpoint saved", "position", cp.Describe)
 	if err := p.opts.Source.Ack(ctx, pos); err != nil {
 		return fmt.Errorf("confirm position %s: %w", pos, err)

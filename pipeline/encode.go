@@ -16,6 +16,7 @@ type tableCodec struct {
 	valueID int32
 	keyed   bool
 	parts   int32 // partitions, for truncates; 0 until needed
+	obs     TableObserver
 }
 
 // codec returns the codec of t, registering its schemas on first use. A
@@ -29,7 +30,7 @@ func (p *Pipeline) codec(ctx context.Context, t *cdc.Table) (*tableCodec, error)
 	if err != nil {
 		return nil, fmt.Errorf("table %s: %w", t.ID, err)
 	}
-	c := &tableCodec{topic: topic, enc: enc}
+	c := &tableCodec{topic: topic, enc: enc, obs: p.opts.Observer.Table(t.ID)}
 	vs, err := avro.ValueSchema(t, topic, p.opts.Connector)
 	if err != nil {
 		return nil, fmt.Errorf("table %s: %w", t.ID, err)

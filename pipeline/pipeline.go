@@ -45,6 +45,9 @@ type Options struct {
 	// FlushTimeout bounds the final flush on shutdown (default 30s).
 	FlushTimeout time.Duration
 	Logger       *slog.Logger
+	// Observer receives events, records and checkpoint rounds for metrics
+	// (nil: none).
+	Observer Observer
 	// Now is the clock for envelope ts_ms (default time.Now).
 	Now func() time.Time
 }
@@ -58,6 +61,7 @@ type Pipeline struct {
 	scratch []byte
 	slab    []byte     // see keep
 	cpMu    sync.Mutex // serialises checkpoint saves
+	saved   time.Time  // last checkpoint save; under cpMu
 	stats   Stats
 }
 
@@ -82,6 +86,9 @@ func New(opts Options) (*Pipeline, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.Observer == nil {
+		opts.Observer = noObserver{}
 	}
 	return &Pipeline{opts: opts, log: opts.Logger, codecs: map[*cdc.Table]*tableCodec{}}, nil
 }
@@ -114,6 +121,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	fctx, cancel := context.WithTimeout(context.Background(), p.opts.FlushTimeout)
 	defer cancel()
 	flushErr := p.opts.Sink.Flush(fctx)
+	if flushErr != nil {
+		flushErr = fmt.Errorf("%w: stopping while Kafka does not acknowledge; what it did not acknowledge is not in the checkpoint and is read again at the next start (nothing is lost)", flushErr)
+	}
 	saveErr := p.saveCheckpoint(fctx)
 	return errors.Join(runErr, cpErr, flushErr, saveErr)
 }
@@ -125,7 +135,7 @@ func (p *Pipeline) loop(ctx context.Context) error {
 			return err
 		}
 		if msg.Commit != nil {
-			p.tracker.seal(msg.Commit)
+			p.tracker.seal(msg.Commit, p.opts.Now())
 			p.stats.Commits++
 			if msg.SaveNow {
 				if err := p.saveNow(ctx); err != nil {
@@ -147,6 +157,7 @@ func (p *Pipeline) handle(ctx context.Context, ev *cdc.Event) error {
 	if err != nil {
 		return err
 	}
+	c.obs.Event(ev)
 	switch ev.Op {
 	case cdc.OpTruncate:
 		return p.truncate(ctx, c, ev)
@@ -167,7 +178,7 @@ func (p *Pipeline) handle(ctx context.Context, ev *cdc.Event) error {
 		return err
 	}
 	if ev.Op == cdc.OpDelete && p.opts.Tombstones && key != nil {
-		p.send(ctx, &cdc.Record{Topic: c.topic, Key: key, Partition: -1})
+		p.send(ctx, c, &cdc.Record{Topic: c.topic, Key: key, Partition: -1})
 	}
 	return nil
 }
@@ -225,7 +236,7 @@ func (p *Pipeline) produce(ctx context.Context, c *tableCodec, ev *cdc.Event, ke
 	if err := p.checkSize(ev, rec); err != nil {
 		return err
 	}
-	p.send(ctx, rec)
+	p.send(ctx, c, rec)
 	return nil
 }
 
@@ -242,7 +253,8 @@ func (p *Pipeline) checkSize(ev *cdc.Event, rec *cdc.Record) error {
 		ev.Op, ev.Table.ID, n, p.opts.MaxRecordBytes)
 }
 
-func (p *Pipeline) send(ctx context.Context, rec *cdc.Record) {
+func (p *Pipeline) send(ctx context.Context, c *tableCodec, rec *cdc.Record) {
 	p.stats.Records++
+	c.obs.Record(len(rec.Key) + len(rec.Value))
 	p.opts.Sink.Produce(ctx, rec, p.tracker.add())
 }

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/fluxo-cdc/fluxo/cdc"
 )
@@ -13,6 +14,7 @@ type txn struct {
 	pending atomic.Int64
 	failed  atomic.Bool
 	pos     cdc.Position // set when the transaction is sealed
+	sealed  time.Time    // when it was sealed
 	done    func(error)  // delivery callback shared by the transaction's records
 }
 
@@ -58,9 +60,9 @@ func (t *tracker) add() func(error) {
 }
 
 // seal ends the open transaction at pos.
-func (t *tracker) seal(pos cdc.Position) {
+func (t *tracker) seal(pos cdc.Position, now time.Time) {
 	tx := t.cur
-	tx.pos = pos
+	tx.pos, tx.sealed = pos, now
 	t.cur = t.newTxn()
 	t.mu.Lock()
 	t.sealed = append(t.sealed, tx)
@@ -92,6 +94,17 @@ func (t *tracker) done() cdc.Position {
 }
 
 // failure returns the first delivery error, if any.
+// oldest returns when the oldest sealed transaction not yet handed to done
+// was sealed, or the zero time when there is none.
+func (t *tracker) oldest() time.Time {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.sealed) == 0 {
+		return time.Time{}
+	}
+	return t.sealed[0].sealed
+}
+
 func (t *tracker) failure() error {
 	if p := t.err.Load(); p != nil {
 		return *p

@@ -8,11 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"sync"
 	"time"
 
 	"github.com/riferrei/srclient"
+
+	"github.com/fluxo-cdc/fluxo/cdc"
 )
 
 // Options configure a Client.
@@ -23,13 +24,16 @@ type Options struct {
 	// Timeout bounds one HTTP request (default 10s).
 	Timeout time.Duration
 	Logger  *slog.Logger
+	// Health receives the registry's reachability (nil: not reported).
+	Health cdc.Health
 }
 
 // Client registers schemas under subjects and remembers the ids it got.
 type Client struct {
-	sr  *srclient.SchemaRegistryClient
-	url string
-	log *slog.Logger
+	sr     *srclient.SchemaRegistryClient
+	url    string
+	log    *slog.Logger
+	health cdc.Health
 
 	mu  sync.Mutex
 	ids map[string]int32 // subject + "\x00" + schema -> id
@@ -46,16 +50,15 @@ func New(opts Options) (*Client, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	hc := &http.Client{Timeout: opts.Timeout}
-	if opts.TLS != nil {
-		hc.Transport = &http.Transport{TLSClientConfig: opts.TLS}
+	if opts.Health == nil {
+		opts.Health = cdc.NoHealth{}
 	}
-	sr := srclient.NewSchemaRegistryClient(opts.URL, srclient.WithClient(hc))
+	sr := srclient.NewSchemaRegistryClient(opts.URL, srclient.WithClient(newHTTPClient(opts)))
 	sr.CodecCreationEnabled(false)
 	if opts.Username != "" {
 		sr.SetCredentials(opts.Username, opts.Password)
 	}
-	return &Client{sr: sr, url: opts.URL, log: opts.Logger, ids: map[string]int32{}}, nil
+	return &Client{sr: sr, url: opts.URL, log: opts.Logger, health: opts.Health, ids: map[string]int32{}}, nil
 }
 
 // PermanentError is a registry answer that retrying cannot change (an
@@ -88,6 +91,7 @@ func (c *Client) Register(ctx context.Context, subject, schema string) (int32, e
 	for {
 		s, err := c.sr.CreateSchema(subject, schema, srclient.Avro)
 		if err == nil {
+			c.health.Up(cdc.ComponentRegistry)
 			id = int32(s.ID())
 			c.mu.Lock()
 			c.ids[key] = id
@@ -95,8 +99,10 @@ func (c *Client) Register(ctx context.Context, subject, schema string) (int32, e
 			return id, nil
 		}
 		if perr := permanent(subject, err); perr != nil {
+			c.health.Up(cdc.ComponentRegistry) // it answered
 			return 0, perr
 		}
+		c.health.Down(cdc.ComponentRegistry, err)
 		c.log.Warn("schema registry unavailable, retrying", "url", c.url, "subject", subject, "err", err, "backoff", backoff)
 		select {
 		case <-ctx.Done():
@@ -111,7 +117,11 @@ func (c *Client) Register(ctx context.Context, subject, schema string) (int32, e
 func permanent(subject string, err error) error {
 	var se srclient.Error
 	if !errors.As(err, &se) {
-		return nil // network error
+		code, ok := statusOnly(err) // a non-JSON error body, e.g. from a proxy in front of the registry
+		if !ok || code == 408 || code == 429 || code >= 500 {
+			return nil // a network error, or worth retrying
+		}
+		se.Code = code
 	}
 	switch {
 	case se.Code == 409 || se.Code == 42201 || se.Code == 422:
@@ -124,4 +134,15 @@ func permanent(subject string, err error) error {
 		return &PermanentError{Subject: subject, Err: err, Fix: "the registry refused the request"}
 	}
 	return nil
+}
+
+// statusOnly reads the HTTP status of an error srclient made from a
+// response without a JSON body ("401 Unauthorized").
+func statusOnly(err error) (int, bool) {
+	var code int
+	var text string
+	if n, _ := fmt.Sscanf(err.Error(), "%3d %s", &code, &text); n != 2 || code < 100 || code > 599 {
+		return 0, false
+	}
+	return code, true
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -25,6 +26,9 @@ type Conn struct {
 	TLS      *tls.Config
 }
 
+// handshakeTimeout bounds connecting and logging in.
+const handshakeTimeout = 10 * time.Second
+
 func (c Conn) addr() string { return net.JoinHostPort(c.Host, strconv.Itoa(int(c.Port))) }
 
 // dial opens a client connection, translating the usual failures into errors
@@ -34,10 +38,31 @@ func dial(ctx context.Context, c Conn) (*client.Conn, error) {
 	if c.TLS != nil {
 		opts = append(opts, func(conn *client.Conn) error { conn.SetTLSConfig(c.TLS); return nil })
 	}
-	conn, err := client.ConnectWithContext(ctx, c.addr(), c.User, c.Password, "", 10*time.Second, opts...)
+	var raw net.Conn
+	var stop func() bool
+	dialer := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		nc, err := (&net.Dialer{Timeout: handshakeTimeout}).DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		// The handshake reads without a deadline of its own: a server that
+		// accepts and never answers would block forever.
+		deadline := time.Now().Add(handshakeTimeout)
+		if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
+			deadline = dl
+		}
+		nc.SetDeadline(deadline)
+		raw, stop = nc, context.AfterFunc(ctx, func() { nc.SetDeadline(time.Unix(1, 0)) })
+		return nc, nil
+	}
+	conn, err := client.ConnectWithDialer(ctx, "", c.addr(), c.User, c.Password, "", dialer, opts...)
+	if stop != nil {
+		stop()
+	}
 	if err != nil {
 		return nil, explainConnError(c, err)
 	}
+	raw.SetDeadline(time.Time{})
 	// UTC timestamps, and CHAR values as the binlog has them (unpadded).
 	if _, err := conn.Execute("SET time_zone = '+00:00', sql_mode = REPLACE(@@sql_mode, 'PAD_CHAR_TO_FULL_LENGTH', '')"); err != nil {
 		conn.Close()
@@ -74,6 +99,7 @@ type serverInfo struct {
 	version     string
 	identity    string // server_uuid (MySQL) or server_id=N (MariaDB)
 	gtid        bool   // GTIDs usable for positions
+	logBin      bool   // the binary log is on
 	format      string
 	rowImage    string
 	rowMetadata string // FULL, MINIMAL, or "" when the server has no such setting
@@ -106,10 +132,7 @@ func readServerInfo(conn *client.Conn) (serverInfo, error) {
 	if err != nil {
 		return si, fmt.Errorf("read log_bin: %w", err)
 	}
-	if logBin != "1" && !strings.EqualFold(logBin, "ON") {
-		return si, &PermanentError{Err: errors.New("the binary log is off (log_bin=OFF)"),
-			Fix: "start the server with --log-bin --binlog-format=ROW --binlog-row-image=FULL"}
-	}
+	si.logBin = logBin == "1" || strings.EqualFold(logBin, "ON")
 	si.format, _ = queryString(conn, "SELECT @@binlog_format")
 	si.rowImage, _ = queryString(conn, "SELECT @@binlog_row_image")
 	si.rowMetadata, _ = queryString(conn, "SELECT @@binlog_row_metadata") // absent before MySQL 8.0.1 / MariaDB 10.5
@@ -128,10 +151,31 @@ func readServerInfo(conn *client.Conn) (serverInfo, error) {
 
 // check returns the first server setting that prevents streaming.
 func (si serverInfo) check() error {
+	for _, c := range []func() error{si.checkLogBin, si.checkFormat, si.checkRowImage} {
+		if err := c(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (si serverInfo) checkLogBin() error {
+	if !si.logBin {
+		return &PermanentError{Err: errors.New("the binary log is off (log_bin=OFF)"),
+			Fix: "start the server with --log-bin --binlog-format=ROW --binlog-row-image=FULL"}
+	}
+	return nil
+}
+
+func (si serverInfo) checkFormat() error {
 	if !strings.EqualFold(si.format, "ROW") {
 		return &PermanentError{Err: fmt.Errorf("binlog_format is %s, fluxo needs ROW", si.format),
 			Fix: "run SET GLOBAL binlog_format = 'ROW' and set binlog_format=ROW in the server's config (existing sessions keep the old format until they reconnect)"}
 	}
+	return nil
+}
+
+func (si serverInfo) checkRowImage() error {
 	if si.rowImage != "" && !strings.EqualFold(si.rowImage, "FULL") {
 		return &PermanentError{Err: fmt.Errorf("binlog_row_image is %s, fluxo needs FULL", si.rowImage),
 			Fix: "run SET GLOBAL binlog_row_image = 'FULL' and set binlog_row_image=FULL in the server's config"}
@@ -142,7 +186,7 @@ func (si serverInfo) check() error {
 // binlogPosition reads the server's current binlog file, offset and GTID set.
 func binlogPosition(conn *client.Conn, si serverInfo) (file string, pos uint32, gtid string, err error) {
 	r, err := conn.Execute("SHOW MASTER STATUS")
-	if err != nil {
+	if errorCode(err) == gomysql.ER_PARSE_ERROR {
 		r, err = conn.Execute("SHOW BINARY LOG STATUS") // MySQL 8.4
 	}
 	if err != nil {
@@ -183,26 +227,50 @@ func cell(r *gomysql.Result, row, col int) string {
 // REPLICATION SLAVE. Grants through roles cannot be told apart this way, so
 // a role grant passes (the binlog dump then reports the missing privilege).
 func checkReplicationGrant(conn *client.Conn) error {
-	r, err := conn.Execute("SHOW GRANTS")
-	if err != nil {
-		return nil // cannot tell; the dump will say
-	}
-	defer r.Close()
-	var grants []string
-	for i := range r.Values {
-		grants = append(grants, strings.ToUpper(cell(r, i, 0)))
-	}
-	for _, g := range grants {
-		onAll := strings.Contains(g, " ON *.* ")
-		if onAll && (strings.Contains(g, "ALL PRIVILEGES") || strings.Contains(g, "REPLICATION SLAVE") || strings.Contains(g, "REPLICATION REPLICA")) {
-			return nil
-		}
-		if !strings.Contains(g, " ON ") { // a role grant: GRANT `role` TO `user`
-			return nil
-		}
+	if has, known := hasGlobalPrivilege(readGrants(conn), "REPLICATION SLAVE", "REPLICATION REPLICA"); has || !known {
+		return nil
 	}
 	return &PermanentError{Err: errors.New("the user lacks the REPLICATION SLAVE privilege needed to read the binlog"),
 		Fix: "run GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO the fluxo user (MariaDB 10.5+: also BINLOG MONITOR), plus SELECT on the captured tables"}
+}
+
+// readGrants returns the current user's SHOW GRANTS lines in upper case,
+// or nil when the server does not tell.
+func readGrants(conn *client.Conn) []string {
+	r, err := conn.Execute("SHOW GRANTS")
+	if err != nil {
+		return nil
+	}
+	defer r.Close()
+	grants := make([]string, 0, len(r.Values))
+	for i := range r.Values {
+		grants = append(grants, strings.ToUpper(cell(r, i, 0)))
+	}
+	return grants
+}
+
+// hasGlobalPrivilege reports whether grants give one of privs (or ALL
+// PRIVILEGES) ON *.*. known is false when that cannot be told: no grants
+// read, or a role granted to the user (GRANT `role` TO `user`).
+func hasGlobalPrivilege(grants []string, privs ...string) (has, known bool) {
+	known = grants != nil
+	for _, g := range grants {
+		list, on, ok := strings.Cut(strings.TrimPrefix(g, "GRANT "), " ON ")
+		if !ok {
+			known = false
+			continue
+		}
+		if !strings.HasPrefix(on, "*.* ") {
+			continue
+		}
+		for _, p := range strings.Split(list, ",") {
+			p = strings.TrimSpace(p)
+			if p == "ALL PRIVILEGES" || p == "ALL" || slices.Contains(privs, p) {
+				return true, true
+			}
+		}
+	}
+	return false, known
 }
 
 // metaConn returns the connection for information_schema look-ups,

@@ -31,6 +31,9 @@ type Options struct {
 	// Heartbeat is the server heartbeat period when idle (default 10s).
 	Heartbeat time.Duration
 	Logger    *slog.Logger
+	// Health receives the server's reachability while streaming: Down when
+	// the connection is lost, Up once it is back (nil: not reported).
+	Health cdc.Health
 }
 
 // Source implements cdc.Source for MySQL and MariaDB.
@@ -67,6 +70,9 @@ type tableEntry struct {
 func Open(ctx context.Context, opts Options) (*Source, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Health == nil {
+		opts.Health = cdc.NoHealth{}
 	}
 	if opts.Heartbeat == 0 {
 		opts.Heartbeat = 10 * time.Second

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-mysql-org/go-mysql/client"
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
 
@@ -30,17 +31,13 @@ func (s *Source) resume() error {
 	if err != nil {
 		return err
 	}
-	if p.Flavor != s.server.flavor {
-		return &PermanentError{Err: fmt.Errorf("the checkpoint was taken on %s, the server is %s", p.Flavor, s.server.flavor),
-			Fix: "point source.dsn at the server the checkpoint belongs to, or delete the checkpoint file to re-snapshot"}
-	}
-	if p.ServerID != s.server.identity {
-		if err := s.checkFailover(p); err != nil {
-			return err
-		}
-	}
-	if err := s.checkPurged(p); err != nil {
+	failover, err := verifyResume(s.meta, s.server, p)
+	if err != nil {
 		return err
+	}
+	if failover {
+		s.log.Warn("server identity changed but it has executed every checkpointed transaction: continuing (failover)",
+			"was", p.ServerID, "now", s.server.identity)
 	}
 	s.schemas, s.last = p.schemas, p
 	p.Flavor, p.ServerID = s.server.flavor, s.server.identity
@@ -48,46 +45,61 @@ func (s *Source) resume() error {
 	return nil
 }
 
+// verifyResume checks that the server can resume from p: the same flavour,
+// the same server or one that has executed all of p's transactions
+// (failover is then true), and the binlogs still there.
+func verifyResume(conn *client.Conn, si serverInfo, p *Position) (failover bool, err error) {
+	if p.Flavor != si.flavor {
+		return false, &PermanentError{Err: fmt.Errorf("the checkpoint was taken on %s, the server is %s", p.Flavor, si.flavor),
+			Fix: "point source.dsn at the server the checkpoint belongs to, or delete the checkpoint file to re-snapshot"}
+	}
+	if p.ServerID != si.identity {
+		if err := checkFailover(conn, si, p); err != nil {
+			return false, err
+		}
+		failover = true
+	}
+	return failover, checkPurged(conn, si, p)
+}
+
 // checkFailover accepts another server only when it has executed all of
 // the checkpoint's transactions (a replica of the same history).
-func (s *Source) checkFailover(p *Position) error {
+func checkFailover(conn *client.Conn, si serverInfo, p *Position) error {
 	wrong := &PermanentError{
-		Err: fmt.Errorf("the checkpoint was taken on server %s, this is %s, and its history does not contain the checkpoint's GTIDs", p.ServerID, s.server.identity),
+		Err: fmt.Errorf("the checkpoint was taken on server %s, this is %s, and its history does not contain the checkpoint's GTIDs", p.ServerID, si.identity),
 		Fix: "point source.dsn at the original server, or delete the checkpoint file to take a new snapshot (snapshot.mode: initial)"}
-	if p.GTIDSet == "" || !s.server.gtid {
+	if p.GTIDSet == "" || !si.gtid {
 		return wrong
 	}
-	_, _, cur, err := binlogPosition(s.meta, s.server)
+	_, _, cur, err := binlogPosition(conn, si)
 	if err != nil {
 		return err
 	}
-	have, err1 := gomysql.ParseGTIDSet(s.server.flavor, cur)
-	want, err2 := gomysql.ParseGTIDSet(s.server.flavor, p.GTIDSet)
+	have, err1 := gomysql.ParseGTIDSet(si.flavor, cur)
+	want, err2 := gomysql.ParseGTIDSet(si.flavor, p.GTIDSet)
 	if err1 != nil || err2 != nil || !have.Contain(want) {
 		return wrong
 	}
-	s.log.Warn("server identity changed but it has executed every checkpointed transaction: continuing (failover)",
-		"was", p.ServerID, "now", s.server.identity)
 	return nil
 }
 
 // checkPurged fails when the server no longer has the binlogs to resume.
-func (s *Source) checkPurged(p *Position) error {
+func checkPurged(conn *client.Conn, si serverInfo, p *Position) error {
 	purged := &PermanentError{Err: fmt.Errorf("the server has purged binary logs that fluxo has not read yet (checkpoint at %s)", p),
 		Fix: "the changes in between are lost to CDC: delete the checkpoint file to take a new snapshot, and raise binlog_expire_logs_seconds / expire_logs_days so it does not happen again"}
-	if s.server.flavor == gomysql.MySQLFlavor && p.GTIDSet != "" {
-		gp, err := queryString(s.meta, "SELECT @@gtid_purged")
+	if si.flavor == gomysql.MySQLFlavor && p.GTIDSet != "" {
+		gp, err := queryString(conn, "SELECT @@gtid_purged")
 		if err != nil {
 			return fmt.Errorf("read gtid_purged: %w", err)
 		}
-		have, err1 := gomysql.ParseGTIDSet(s.server.flavor, strings.ReplaceAll(gp, "\n", ""))
-		want, err2 := gomysql.ParseGTIDSet(s.server.flavor, p.GTIDSet)
+		have, err1 := gomysql.ParseGTIDSet(si.flavor, strings.ReplaceAll(gp, "\n", ""))
+		want, err2 := gomysql.ParseGTIDSet(si.flavor, p.GTIDSet)
 		if err1 == nil && err2 == nil && !want.Contain(have) {
 			return purged
 		}
 		return nil
 	}
-	r, err := s.meta.Execute("SHOW BINARY LOGS")
+	r, err := conn.Execute("SHOW BINARY LOGS")
 	if err != nil {
 		return explainPrivilege(err, "REPLICATION CLIENT (MySQL) or BINLOG MONITOR (MariaDB)")
 	}
@@ -97,7 +109,7 @@ func (s *Source) checkPurged(p *Position) error {
 			return nil
 		}
 	}
-	if p.GTIDSet != "" && s.server.flavor == gomysql.MariaDBFlavor {
+	if p.GTIDSet != "" && si.flavor == gomysql.MariaDBFlavor {
 		return nil // MariaDB resumes by GTID; a purge shows as error 1236 when syncing
 	}
 	return purged
@@ -140,7 +152,10 @@ func explainSyncError(err error) error {
 		case gomysql.ER_MASTER_FATAL_ERROR_READING_BINLOG:
 			return &PermanentError{Err: fmt.Errorf("binlog dump: %w", err),
 				Fix: "the binlog position is no longer on the server (purged, or another server): delete the checkpoint file to take a new snapshot"}
-		case gomysql.ER_SPECIFIC_ACCESS_DENIED_ERROR, gomysql.ER_ACCESS_DENIED_ERROR:
+		case gomysql.ER_ACCESS_DENIED_ERROR, gomysql.ER_DBACCESS_DENIED_ERROR: // the login was refused
+			return &PermanentError{Err: fmt.Errorf("binlog dump: %w", err),
+				Fix: "check the user and password in source.dsn (changed on the server?), then restart fluxo"}
+		case gomysql.ER_SPECIFIC_ACCESS_DENIED_ERROR: // a privilege is missing
 			return &PermanentError{Err: fmt.Errorf("binlog dump: %w", err), Fix: "GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO the fluxo user"}
 		}
 	}
@@ -155,6 +170,7 @@ func (s *Source) reconnect(ctx context.Context, cause error) error {
 	}
 	s.syncer.Close()
 	s.syncer, s.streamer = nil, nil
+	s.opts.Health.Down(cdc.ComponentSource, cause)
 	backoff := 200 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		s.log.Warn("binlog connection lost, reconnecting", "err", firstLine(cause), "attempt", attempt, "backoff", backoff, "from", s.last.String())
@@ -165,6 +181,7 @@ func (s *Source) reconnect(ctx context.Context, cause error) error {
 		}
 		err := s.startStream()
 		if err == nil {
+			s.opts.Health.Up(cdc.ComponentSource)
 			return nil
 		}
 		if errors.As(err, new(*PermanentError)) {

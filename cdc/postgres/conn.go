@@ -82,6 +82,14 @@ func explainConnect(dsn string, err error) error {
 // checkServer fails when the server cannot serve logical replication to
 // this role.
 func checkServer(ctx context.Context, conn *pgx.Conn) error {
+	if err := checkWalLevel(ctx, conn); err != nil {
+		return err
+	}
+	return checkReplicationRole(ctx, conn)
+}
+
+// checkWalLevel fails unless wal_level is logical.
+func checkWalLevel(ctx context.Context, conn *pgx.Conn) error {
 	var level string
 	if err := conn.QueryRow(ctx, "SHOW wal_level").Scan(&level); err != nil {
 		return fmt.Errorf("postgres: read wal_level: %w", err)
@@ -90,12 +98,20 @@ func checkServer(ctx context.Context, conn *pgx.Conn) error {
 		return &PermanentError{Err: fmt.Errorf("postgres: wal_level is %s, logical replication needs logical", level),
 			Fix: "run ALTER SYSTEM SET wal_level = logical and restart PostgreSQL"}
 	}
-	var repl, super bool
-	err := conn.QueryRow(ctx, "SELECT rolreplication, rolsuper FROM pg_roles WHERE rolname = current_user").Scan(&repl, &super)
+	return nil
+}
+
+// checkReplicationRole fails unless the role may replicate: the REPLICATION
+// attribute, superuser, or membership of rds_replication (Amazon RDS).
+func checkReplicationRole(ctx context.Context, conn *pgx.Conn) error {
+	var ok bool
+	err := conn.QueryRow(ctx, `SELECT r.rolreplication OR r.rolsuper OR EXISTS (SELECT 1 FROM pg_roles g
+		WHERE g.rolname = 'rds_replication' AND pg_has_role(r.oid, g.oid, 'MEMBER'))
+		FROM pg_roles r WHERE r.rolname = current_user`).Scan(&ok)
 	if err != nil {
 		return fmt.Errorf("postgres: read role attributes: %w", err)
 	}
-	if !repl && !super {
+	if !ok {
 		return &PermanentError{Err: errors.New("postgres: the role lacks the REPLICATION attribute"),
 			Fix: "run ALTER ROLE <fluxo user> REPLICATION (and GRANT SELECT on the captured tables)"}
 	}

@@ -49,7 +49,27 @@ func quoteID(id cdc.TableID) string {
 // checkReplicaIdentity refuses tables whose updates and deletes PostgreSQL
 // cannot publish (no primary key and no replica identity).
 func checkReplicaIdentity(ctx context.Context, conn *pgx.Conn, ids []cdc.TableID) error {
-	var bad []string
+	bad, err := withoutReplicaIdentity(ctx, conn, ids)
+	if err != nil || len(bad) == 0 {
+		return err
+	}
+	return replicaIdentityError(bad)
+}
+
+// replicaIdentityError is the error for tables without a replica identity.
+func replicaIdentityError(bad []cdc.TableID) error {
+	names := make([]string, len(bad))
+	for i, id := range bad {
+		names[i] = id.String()
+	}
+	return &PermanentError{Err: fmt.Errorf("postgres: tables without a primary key or replica identity: %s (PostgreSQL would refuse their updates and deletes once published)", strings.Join(names, ", ")),
+		Fix: "run " + strings.Join(replicaIdentitySQL(bad), " ") + " (or add a primary key), or leave them out with source.exclude_tables"}
+}
+
+// withoutReplicaIdentity returns the tables of ids that have neither a
+// primary key nor a replica identity.
+func withoutReplicaIdentity(ctx context.Context, conn *pgx.Conn, ids []cdc.TableID) ([]cdc.TableID, error) {
+	var bad []cdc.TableID
 	for _, id := range ids {
 		var ident string
 		var hasKey bool
@@ -57,17 +77,23 @@ func checkReplicaIdentity(ctx context.Context, conn *pgx.Conn, ids []cdc.TableID
 			EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND (i.indisprimary OR i.indisreplident))
 			FROM pg_class c WHERE c.oid = $1::regclass`, quoteID(id)).Scan(&ident, &hasKey)
 		if err != nil {
-			return fmt.Errorf("read replica identity of %s: %w", id, err)
+			return nil, fmt.Errorf("read replica identity of %s: %w", id, err)
 		}
 		if ident == "n" || (ident == "d" && !hasKey) {
-			bad = append(bad, id.String())
+			bad = append(bad, id)
 		}
 	}
-	if len(bad) == 0 {
-		return nil
+	return bad, nil
+}
+
+// replicaIdentitySQL returns the statements giving ids a full replica
+// identity.
+func replicaIdentitySQL(ids []cdc.TableID) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = "ALTER TABLE " + quoteID(id) + " REPLICA IDENTITY FULL;"
 	}
-	return &PermanentError{Err: fmt.Errorf("postgres: tables without a primary key or replica identity: %s (PostgreSQL would refuse their updates and deletes once published)", strings.Join(bad, ", ")),
-		Fix: "run ALTER TABLE <table> REPLICA IDENTITY FULL (or add a primary key) for each, or leave them out with source.exclude_tables"}
+	return out
 }
 
 // ensurePublication creates the publication for ids when it is missing, and
@@ -86,13 +112,18 @@ func ensurePublication(ctx context.Context, conn *pgx.Conn, name string, ids []c
 	return checkPublication(ctx, conn, name, ids)
 }
 
-func createPublication(ctx context.Context, conn *pgx.Conn, name string, ids []cdc.TableID) error {
+// publicationSQL is the statement that creates the publication for ids.
+func publicationSQL(name string, ids []cdc.TableID) string {
 	names := make([]string, len(ids))
 	for i, id := range ids {
 		names[i] = quoteID(id)
 	}
-	sql := fmt.Sprintf("CREATE PUBLICATION %s FOR TABLE %s WITH (publish_via_partition_root = true)",
+	return fmt.Sprintf("CREATE PUBLICATION %s FOR TABLE %s WITH (publish_via_partition_root = true)",
 		pgx.Identifier{name}.Sanitize(), strings.Join(names, ", "))
+}
+
+func createPublication(ctx context.Context, conn *pgx.Conn, name string, ids []cdc.TableID) error {
+	sql := publicationSQL(name, ids)
 	if _, err := conn.Exec(ctx, sql); err != nil {
 		return &PermanentError{Err: fmt.Errorf("postgres: create publication %q: %w", name, err),
 			Fix: "create it as the tables' owner or a superuser: " + sql}
@@ -101,33 +132,52 @@ func createPublication(ctx context.Context, conn *pgx.Conn, name string, ids []c
 }
 
 func checkPublication(ctx context.Context, conn *pgx.Conn, name string, ids []cdc.TableID) error {
+	missing, err := missingFromPublication(ctx, conn, name, ids)
+	if err != nil || len(missing) == 0 {
+		return err
+	}
+	names := make([]string, len(missing))
+	for i, id := range missing {
+		names[i] = quoteID(id)
+	}
+	return &PermanentError{Err: fmt.Errorf("postgres: publication %q does not include %s", name, strings.Join(names, ", ")),
+		Fix: fmt.Sprintf("run %s or leave the tables out of source.tables", alterPublicationSQL(name, missing))}
+}
+
+// missingFromPublication returns the tables of ids that the publication
+// does not publish.
+func missingFromPublication(ctx context.Context, conn *pgx.Conn, name string, ids []cdc.TableID) ([]cdc.TableID, error) {
 	rows, err := conn.Query(ctx, "SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = $1", name)
 	if err != nil {
-		return fmt.Errorf("read publication %q: %w", name, err)
+		return nil, fmt.Errorf("read publication %q: %w", name, err)
 	}
 	have := map[cdc.TableID]bool{}
 	for rows.Next() {
 		var id cdc.TableID
 		if err := rows.Scan(&id.Schema, &id.Name); err != nil {
-			return err
+			return nil, err
 		}
 		have[id] = true
 	}
 	if err := rows.Err(); err != nil {
-		return err
+		return nil, err
 	}
-	var missing []string
+	var missing []cdc.TableID
 	for _, id := range ids {
 		if !have[id] {
-			missing = append(missing, quoteID(id))
+			missing = append(missing, id)
 		}
 	}
-	if len(missing) > 0 {
-		return &PermanentError{Err: fmt.Errorf("postgres: publication %q does not include %s", name, strings.Join(missing, ", ")),
-			Fix: fmt.Sprintf("run ALTER PUBLICATION %s ADD TABLE %s, or leave the tables out of source.tables",
-				pgx.Identifier{name}.Sanitize(), strings.Join(missing, ", "))}
+	return missing, nil
+}
+
+// alterPublicationSQL is the statement that adds ids to the publication.
+func alterPublicationSQL(name string, ids []cdc.TableID) string {
+	names := make([]string, len(ids))
+	for i, id := range ids {
+		names[i] = quoteID(id)
 	}
-	return nil
+	return fmt.Sprintf("ALTER PUBLICATION %s ADD TABLE %s;", pgx.Identifier{name}.Sanitize(), strings.Join(names, ", "))
 }
 
 // slot is what pg_replication_slots says of fluxo's slot.
@@ -136,13 +186,16 @@ type slot struct {
 	plugin    string
 	database  string
 	confirmed pglogrepl.LSN
+	walStatus string // reserved, extended, unreserved or lost (PostgreSQL 13+; "" before)
+	activePID int32  // the walsender using it, 0 when none
 }
 
 func readSlot(ctx context.Context, conn *pgx.Conn, name string) (slot, error) {
 	var s slot
-	var confirmed *string
-	err := conn.QueryRow(ctx, `SELECT plugin, database, confirmed_flush_lsn::text FROM pg_replication_slots
-		WHERE slot_name = $1`, name).Scan(&s.plugin, &s.database, &confirmed)
+	var confirmed, walStatus *string
+	var pid *int32
+	err := conn.QueryRow(ctx, `SELECT plugin, database, confirmed_flush_lsn::text, to_jsonb(s)->>'wal_status', active_pid
+		FROM pg_replication_slots s WHERE slot_name = $1`, name).Scan(&s.plugin, &s.database, &confirmed, &walStatus, &pid)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return s, nil
 	}
@@ -150,6 +203,12 @@ func readSlot(ctx context.Context, conn *pgx.Conn, name string) (slot, error) {
 		return s, fmt.Errorf("read slot %q: %w", name, err)
 	}
 	s.exists = true
+	if walStatus != nil {
+		s.walStatus = *walStatus
+	}
+	if pid != nil {
+		s.activePID = *pid
+	}
 	if confirmed != nil {
 		if s.confirmed, err = pglogrepl.ParseLSN(*confirmed); err != nil {
 			return s, err

@@ -34,6 +34,9 @@ type Options struct {
 	// server (default 10s, or Heartbeat when shorter).
 	StatusInterval time.Duration
 	Logger         *slog.Logger
+	// Health receives the server's reachability while streaming: Down when
+	// the connection is lost, Up once it is back (nil: not reported).
+	Health cdc.Health
 }
 
 // Source implements cdc.Source for PostgreSQL.
@@ -66,6 +69,9 @@ type Source struct {
 func Open(ctx context.Context, opts Options) (*Source, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Health == nil {
+		opts.Health = cdc.NoHealth{}
 	}
 	if opts.Parallelism <= 0 {
 		opts.Parallelism = 4
@@ -133,20 +139,8 @@ func (s *Source) resume(ctx context.Context, sl slot, ids []cdc.TableID) error {
 	if err != nil {
 		return err
 	}
-	resnap := "delete the checkpoint file and restart to take a new snapshot (snapshot.mode: initial)"
-	switch {
-	case cp.SystemID != s.systemID:
-		return &PermanentError{Err: fmt.Errorf("postgres: the checkpoint belongs to server %s, this is server %s", cp.SystemID, s.systemID),
-			Fix: "point source.dsn at the original server, or " + resnap}
-	case !sl.exists:
-		return &PermanentError{Err: fmt.Errorf("postgres: replication slot %q is gone (dropped?), the changes since %s cannot be read", s.opts.Slot, cp.LSN),
-			Fix: resnap}
-	case sl.plugin != "pgoutput" || sl.database != s.dbName:
-		return &PermanentError{Err: fmt.Errorf("postgres: slot %q uses plugin %s on database %s", s.opts.Slot, sl.plugin, sl.database),
-			Fix: "give fluxo its own slot (source.slot)"}
-	case sl.confirmed > cp.LSN:
-		return &PermanentError{Err: fmt.Errorf("postgres: slot %q is at %s, ahead of the checkpoint at %s: the changes in between were confirmed by someone else and are lost to fluxo", s.opts.Slot, sl.confirmed, cp.LSN),
-			Fix: "make sure no other client uses the slot, then " + resnap}
+	if err := verifyResume(cp, sl, s.systemID, s.dbName, s.opts.Slot); err != nil {
+		return err
 	}
 	if cp.versions != nil {
 		s.versions = cp.versions
@@ -159,6 +153,30 @@ func (s *Source) resume(ctx context.Context, sl slot, ids []cdc.TableID) error {
 	}
 	s.log.Warn("the initial snapshot was interrupted: reading the tables again, then streaming from the checkpoint", "position", cp.String())
 	return s.startSnapshot(ctx, ids, "", cp.LSN, false)
+}
+
+// verifyResume checks that the server (systemID, database dbName) and its
+// slot sl, called name, can resume from the checkpoint cp.
+func verifyResume(cp *Position, sl slot, systemID, dbName, name string) error {
+	resnap := "delete the checkpoint file and restart to take a new snapshot (snapshot.mode: initial)"
+	switch {
+	case cp.SystemID != systemID:
+		return &PermanentError{Err: fmt.Errorf("postgres: the checkpoint belongs to server %s, this is server %s", cp.SystemID, systemID),
+			Fix: "point source.dsn at the original server, or " + resnap}
+	case !sl.exists:
+		return &PermanentError{Err: fmt.Errorf("postgres: replication slot %q is gone (dropped?), the changes since %s cannot be read", name, cp.LSN),
+			Fix: resnap}
+	case sl.plugin != "pgoutput" || sl.database != dbName:
+		return &PermanentError{Err: fmt.Errorf("postgres: slot %q uses plugin %s on database %s", name, sl.plugin, sl.database),
+			Fix: "give fluxo its own slot (source.slot)"}
+	case sl.confirmed > cp.LSN:
+		return &PermanentError{Err: fmt.Errorf("postgres: slot %q is at %s, ahead of the checkpoint at %s: the changes in between were confirmed by someone else and are lost to fluxo", name, sl.confirmed, cp.LSN),
+			Fix: "make sure no other client uses the slot, then " + resnap}
+	case sl.walStatus == "lost":
+		return &PermanentError{Err: fmt.Errorf("postgres: replication slot %q is invalidated (wal_status lost): the server removed WAL it still needed (max_slot_wal_keep_size)", name),
+			Fix: "drop the slot (SELECT pg_drop_replication_slot('" + name + "')), then " + resnap + "; raise max_slot_wal_keep_size so it does not happen again"}
+	}
+	return nil
 }
 
 // fresh starts without a checkpoint.

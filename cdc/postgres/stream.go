@@ -94,6 +94,7 @@ func (s *Source) step(ctx context.Context) error {
 // from the last yielded commit; the server sends the transaction in
 // progress again (at-least-once).
 func (s *Source) reconnect(ctx context.Context, cause error) error {
+	s.opts.Health.Down(cdc.ComponentSource, cause)
 	backoff := 200 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		s.log.Warn("postgres connection lost, reconnecting", "err", cause.Error(), "attempt", attempt,
@@ -105,6 +106,7 @@ func (s *Source) reconnect(ctx context.Context, cause error) error {
 		}
 		err := s.reopen(ctx)
 		if err == nil {
+			s.opts.Health.Up(cdc.ComponentSource)
 			return nil
 		}
 		if errors.As(err, new(*PermanentError)) {

@@ -129,7 +129,7 @@ type stream struct {
 func startStream(ctx context.Context, cfg *config.Config, log *slog.Logger) *stream {
 	sctx, cancel := context.WithCancel(ctx)
 	s := &stream{cancel: cancel, stopped: make(chan struct{})}
-	go func() { s.err = app.Stream(sctx, cfg, log); close(s.stopped) }()
+	go func() { s.err = app.Stream(sctx, cfg, app.StreamOptions{}, log); close(s.stopped) }()
 	return s
 }
 

@@ -11,8 +11,8 @@ import (
 )
 
 // configTemplate is the demo's fluxo.yaml. Its verbs are, in order: the
-// MariaDB address, the Kafka brokers, the registry URL and the checkpoint
-// path. The password stays a ${VAR} reference, as it would in production.
+// MariaDB address, the Kafka brokers, the registry URL, the checkpoint
+// path and the bronze directory. The password stays a ${VAR} reference, as it would in production.
 const configTemplate = `# fluxo.yaml: one file per source database (see SPEC.md section 2).
 name: shop
 source:
@@ -30,13 +30,17 @@ checkpoint:
   path: %s
 snapshot:
   mode: initial               # snapshot the tables first, then stream
+http:
+  listen: 127.0.0.1:0         # /metrics, /healthz, /readyz (default 127.0.0.1:9187; 0: a free port)
+bronze:
+  url: file://%s              # fluxo fullload's target (fluxo check probes it)
 `
 
 // writeConfig writes the demo's config to dir, prints it and loads it the
 // way `fluxo stream -c` does, with FLUXO_DB_PASSWORD supplied by the demo.
 func writeConfig(dir string, s *servers, out io.Writer) (*config.Config, error) {
 	yaml := fmt.Sprintf(configTemplate, s.db.Addr(), strings.Join(s.brokers, ", "),
-		s.registryURL, filepath.Join(dir, "shop.checkpoint"))
+		s.registryURL, filepath.Join(dir, "shop.checkpoint"), filepath.Join(dir, "bronze"))
 	path := filepath.Join(dir, "fluxo.yaml")
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		return nil, err

@@ -66,7 +66,9 @@ func TestDemo(t *testing.T) {
 			t.Errorf("unexpected records for %s: %+v", key, got[key])
 		}
 	}
-	for _, s := range []string{"stopped cleanly", "tables:      2", "shop.orders                              schema version 1"} {
+	for _, s := range []string{"stopped cleanly", "tables:      2", "shop.orders                              schema version 1",
+		"GET /readyz   200 ready", `fluxo_events_total{op="u",table="shop.orders"} 1`, `fluxo_kafka_records_total{table="shop.customers"} 7`,
+		"1 transaction behind", "ok    source.binlog_format        ROW", "0 FAIL, 0 skip: fluxo stream can start"} {
 		if !strings.Contains(out.String(), s) {
 			t.Errorf("output lacks %q", s)
 		}

@@ -84,10 +84,20 @@ func demo(ctx context.Context, srv *servers, dir string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	section(out, "fluxo check: the preflight (app.Check)")
+	var check bytes.Buffer
+	if err := app.Check(ctx, cfg, &check, false); err != nil {
+		return fmt.Errorf("fluxo check: %w\n%s", err, check.String())
+	}
+	indent(out, check.String())
 	section(out, "streaming with app.Stream (logs at warn level go to stderr)")
 	st := startStream(ctx, cfg)
 	defer st.stop()
 	if err := streamChanges(ctx, st, srv, cfg, out); err != nil {
+		return err
+	}
+	section(out, "the stream's HTTP endpoint: probes and Prometheus metrics")
+	if err := printEndpoint(ctx, st, out); err != nil {
 		return err
 	}
 	section(out, "records in Kafka, decoded with the registry's schemas")
@@ -99,15 +109,26 @@ func demo(ctx context.Context, srv *servers, dir string, out io.Writer) error {
 		return fmt.Errorf("fluxo stream: %w", err)
 	}
 	fmt.Fprintln(out, "    stopped cleanly: Kafka flushed, checkpoint saved")
-	section(out, "the saved checkpoint (app.Status)")
+	section(out, "one more change while fluxo is stopped")
+	const late = `INSERT INTO shop.orders VALUES (104, 1, 9.90, 'new', NULL, '2025-06-02 09:00:00')`
+	if err := srv.db.Exec(ctx, late); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "    %s\n    (fluxo status measures the lag below; the next start streams it)\n", late)
+	section(out, "fluxo status: the saved checkpoint and the lag behind the server (app.Status)")
 	var status bytes.Buffer
 	if err := app.Status(ctx, cfg, &status, false); err != nil {
 		return err
 	}
-	for line := range strings.Lines(status.String()) {
+	indent(out, status.String())
+	return nil
+}
+
+// indent prints text indented by four spaces.
+func indent(out io.Writer, text string) {
+	for line := range strings.Lines(text) {
 		fmt.Fprintf(out, "    %s", line)
 	}
-	return nil
 }
 
 // streamChanges waits for fluxo's initial snapshot, changes the database

@@ -80,15 +80,17 @@ type stream struct {
 	cancel context.CancelFunc
 	exited chan struct{} // closed when app.Stream has returned
 	err    error         // app.Stream's result, set before exited is closed
+	addr   chan string   // the HTTP endpoint's address, once it listens
 }
 
 // startStream runs app.Stream(cfg) until stop is called or ctx is done.
 func startStream(ctx context.Context, cfg *config.Config) *stream {
 	ctx, cancel := context.WithCancel(ctx)
-	s := &stream{cancel: cancel, exited: make(chan struct{})}
+	s := &stream{cancel: cancel, exited: make(chan struct{}), addr: make(chan string, 1)}
+	o := app.StreamOptions{Listening: func(a string) { s.addr <- a }}
 	go func() {
 		defer close(s.exited)
-		s.err = app.Stream(ctx, cfg, newLogger())
+		s.err = app.Stream(ctx, cfg, o, newLogger())
 	}()
 	return s
 }

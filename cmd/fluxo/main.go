@@ -16,10 +16,13 @@ import (
 	"runtime/debug"
 	"syscall"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/term"
 
 	"github.com/fluxo-cdc/fluxo/app"
 	"github.com/fluxo-cdc/fluxo/config"
+	"github.com/fluxo-cdc/fluxo/sdnotify"
 )
 
 // Set at build time with -ldflags "-X main.version=... -X main.commit=...".
@@ -52,6 +55,9 @@ commands:
   fullload -c FILE [--tables a.b,c.d] [--run-id ID]
                      load the tables into the bronze layer; rerun with the
                      same --run-id to resume an interrupted run
+  check -c FILE [--json]
+                     preflight: one line per check with the fix; exit 1
+                     when fluxo stream would not start
   status -c FILE     print the stored checkpoint
   version            print version information
 
@@ -70,7 +76,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cfgPath := fs.String("c", "", "config file (YAML)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "", "json or text (default: text on a terminal, json otherwise)")
-	jsonOut := fs.Bool("json", false, "status: print JSON")
+	jsonOut := fs.Bool("json", false, "status, check: print JSON")
 	tables := fs.String("tables", "", "fullload: only these tables (schema.table, comma separated)")
 	runID := fs.String("run-id", "", "fullload: resume (or name) this run")
 	if err := fs.Parse(args); err != nil {
@@ -88,11 +94,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		printVersion(stdout)
 		return 0
 	case "stream":
-		err = withConfig(*cfgPath, func(cfg *config.Config) error { return app.Stream(ctx, cfg, log) })
+		err = withConfig(*cfgPath, func(cfg *config.Config) error { return app.Stream(ctx, cfg, streamOptions(), log) })
 	case "fullload":
 		err = withConfig(*cfgPath, func(cfg *config.Config) error {
 			return fullload(ctx, cfg, *tables, *runID, *logLevel, log, stdout, stderr)
 		})
+	case "check":
+		err = withConfig(*cfgPath, func(cfg *config.Config) error { return app.Check(ctx, cfg, stdout, *jsonOut) })
 	case "status":
 		err = withConfig(*cfgPath, func(cfg *config.Config) error { return app.Status(ctx, cfg, stdout, *jsonOut) })
 	case "help", "-h", "--help":
@@ -128,6 +136,19 @@ func printVersion(w io.Writer) {
 		c = "unknown"
 	}
 	fmt.Fprintf(w, "fluxo %s (commit %s, %s, %s/%s)\n", version, c, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
+
+// streamOptions gives `fluxo stream` a metrics registry with the Go
+// runtime and process collectors, and systemd's notification socket and
+// watchdog interval when systemd started it.
+func streamOptions() app.StreamOptions {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return app.StreamOptions{
+		Metrics:  reg,
+		Notify:   sdnotify.New(os.Getenv("NOTIFY_SOCKET")),
+		Watchdog: sdnotify.WatchdogInterval(os.Getenv("WATCHDOG_USEC"), os.Getenv("WATCHDOG_PID"), os.Getpid()),
+	}
 }
 
 // fullload runs `fluxo fullload`; on a terminal the live display replaces
