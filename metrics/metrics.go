@@ -34,6 +34,7 @@ type Stream struct {
 	slotLag      prometheus.Gauge
 
 	snapshotState atomic.Int32 // 0 not seen, 1 running, 2 done
+	lastTs        atomic.Int64 // source timestamp of the last event
 }
 
 // New returns a Stream registering its metrics in reg. now is the clock
@@ -157,10 +158,14 @@ func (t *Table) Event(ev *cdc.Event) {
 			t.events[i].Inc()
 		}
 	}
-	now := t.m.now()
-	t.m.lastEvent.Set(float64(now.UnixNano()) / 1e9)
-	if ev.Source.TsMs > 0 {
-		t.m.lag.Set(max(float64(now.UnixMilli()-ev.Source.TsMs)/1000, 0))
+	// The clock is read once per source timestamp, not per event: the
+	// events of a transaction share their commit's.
+	if ts := ev.Source.TsMs; ts != t.m.lastTs.Swap(ts) || ts == 0 {
+		now := t.m.now()
+		t.m.lastEvent.Set(float64(now.UnixNano()) / 1e9)
+		if ts > 0 {
+			t.m.lag.Set(max(float64(now.UnixMilli()-ts)/1000, 0))
+		}
 	}
 	t.m.snapshotEvent(ev, t)
 }
