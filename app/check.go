@@ -18,31 +18,14 @@ import (
 
 // Statuses of a CheckLine.
 const (
-	// CheckOK: the check passed.
-	CheckOK = "ok"
-	// CheckWarn: streaming works, at a cost the detail names, or only
-	// fluxo fullload is affected.
-	CheckWarn = "warn"
-	// CheckFail: fluxo stream would not start, or would stop.
-	CheckFail = "FAIL"
-	// CheckSkip: not run, because an earlier check failed or the setting is
-	// not configured.
-	CheckSkip = "skip"
+	CheckOK   = cdc.CheckOK
+	CheckWarn = cdc.CheckWarn
+	CheckFail = cdc.CheckFail
+	CheckSkip = cdc.CheckSkip
 )
 
 // CheckLine is one line of `fluxo check`.
-type CheckLine struct {
-	// Name identifies the check: source.binlog_format, kafka.topics, ...
-	Name string `json:"name"`
-	// Status is CheckOK, CheckWarn, CheckFail or CheckSkip.
-	Status string `json:"status"`
-	// Detail says what was found.
-	Detail string `json:"detail"`
-	// Fix says what fixes a warn or FAIL; SQL holds the statements it
-	// names, verbatim.
-	Fix string   `json:"fix,omitempty"`
-	SQL []string `json:"sql,omitempty"`
-}
+type CheckLine = cdc.Check
 
 // checkTimeout bounds connecting to each server and each group of checks
 // of Kafka, the registry and bronze, so that an unreachable server gives a

@@ -43,20 +43,16 @@ func checkSource(ctx context.Context, cfg *config.Config, connectTimeout time.Du
 		if err != nil {
 			return []CheckLine{{Name: "source.connect", Status: CheckSkip, Detail: "needs a valid config: " + err.Error()}}
 		}
-		var checks []mysql.Check
+		var checks []cdc.Check
 		checks, ids = mysql.Preflight(ctx, mysql.PreflightOptions{
 			Conn:     mysql.Conn{Host: dsn.Host, Port: dsn.Port, User: dsn.User, Password: dsn.Password},
 			ServerID: cfg.Source.ServerID, Filter: filter, Snapshot: cfg.Snapshot.Mode, Checkpoint: position, ConnectTimeout: connectTimeout})
-		for _, c := range checks {
-			lines = append(lines, CheckLine(c))
-		}
+		lines = append(lines, checks...)
 	case config.FlavorPostgres:
-		var checks []postgres.Check
+		var checks []cdc.Check
 		checks, ids = postgres.Preflight(ctx, postgres.PreflightOptions{DSN: cfg.Source.DSN, Slot: cfg.Source.Slot,
 			Publication: cfg.Source.Publication, Filter: filter, Checkpoint: position, ConnectTimeout: connectTimeout})
-		for _, c := range checks {
-			lines = append(lines, CheckLine(c))
-		}
+		lines = append(lines, checks...)
 	default:
 		return []CheckLine{{Name: "source.connect", Status: CheckSkip, Detail: "needs a mysql:// or postgres:// source.dsn"}}
 	}

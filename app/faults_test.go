@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"strings"
 	"testing"
@@ -146,40 +145,6 @@ func (s *streamer) waitExit(t *testing.T, d time.Duration) error {
 		t.Fatalf("the stream did not stop by itself within %s", d)
 		return nil
 	}
-}
-
-// startPacedWriter is startWriter with a pause after each transaction, so
-// that a fault lasting seconds leaves a backlog of a few thousand changes
-// rather than a hundred thousand.
-func (e *env) startPacedWriter(table string, seed uint64, pause time.Duration) *writer {
-	w := &writer{stop: make(chan struct{})}
-	c, closeConn := e.sqlConn()
-	w.wg.Add(1)
-	go func() {
-		defer w.wg.Done()
-		defer closeConn()
-		rng := rand.New(rand.NewPCG(seed, 7))
-		next := 1_000_000
-		for {
-			select {
-			case <-w.stop:
-				return
-			case <-time.After(pause):
-			}
-			n, err := writeTx(c, table, rng, &next)
-			w.mu.Lock()
-			w.commits++
-			w.ops += n
-			if err != nil && w.err == nil {
-				w.err = err
-			}
-			w.mu.Unlock()
-			if err != nil {
-				return
-			}
-		}
-	}()
-	return w
 }
 
 // progress returns how many transactions the writer ended so far.

@@ -101,6 +101,13 @@ type writer struct {
 }
 
 func (e *env) startWriter(table string, seed uint64) *writer {
+	return e.startPacedWriter(table, seed, 0)
+}
+
+// startPacedWriter is startWriter with a pause after each transaction (0:
+// none), so that a fault lasting seconds leaves a backlog of a few thousand
+// changes rather than a hundred thousand.
+func (e *env) startPacedWriter(table string, seed uint64, pause time.Duration) *writer {
 	w := &writer{stop: make(chan struct{})}
 	c, closeConn := e.sqlConn()
 	w.wg.Add(1)
@@ -110,10 +117,8 @@ func (e *env) startWriter(table string, seed uint64) *writer {
 		rng := rand.New(rand.NewPCG(seed, 7))
 		next := 1_000_000
 		for {
-			select {
-			case <-w.stop:
+			if !w.wait(pause) {
 				return
-			default:
 			}
 			n, err := writeTx(c, table, rng, &next)
 			w.mu.Lock()
@@ -129,6 +134,24 @@ func (e *env) startWriter(table string, seed uint64) *writer {
 		}
 	}()
 	return w
+}
+
+// wait pauses for d, or not at all when d is 0; false means stop.
+func (w *writer) wait(d time.Duration) bool {
+	if d == 0 {
+		select {
+		case <-w.stop:
+			return false
+		default:
+			return true
+		}
+	}
+	select {
+	case <-w.stop:
+		return false
+	case <-time.After(d):
+		return true
+	}
 }
 
 // execer runs one SQL statement.

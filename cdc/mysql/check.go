@@ -15,32 +15,6 @@ import (
 	"github.com/fluxo-cdc/fluxo/cdc"
 )
 
-// Statuses of a Check.
-const (
-	// CheckOK: the check passed.
-	CheckOK = "ok"
-	// CheckWarn: streaming works, at a cost the detail names.
-	CheckWarn = "warn"
-	// CheckFail: fluxo stream would not start, or would stop.
-	CheckFail = "FAIL"
-	// CheckSkip: not run, because an earlier check failed.
-	CheckSkip = "skip"
-)
-
-// Check is the outcome of one preflight check of `fluxo check`.
-type Check struct {
-	// Name identifies the check, e.g. "source.binlog_format".
-	Name string
-	// Status is CheckOK, CheckWarn, CheckFail or CheckSkip.
-	Status string
-	// Detail says what was found.
-	Detail string
-	// Fix says what fixes a warn or FAIL. SQL holds the statements it
-	// names, verbatim, for an administrator to run.
-	Fix string
-	SQL []string
-}
-
 // PreflightOptions configure Preflight; the fields mean what they mean in
 // Options.
 type PreflightOptions struct {
@@ -67,13 +41,13 @@ type preflight struct {
 	si      serverInfo
 	account string // 'user'@'host' as the server knows the session
 	grants  []string
-	checks  []Check
+	checks  []cdc.Check
 }
 
 // Preflight runs the source checks of `fluxo check`, with the functions
 // Open runs at start, and returns them with the captured tables (nil when
 // they could not be listed). ctx bounds the whole run: give it a deadline.
-func Preflight(ctx context.Context, o PreflightOptions) ([]Check, []cdc.TableID) {
+func Preflight(ctx context.Context, o PreflightOptions) ([]cdc.Check, []cdc.TableID) {
 	p := &preflight{o: o}
 	if p.o.ConnectTimeout <= 0 {
 		p.o.ConnectTimeout = 10 * time.Second
@@ -102,17 +76,17 @@ func Preflight(ctx context.Context, o PreflightOptions) ([]Check, []cdc.TableID)
 }
 
 func (p *preflight) add(name, status, detail, fix string, sql ...string) {
-	p.checks = append(p.checks, Check{Name: name, Status: status, Detail: detail, Fix: fix, SQL: sql})
+	p.checks = append(p.checks, cdc.Check{Name: name, Status: status, Detail: detail, Fix: fix, SQL: sql})
 }
 
 // fail adds a failed check from err, using a PermanentError's fix.
 func (p *preflight) fail(name string, err error, sql ...string) {
 	var pe *PermanentError
 	if errors.As(err, &pe) {
-		p.add(name, CheckFail, pe.Err.Error(), pe.Fix, sql...)
+		p.add(name, cdc.CheckFail, pe.Err.Error(), pe.Fix, sql...)
 		return
 	}
-	p.add(name, CheckFail, err.Error(), "")
+	p.add(name, cdc.CheckFail, err.Error(), "")
 }
 
 // connect dials the server and reads its settings; on failure the other
@@ -131,13 +105,13 @@ func (p *preflight) connect(ctx context.Context) bool {
 		}
 		p.connectFailed(cctx, err)
 		for _, n := range checkNames[1:] {
-			p.add(n, CheckSkip, "needs source.connect", "")
+			p.add(n, cdc.CheckSkip, "needs source.connect", "")
 		}
 		return false
 	}
 	user, _ := queryString(conn, "SELECT CURRENT_USER()")
 	p.account = quoteAccount(user)
-	p.add("source.connect", CheckOK, fmt.Sprintf("%s %s at %s as %s", p.si.flavor, p.si.version, p.o.Conn.addr(), p.account), "")
+	p.add("source.connect", cdc.CheckOK, fmt.Sprintf("%s %s at %s as %s", p.si.flavor, p.si.version, p.o.Conn.addr(), p.account), "")
 	return true
 }
 
@@ -146,13 +120,13 @@ func (p *preflight) connectFailed(ctx context.Context, err error) {
 	switch {
 	case errors.As(err, &pe):
 		user := quoteAccount(p.o.Conn.User + "@%")
-		p.add("source.connect", CheckFail, pe.Err.Error(), pe.Fix+"; if the user does not exist for this client host, create it: CREATE USER "+user+
+		p.add("source.connect", cdc.CheckFail, pe.Err.Error(), pe.Fix+"; if the user does not exist for this client host, create it: CREATE USER "+user+
 			" IDENTIFIED BY '...'; GRANT SELECT, REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO "+user+";")
 	case ctx.Err() != nil || strings.Contains(err.Error(), "i/o timeout"):
-		p.add("source.connect", CheckFail, fmt.Sprintf("mysql %s did not answer in time: %v", p.o.Conn.addr(), err),
+		p.add("source.connect", cdc.CheckFail, fmt.Sprintf("mysql %s did not answer in time: %v", p.o.Conn.addr(), err),
 			"check that the server runs, that source.dsn's host:port is right and that no firewall drops the connection")
 	default:
-		p.add("source.connect", CheckFail, err.Error(), "start the server, or correct the host and port in source.dsn")
+		p.add("source.connect", cdc.CheckFail, err.Error(), "start the server, or correct the host and port in source.dsn")
 	}
 }
 
@@ -162,29 +136,29 @@ func (p *preflight) settings() {
 	if err := si.checkLogBin(); err != nil {
 		p.fail("source.binlog", err)
 	} else {
-		p.add("source.binlog", CheckOK, "log_bin is on", "")
+		p.add("source.binlog", cdc.CheckOK, "log_bin is on", "")
 	}
 	if err := si.checkFormat(); err != nil {
 		p.setting("source.binlog_format", err, "binlog_format", "ROW")
 	} else {
-		p.add("source.binlog_format", CheckOK, si.format, "")
+		p.add("source.binlog_format", cdc.CheckOK, si.format, "")
 	}
 	if err := si.checkRowImage(); err != nil {
 		p.setting("source.binlog_row_image", err, "binlog_row_image", "FULL")
 	} else {
-		p.add("source.binlog_row_image", CheckOK, orNA(si.rowImage), "")
+		p.add("source.binlog_row_image", cdc.CheckOK, orNA(si.rowImage), "")
 	}
 	switch {
 	case si.rowMetadata == "":
-		p.add("source.binlog_row_metadata", CheckWarn, "the server has no binlog_row_metadata (MySQL before 8.0.1, MariaDB before 10.5): "+
+		p.add("source.binlog_row_metadata", cdc.CheckWarn, "the server has no binlog_row_metadata (MySQL before 8.0.1, MariaDB before 10.5): "+
 			"column names come from information_schema, which is wrong for rows written before an ALTER TABLE",
 			"upgrade the server, or avoid ALTER TABLE on captured tables while fluxo is behind")
 	case !strings.EqualFold(si.rowMetadata, "FULL"):
 		sql := "SET GLOBAL binlog_row_metadata = 'FULL';"
-		p.add("source.binlog_row_metadata", CheckWarn, si.rowMetadata+": column names come from information_schema, "+
+		p.add("source.binlog_row_metadata", cdc.CheckWarn, si.rowMetadata+": column names come from information_schema, "+
 			"which is wrong for rows written before an ALTER TABLE", "run "+sql+" and set binlog_row_metadata=FULL in the server's config", sql)
 	default:
-		p.add("source.binlog_row_metadata", CheckOK, si.rowMetadata, "")
+		p.add("source.binlog_row_metadata", cdc.CheckOK, si.rowMetadata, "")
 	}
 	p.gtid()
 }
@@ -194,18 +168,18 @@ func (p *preflight) setting(name string, err error, variable, want string) {
 	sql := fmt.Sprintf("SET GLOBAL %s = '%s';", variable, want)
 	var pe *PermanentError
 	errors.As(err, &pe)
-	p.add(name, CheckFail, pe.Err.Error(), fmt.Sprintf("run %s and set %s=%s in the server's config "+
+	p.add(name, cdc.CheckFail, pe.Err.Error(), fmt.Sprintf("run %s and set %s=%s in the server's config "+
 		"(sessions already open keep the old value until they reconnect)", sql, variable, want), sql)
 }
 
 func (p *preflight) gtid() {
 	switch {
 	case p.si.flavor == gomysql.MariaDBFlavor:
-		p.add("source.gtid", CheckOK, "MariaDB GTIDs", "")
+		p.add("source.gtid", cdc.CheckOK, "MariaDB GTIDs", "")
 	case p.si.gtid:
-		p.add("source.gtid", CheckOK, "gtid_mode is ON", "")
+		p.add("source.gtid", cdc.CheckOK, "gtid_mode is ON", "")
 	default:
-		p.add("source.gtid", CheckWarn, "gtid_mode is not ON: positions are binlog file and offset only, so fluxo cannot follow a failover to a replica",
+		p.add("source.gtid", cdc.CheckWarn, "gtid_mode is not ON: positions are binlog file and offset only, so fluxo cannot follow a failover to a replica",
 			"SET GLOBAL enforce_gtid_consistency = ON, then gtid_mode to OFF_PERMISSIVE, ON_PERMISSIVE and ON in turn, and set both in the server's config")
 	}
 }
@@ -215,18 +189,18 @@ func (p *preflight) serverID() {
 	id := fmt.Sprint(p.o.ServerID)
 	r, err := p.conn.Execute("SHOW SLAVE HOSTS")
 	if err != nil {
-		p.add("source.server_id", CheckOK, id+" (other replicas not listed: SHOW SLAVE HOSTS is not allowed)", "")
+		p.add("source.server_id", cdc.CheckOK, id+" (other replicas not listed: SHOW SLAVE HOSTS is not allowed)", "")
 		return
 	}
 	defer r.Close()
 	for i := range r.Values {
 		if cell(r, i, 0) == id {
-			p.add("source.server_id", CheckWarn, "a replica with server_id "+id+" is connected (a fluxo stream with this config already running, or another replica): "+
+			p.add("source.server_id", cdc.CheckWarn, "a replica with server_id "+id+" is connected (a fluxo stream with this config already running, or another replica): "+
 				"two readers with one server_id disconnect each other", "stop the other reader, or give this config its own source.server_id")
 			return
 		}
 	}
-	p.add("source.server_id", CheckOK, id, "")
+	p.add("source.server_id", cdc.CheckOK, id, "")
 }
 
 // privileges checks REPLICATION SLAVE, the binlog position (REPLICATION
@@ -235,11 +209,11 @@ func (p *preflight) privileges() {
 	p.grants = readGrants(p.conn)
 	if err := checkReplicationGrant(p.conn); err != nil {
 		sql := "GRANT REPLICATION SLAVE ON *.* TO " + p.account + ";"
-		p.add("source.replication", CheckFail, "the user lacks REPLICATION SLAVE, needed to read the binlog", "run "+sql, sql)
+		p.add("source.replication", cdc.CheckFail, "the user lacks REPLICATION SLAVE, needed to read the binlog", "run "+sql, sql)
 	} else if has, _ := hasGlobalPrivilege(p.grants, "REPLICATION SLAVE", "REPLICATION REPLICA"); has {
-		p.add("source.replication", CheckOK, "REPLICATION SLAVE granted", "")
+		p.add("source.replication", cdc.CheckOK, "REPLICATION SLAVE granted", "")
 	} else {
-		p.add("source.replication", CheckOK, "not visible in SHOW GRANTS (granted through a role?): the binlog dump will tell", "")
+		p.add("source.replication", cdc.CheckOK, "not visible in SHOW GRANTS (granted through a role?): the binlog dump will tell", "")
 	}
 	file, pos, gtid, err := binlogPosition(p.conn, p.si)
 	var pe *PermanentError
@@ -250,13 +224,13 @@ func (p *preflight) privileges() {
 	case err != nil:
 		// MariaDB 10.5+ calls it BINLOG MONITOR and accepts the old name.
 		sql := "GRANT REPLICATION CLIENT ON *.* TO " + p.account + ";"
-		p.add("source.binlog_status", CheckFail, "SHOW MASTER STATUS failed: "+err.Error()+" (fluxo reads the binlog position and the binlog list with it)", "run "+sql, sql)
+		p.add("source.binlog_status", cdc.CheckFail, "SHOW MASTER STATUS failed: "+err.Error()+" (fluxo reads the binlog position and the binlog list with it)", "run "+sql, sql)
 	default:
 		detail := fmt.Sprintf("binlog at %s:%d", file, pos)
 		if gtid != "" {
 			detail += ", GTIDs " + gtid
 		}
-		p.add("source.binlog_status", CheckOK, detail, "")
+		p.add("source.binlog_status", cdc.CheckOK, detail, "")
 	}
 	p.reload()
 }
@@ -267,19 +241,19 @@ func (p *preflight) reload() {
 	has, known := hasGlobalPrivilege(p.grants, "RELOAD")
 	switch {
 	case has:
-		p.add("source.reload", CheckOK, "RELOAD granted", "")
+		p.add("source.reload", cdc.CheckOK, "RELOAD granted", "")
 		return
 	case !known:
-		p.add("source.reload", CheckOK, "not visible in SHOW GRANTS (granted through a role?)", "")
+		p.add("source.reload", cdc.CheckOK, "not visible in SHOW GRANTS (granted through a role?)", "")
 		return
 	}
 	sql := "GRANT RELOAD ON *.* TO " + p.account + ";"
 	if p.si.flavor == gomysql.MySQLFlavor && p.snapshotDue() {
-		p.add("source.reload", CheckFail, "the user lacks RELOAD: the initial snapshot takes a brief global read lock (FLUSH TABLES WITH READ LOCK) to read its binlog position",
+		p.add("source.reload", cdc.CheckFail, "the user lacks RELOAD: the initial snapshot takes a brief global read lock (FLUSH TABLES WITH READ LOCK) to read its binlog position",
 			"run "+sql+" (or set snapshot.mode: never)", sql)
 		return
 	}
-	p.add("source.reload", CheckWarn, "the user lacks RELOAD: fluxo fullload then reads each table in its own snapshot (per-table consistency, one chunk per table)",
+	p.add("source.reload", cdc.CheckWarn, "the user lacks RELOAD: fluxo fullload then reads each table in its own snapshot (per-table consistency, one chunk per table)",
 		"run "+sql+" for one consistent view of every table and parallel chunks", sql)
 }
 
@@ -298,14 +272,14 @@ func (p *preflight) tables() []cdc.TableID {
 	switch {
 	case err != nil:
 		p.fail("source.tables", err)
-		p.add("source.select", CheckSkip, "needs source.tables", "")
-		p.add("source.keys", CheckSkip, "needs source.tables", "")
+		p.add("source.select", cdc.CheckSkip, "needs source.tables", "")
+		p.add("source.keys", cdc.CheckSkip, "needs source.tables", "")
 		return nil
 	case len(ids) == 0:
-		p.add("source.tables", CheckWarn, "no table the user can see matches source.tables: fluxo would stream nothing",
+		p.add("source.tables", cdc.CheckWarn, "no table the user can see matches source.tables: fluxo would stream nothing",
 			"check source.tables and source.exclude_tables (db.table, globs allowed), and the user's SELECT grants")
 	default:
-		p.add("source.tables", CheckOK, describeTables(ids), "")
+		p.add("source.tables", cdc.CheckOK, describeTables(ids), "")
 	}
 	return ids
 }
@@ -337,7 +311,7 @@ func (p *preflight) selectable(ids []cdc.TableID) {
 		r.Close()
 	}
 	if len(denied) == 0 {
-		p.add("source.select", CheckOK, fmt.Sprintf("SELECT on all %d tables", len(ids)), "")
+		p.add("source.select", cdc.CheckOK, fmt.Sprintf("SELECT on all %d tables", len(ids)), "")
 		return
 	}
 	var sql []string
@@ -345,7 +319,7 @@ func (p *preflight) selectable(ids []cdc.TableID) {
 		sql = append(sql, "GRANT SELECT ON "+quoteIdent(db)+".* TO "+p.account+";")
 	}
 	sort.Strings(sql)
-	p.add("source.select", CheckFail, "no SELECT on "+strings.Join(denied, ", ")+" (needed for the snapshot and the column types)",
+	p.add("source.select", cdc.CheckFail, "no SELECT on "+strings.Join(denied, ", ")+" (needed for the snapshot and the column types)",
 		"run "+strings.Join(sql, " "), sql...)
 }
 
@@ -369,12 +343,12 @@ func (p *preflight) keys(ids []cdc.TableID) {
 	}
 	switch {
 	case len(bad) > 0:
-		p.add("source.keys", CheckFail, strings.Join(bad, "; "), "correct source.key_columns / source.exclude_columns")
+		p.add("source.keys", cdc.CheckFail, strings.Join(bad, "; "), "correct source.key_columns / source.exclude_columns")
 	case len(keyless) > 0:
-		p.add("source.keys", CheckWarn, "no primary key: "+strings.Join(keyless, ", ")+" (their records get a null key and all go to partition 0)",
+		p.add("source.keys", cdc.CheckWarn, "no primary key: "+strings.Join(keyless, ", ")+" (their records get a null key and all go to partition 0)",
 			"add a primary key, or name key columns in source.key_columns")
 	default:
-		p.add("source.keys", CheckOK, "every table has a key", "")
+		p.add("source.keys", cdc.CheckOK, "every table has a key", "")
 	}
 }
 
@@ -382,7 +356,7 @@ func (p *preflight) keys(ids []cdc.TableID) {
 func (p *preflight) resume() {
 	pos, err := ParsePosition(p.o.Checkpoint)
 	if err != nil {
-		p.add("source.resume", CheckFail, err.Error(), "restore the checkpoint file from a backup, or delete it to take a new snapshot")
+		p.add("source.resume", cdc.CheckFail, err.Error(), "restore the checkpoint file from a backup, or delete it to take a new snapshot")
 		return
 	}
 	failover, err := verifyResume(p.conn, p.si, pos)
@@ -390,10 +364,10 @@ func (p *preflight) resume() {
 	case err != nil:
 		p.fail("source.resume", err)
 	case failover:
-		p.add("source.resume", CheckWarn, fmt.Sprintf("the checkpoint was taken on server %s, this is %s; it has executed every checkpointed transaction, so fluxo resumes here (failover)",
+		p.add("source.resume", cdc.CheckWarn, fmt.Sprintf("the checkpoint was taken on server %s, this is %s; it has executed every checkpointed transaction, so fluxo resumes here (failover)",
 			pos.ServerID, p.si.identity), "none if this is a failover; otherwise point source.dsn at the original server")
 	default:
-		p.add("source.resume", CheckOK, "the server still has the binlog from "+pos.String(), "")
+		p.add("source.resume", cdc.CheckOK, "the server still has the binlog from "+pos.String(), "")
 	}
 }
 

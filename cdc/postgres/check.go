@@ -14,32 +14,6 @@ import (
 	"github.com/fluxo-cdc/fluxo/cdc"
 )
 
-// Statuses of a Check.
-const (
-	// CheckOK: the check passed.
-	CheckOK = "ok"
-	// CheckWarn: streaming works, at a cost the detail names.
-	CheckWarn = "warn"
-	// CheckFail: fluxo stream would not start, or would stop.
-	CheckFail = "FAIL"
-	// CheckSkip: not run, because an earlier check failed.
-	CheckSkip = "skip"
-)
-
-// Check is the outcome of one preflight check of `fluxo check`.
-type Check struct {
-	// Name identifies the check, e.g. "source.wal_level".
-	Name string
-	// Status is CheckOK, CheckWarn, CheckFail or CheckSkip.
-	Status string
-	// Detail says what was found.
-	Detail string
-	// Fix says what fixes a warn or FAIL. SQL holds the statements it
-	// names, verbatim, for an administrator to run.
-	Fix string
-	SQL []string
-}
-
 // PreflightOptions configure Preflight; the fields mean what they mean in
 // Options.
 type PreflightOptions struct {
@@ -59,13 +33,13 @@ type preflight struct {
 	role     string // current_user, quoted
 	systemID string // "" when the replication connection failed
 	dbName   string
-	checks   []Check
+	checks   []cdc.Check
 }
 
 // Preflight runs the source checks of `fluxo check`, with the functions
 // Open runs at start, and returns them with the captured tables (nil when
 // they could not be listed). ctx bounds the whole run: give it a deadline.
-func Preflight(ctx context.Context, o PreflightOptions) ([]Check, []cdc.TableID) {
+func Preflight(ctx context.Context, o PreflightOptions) ([]cdc.Check, []cdc.TableID) {
 	p := &preflight{o: o}
 	if p.o.ConnectTimeout <= 0 {
 		p.o.ConnectTimeout = 10 * time.Second
@@ -94,22 +68,22 @@ func Preflight(ctx context.Context, o PreflightOptions) ([]Check, []cdc.TableID)
 }
 
 func (p *preflight) add(name, status, detail, fix string, sql ...string) {
-	p.checks = append(p.checks, Check{Name: name, Status: status, Detail: detail, Fix: fix, SQL: sql})
+	p.checks = append(p.checks, cdc.Check{Name: name, Status: status, Detail: detail, Fix: fix, SQL: sql})
 }
 
 // fail adds a failed check from err, using a PermanentError's fix.
 func (p *preflight) fail(name string, err error, sql ...string) {
 	var pe *PermanentError
 	if errors.As(err, &pe) {
-		p.add(name, CheckFail, pe.Err.Error(), pe.Fix, sql...)
+		p.add(name, cdc.CheckFail, pe.Err.Error(), pe.Fix, sql...)
 		return
 	}
-	p.add(name, CheckFail, err.Error(), "")
+	p.add(name, cdc.CheckFail, err.Error(), "")
 }
 
 func (p *preflight) skip(reason string, names ...string) {
 	for _, n := range names {
-		p.add(n, CheckSkip, "needs "+reason, "")
+		p.add(n, cdc.CheckSkip, "needs "+reason, "")
 	}
 }
 
@@ -139,7 +113,7 @@ func (p *preflight) connect(ctx context.Context) bool {
 		return false
 	}
 	p.role = pgx.Identifier{p.role}.Sanitize()
-	p.add("source.connect", CheckOK, "PostgreSQL "+version+" at "+where, "")
+	p.add("source.connect", cdc.CheckOK, "PostgreSQL "+version+" at "+where, "")
 	return true
 }
 
@@ -149,16 +123,16 @@ func (p *preflight) connectFailed(ctx context.Context, where string, err error) 
 	msg := err.Error()
 	switch {
 	case strings.Contains(msg, "pg_hba.conf"):
-		p.add("source.connect", CheckFail, msg, "add a line for this client to pg_hba.conf (host <database> <user> <client address>/32 scram-sha-256), then run SELECT pg_reload_conf();")
+		p.add("source.connect", cdc.CheckFail, msg, "add a line for this client to pg_hba.conf (host <database> <user> <client address>/32 scram-sha-256), then run SELECT pg_reload_conf();")
 	case errors.As(err, &pgErr) && (pgErr.Code == "28P01" || pgErr.Code == "28000") && errors.As(err, &pe):
-		p.add("source.connect", CheckFail, pe.Err.Error(), pe.Fix+"; if the role does not exist, create it: CREATE ROLE <user> LOGIN REPLICATION PASSWORD '...';")
+		p.add("source.connect", cdc.CheckFail, pe.Err.Error(), pe.Fix+"; if the role does not exist, create it: CREATE ROLE <user> LOGIN REPLICATION PASSWORD '...';")
 	case errors.As(err, &pe):
-		p.add("source.connect", CheckFail, pe.Err.Error(), pe.Fix)
+		p.add("source.connect", cdc.CheckFail, pe.Err.Error(), pe.Fix)
 	case ctx.Err() != nil:
-		p.add("source.connect", CheckFail, "postgres at "+where+" did not answer in time: "+msg,
+		p.add("source.connect", cdc.CheckFail, "postgres at "+where+" did not answer in time: "+msg,
 			"check that the server runs, that source.dsn's host:port is right and that no firewall drops the connection")
 	default:
-		p.add("source.connect", CheckFail, msg, "start the server, or correct the host and port in source.dsn")
+		p.add("source.connect", cdc.CheckFail, msg, "start the server, or correct the host and port in source.dsn")
 	}
 }
 
@@ -169,25 +143,25 @@ func (p *preflight) server(ctx context.Context) {
 		sql := "ALTER SYSTEM SET wal_level = logical;"
 		var pe *PermanentError
 		if errors.As(err, &pe) {
-			p.add("source.wal_level", CheckFail, pe.Err.Error(), "run "+sql+" and restart PostgreSQL", sql)
+			p.add("source.wal_level", cdc.CheckFail, pe.Err.Error(), "run "+sql+" and restart PostgreSQL", sql)
 		} else {
 			p.fail("source.wal_level", err)
 		}
 	} else {
-		p.add("source.wal_level", CheckOK, "logical", "")
+		p.add("source.wal_level", cdc.CheckOK, "logical", "")
 	}
 	if err := checkReplicationRole(ctx, p.conn); err != nil {
 		sql := "ALTER ROLE " + p.role + " REPLICATION;"
 		var pe *PermanentError
 		if errors.As(err, &pe) {
-			p.add("source.replication_role", CheckFail, pe.Err.Error(), "run "+sql+" (Amazon RDS: GRANT rds_replication TO "+p.role+";)", sql)
+			p.add("source.replication_role", cdc.CheckFail, pe.Err.Error(), "run "+sql+" (Amazon RDS: GRANT rds_replication TO "+p.role+";)", sql)
 		} else {
 			p.fail("source.replication_role", err)
 		}
 		p.skip("source.replication_role", "source.replication_connection")
 		return
 	}
-	p.add("source.replication_role", CheckOK, p.role+" may replicate", "")
+	p.add("source.replication_role", cdc.CheckOK, p.role+" may replicate", "")
 	p.replicationConn(ctx)
 }
 
@@ -206,7 +180,7 @@ func (p *preflight) replicationConn(ctx context.Context) {
 		return
 	}
 	p.systemID = sys.SystemID
-	p.add("source.replication_connection", CheckOK, "system identifier "+sys.SystemID, "")
+	p.add("source.replication_connection", cdc.CheckOK, "system identifier "+sys.SystemID, "")
 }
 
 // capacity checks that a replication slot and a walsender are free.
@@ -227,18 +201,18 @@ func (p *preflight) capacity(ctx context.Context) {
 	detail := fmt.Sprintf("%d of max_replication_slots %d used", slots, maxSlots)
 	if !exists && slots >= maxSlots {
 		sql := fmt.Sprintf("ALTER SYSTEM SET max_replication_slots = %d;", maxSlots+1)
-		p.add("source.replication_slots", CheckFail, detail+": no room for slot "+p.o.Slot+p.inactiveSlots(ctx),
+		p.add("source.replication_slots", cdc.CheckFail, detail+": no room for slot "+p.o.Slot+p.inactiveSlots(ctx),
 			"drop a slot nothing uses any more (SELECT pg_drop_replication_slot('<name>');), or run "+sql+" and restart PostgreSQL", sql)
 	} else {
-		p.add("source.replication_slots", CheckOK, detail, "")
+		p.add("source.replication_slots", cdc.CheckOK, detail, "")
 	}
 	detail = fmt.Sprintf("%d of max_wal_senders %d in use", senders, maxSenders)
 	if senders >= maxSenders {
 		sql := fmt.Sprintf("ALTER SYSTEM SET max_wal_senders = %d;", maxSenders+1)
-		p.add("source.wal_senders", CheckFail, detail+": fluxo's replication connection would be refused",
+		p.add("source.wal_senders", cdc.CheckFail, detail+": fluxo's replication connection would be refused",
 			"run "+sql+" and restart PostgreSQL", sql)
 	} else {
-		p.add("source.wal_senders", CheckOK, detail, "")
+		p.add("source.wal_senders", cdc.CheckOK, detail, "")
 	}
 }
 
@@ -281,7 +255,7 @@ func (p *preflight) tables(ctx context.Context) []cdc.TableID {
 	if len(ids) > len(names) {
 		detail += ", ..."
 	}
-	p.add("source.tables", CheckOK, detail, "")
+	p.add("source.tables", cdc.CheckOK, detail, "")
 	return ids
 }
 
@@ -299,11 +273,11 @@ func (p *preflight) selectable(ctx context.Context, ids []cdc.TableID) {
 		}
 	}
 	if len(denied) == 0 {
-		p.add("source.select", CheckOK, fmt.Sprintf("SELECT on all %d tables", len(ids)), "")
+		p.add("source.select", cdc.CheckOK, fmt.Sprintf("SELECT on all %d tables", len(ids)), "")
 		return
 	}
 	sql := "GRANT SELECT ON " + strings.Join(denied, ", ") + " TO " + p.role + ";"
-	p.add("source.select", CheckFail, "no SELECT on "+strings.Join(denied, ", ")+" (needed for the snapshot and TOAST re-reads)", "run "+sql, sql)
+	p.add("source.select", cdc.CheckFail, "no SELECT on "+strings.Join(denied, ", ")+" (needed for the snapshot and TOAST re-reads)", "run "+sql, sql)
 }
 
 // identity checks that every table can publish its updates and deletes.
@@ -315,7 +289,7 @@ func (p *preflight) identity(ctx context.Context, ids []cdc.TableID) {
 	case len(bad) > 0:
 		p.fail("source.replica_identity", replicaIdentityError(bad), replicaIdentitySQL(bad)...)
 	default:
-		p.add("source.replica_identity", CheckOK, "every table has a primary key or a replica identity", "")
+		p.add("source.replica_identity", cdc.CheckOK, "every table has a primary key or a replica identity", "")
 	}
 }
 
@@ -336,7 +310,7 @@ func (p *preflight) publication(ctx context.Context, ids []cdc.TableID) {
 		case len(missing) > 0:
 			p.fail("source.publication", checkPublication(ctx, p.conn, name, ids), alterPublicationSQL(name, missing))
 		default:
-			p.add("source.publication", CheckOK, fmt.Sprintf("%s publishes all %d tables", name, len(ids)), "")
+			p.add("source.publication", cdc.CheckOK, fmt.Sprintf("%s publishes all %d tables", name, len(ids)), "")
 		}
 		return
 	}
@@ -346,10 +320,10 @@ func (p *preflight) publication(ctx context.Context, ids []cdc.TableID) {
 	case err != nil:
 		p.fail("source.publication", err)
 	case why != "":
-		p.add("source.publication", CheckFail, fmt.Sprintf("publication %s does not exist and %s cannot create it: %s", name, p.role, why),
+		p.add("source.publication", cdc.CheckFail, fmt.Sprintf("publication %s does not exist and %s cannot create it: %s", name, p.role, why),
 			"create it as the tables' owner or a superuser: "+sql, sql)
 	default:
-		p.add("source.publication", CheckOK, name+" does not exist yet: fluxo stream creates it", "")
+		p.add("source.publication", cdc.CheckOK, name+" does not exist yet: fluxo stream creates it", "")
 	}
 }
 
@@ -389,23 +363,23 @@ func (p *preflight) slot(ctx context.Context) slot {
 	case err != nil:
 		p.fail("source.slot", err)
 	case !sl.exists:
-		p.add("source.slot", CheckOK, name+" does not exist yet: fluxo stream creates it", "")
+		p.add("source.slot", cdc.CheckOK, name+" does not exist yet: fluxo stream creates it", "")
 	case sl.plugin != "pgoutput" || sl.database != p.dbName:
-		p.add("source.slot", CheckFail, fmt.Sprintf("slot %s uses plugin %s on database %s", name, sl.plugin, sl.database),
+		p.add("source.slot", cdc.CheckFail, fmt.Sprintf("slot %s uses plugin %s on database %s", name, sl.plugin, sl.database),
 			"give fluxo its own slot (source.slot)")
 	case sl.walStatus == "lost":
 		sql := "SELECT pg_drop_replication_slot('" + name + "');"
-		p.add("source.slot", CheckFail, "slot "+name+" is invalidated (wal_status lost): the server removed WAL it still needed",
+		p.add("source.slot", cdc.CheckFail, "slot "+name+" is invalidated (wal_status lost): the server removed WAL it still needed",
 			"run "+sql+", delete the checkpoint file and restart to take a new snapshot; raise max_slot_wal_keep_size", sql)
 	case sl.activePID != 0:
-		p.add("source.slot", CheckWarn, fmt.Sprintf("slot %s is in use by process %d (a fluxo stream with this config already running?)", name, sl.activePID),
+		p.add("source.slot", cdc.CheckWarn, fmt.Sprintf("slot %s is in use by process %d (a fluxo stream with this config already running?)", name, sl.activePID),
 			"stop the other reader, or give this config its own source.slot")
 	default:
 		detail := fmt.Sprintf("%s exists, confirmed up to %s", name, sl.confirmed)
 		if sl.walStatus != "" {
 			detail += ", wal_status " + sl.walStatus
 		}
-		p.add("source.slot", CheckOK, detail, "")
+		p.add("source.slot", cdc.CheckOK, detail, "")
 	}
 	return sl
 }
@@ -415,7 +389,7 @@ func (p *preflight) resume(sl slot) {
 	cp, err := ParsePosition(p.o.Checkpoint)
 	switch {
 	case err != nil:
-		p.add("source.resume", CheckFail, err.Error(), "restore the checkpoint file from a backup, or delete it to take a new snapshot")
+		p.add("source.resume", cdc.CheckFail, err.Error(), "restore the checkpoint file from a backup, or delete it to take a new snapshot")
 	case p.systemID == "":
 		p.skip("source.replication_connection", "source.resume")
 	default:
@@ -423,6 +397,6 @@ func (p *preflight) resume(sl slot) {
 			p.fail("source.resume", err)
 			return
 		}
-		p.add("source.resume", CheckOK, "slot "+p.o.Slot+" can resume from the checkpoint at "+cp.LSN.String(), "")
+		p.add("source.resume", cdc.CheckOK, "slot "+p.o.Slot+" can resume from the checkpoint at "+cp.LSN.String(), "")
 	}
 }
