@@ -4,12 +4,10 @@ import (
 	"context"
 	"os"
 	"testing"
-	"time"
 
 	"github.com/jackc/pglogrepl"
 
 	"github.com/fluxo-cdc/fluxo/cdc/postgres"
-	"github.com/fluxo-cdc/fluxo/checkpoint"
 	"github.com/fluxo-cdc/fluxo/sandbox"
 )
 
@@ -111,15 +109,7 @@ func testCheckPGCheckpoint(t *testing.T, e *env) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &postgres.Position{SystemID: sys, Slot: slot, LSN: lsn, SnapshotDone: true}
-	b, err := p.MarshalBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cp := &checkpoint.Checkpoint{Name: cfg.Name, Connector: "postgresql", Position: b, Describe: p.String(), SavedAt: time.Now()}
-	if err := checkpoint.NewFile(cfg.Checkpoint.Path, cfg.Name).Save(ctx, cp); err != nil {
-		t.Fatal(err)
-	}
+	saveCheckpoint(t, cfg, "postgresql", &postgres.Position{SystemID: sys, Slot: slot, LSN: lsn, SnapshotDone: true})
 	t.Cleanup(func() { os.Remove(cfg.Checkpoint.Path) })
 	r := runCheck(t, cfg)
 	r.allOK()

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/fluxo-cdc/fluxo/cdc/mysql"
-	"github.com/fluxo-cdc/fluxo/checkpoint"
 	"github.com/fluxo-cdc/fluxo/config"
 	"github.com/fluxo-cdc/fluxo/sandbox"
 )
@@ -270,16 +269,7 @@ func testCheckMySQLCheckpoint(t *testing.T, e *env, cfg *config.Config) {
 	}
 	var pos uint32
 	fmt.Sscan(res.Rows[0][1].String, &pos)
-	save := func(p *mysql.Position) {
-		b, err := p.MarshalBinary()
-		if err != nil {
-			t.Fatal(err)
-		}
-		cp := &checkpoint.Checkpoint{Name: cfg.Name, Connector: "mysql", Position: b, Describe: p.String(), SavedAt: time.Now()}
-		if err := checkpoint.NewFile(cfg.Checkpoint.Path, cfg.Name).Save(ctx, cp); err != nil {
-			t.Fatal(err)
-		}
-	}
+	save := func(p *mysql.Position) { saveCheckpoint(t, cfg, "mysql", p) }
 	t.Cleanup(func() { os.Remove(cfg.Checkpoint.Path) })
 	good := &mysql.Position{Flavor: "mariadb", ServerID: "server_id=" + id, GTIDSet: gtid, File: res.Rows[0][0].String, Offset: pos, SnapshotDone: true}
 	save(good)

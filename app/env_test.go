@@ -21,6 +21,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/fluxo-cdc/fluxo/checkpoint"
 	"github.com/fluxo-cdc/fluxo/config"
 	"github.com/fluxo-cdc/fluxo/sandbox"
 )
@@ -74,6 +75,31 @@ func newEnv(t *testing.T) *env {
 	e.kafka, e.brokers = sandbox.KafkaT(t)
 	_, e.regURL = sandbox.RegistryT(t)
 	return e
+}
+
+// server returns how to kill the test's (shared) database server and start
+// it again; a test that kills it must start it for the tests after it.
+func (e *env) server() (kill func(), start func(context.Context) error) {
+	if e.pg != nil {
+		return e.pg.Kill, e.pg.Start
+	}
+	return e.db.Kill, e.db.Start
+}
+
+// saveCheckpoint stores pos as cfg's checkpoint, as a stream would.
+func saveCheckpoint(t *testing.T, cfg *config.Config, connector string, pos interface {
+	MarshalBinary() ([]byte, error)
+	String() string
+}) {
+	t.Helper()
+	b, err := pos.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := &checkpoint.Checkpoint{Name: cfg.Name, Connector: connector, Position: b, Describe: pos.String(), SavedAt: time.Now()}
+	if err := checkpoint.NewFile(cfg.Checkpoint.Path, cfg.Name).Save(context.Background(), cp); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // addr is the MariaDB address, or "" in PostgreSQL tests.

@@ -58,18 +58,11 @@ func testServerRestart(t *testing.T, e *env) {
 	e.seedKV()
 	s := e.startStreamReady(e.config(""))
 	e.exec("INSERT INTO kv VALUES (1001, 1, 'before')")
-	if e.pg != nil {
-		e.pg.Kill()
-		time.Sleep(500 * time.Millisecond)
-		if err := e.pg.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-	} else {
-		e.db.Kill()
-		time.Sleep(500 * time.Millisecond)
-		if err := e.db.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+	kill, start := e.server()
+	kill()
+	time.Sleep(500 * time.Millisecond)
+	if err := start(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 	for i := range 20 {
 		e.exec(fmt.Sprintf("INSERT INTO kv VALUES (%d, %d, 'after')", 2000+i, i))

@@ -103,10 +103,12 @@ func (x *ops) watchSlot(ctx context.Context, cfg *config.Config, log *slog.Logge
 		return err
 	}
 	go func() {
+		r := postgres.NewSlotReader(cfg.Source.DSN, cfg.Source.Slot)
+		defer r.Close()
 		t := time.NewTicker(slotPollInterval)
 		defer t.Stop()
 		for {
-			x.pollSlot(ctx, cfg, log)
+			x.pollSlot(ctx, r, log)
 			select {
 			case <-ctx.Done():
 				return
@@ -117,10 +119,10 @@ func (x *ops) watchSlot(ctx context.Context, cfg *config.Config, log *slog.Logge
 	return nil
 }
 
-func (x *ops) pollSlot(ctx context.Context, cfg *config.Config, log *slog.Logger) {
+func (x *ops) pollSlot(ctx context.Context, r *postgres.SlotReader, log *slog.Logger) {
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	w, err := postgres.ReadSlotWAL(pctx, cfg.Source.DSN, cfg.Source.Slot)
+	w, err := r.Read(pctx)
 	if err != nil {
 		log.Debug("read slot WAL figures", "err", err)
 		return

@@ -97,10 +97,7 @@ func testOpsEndpoints(t *testing.T, e *env) {
 // naming the source, then 200 again once the server is back.
 func restartSource(t *testing.T, e *env, ep endpoint) {
 	t.Helper()
-	kill, start := e.db.Kill, e.db.Start
-	if e.pg != nil {
-		kill, start = e.pg.Kill, e.pg.Start
-	}
+	kill, start := e.server()
 	kill()
 	ep.waitStatus("/readyz", 503, "source unreachable")
 	if code, body := ep.get("/healthz"); code != 200 {

@@ -65,10 +65,7 @@ func testStatusLag(t *testing.T, e *env) {
 		t.Errorf("after catching up: %d WAL bytes behind, was %d", after.Bytes, r.Lag.Bytes)
 	}
 
-	kill, start := e.db.Kill, e.db.Start // the shared server: start it again for the next tests
-	if e.pg != nil {
-		kill, start = e.pg.Kill, e.pg.Start
-	}
+	kill, start := e.server()
 	kill()
 	down := status(t, cfg)
 	if err := start(context.Background()); err != nil {

@@ -46,6 +46,41 @@ func ReadSlotWAL(ctx context.Context, dsn, slot string) (SlotWAL, error) {
 	return readSlotWAL(ctx, conn, slot)
 }
 
+// SlotReader reads a slot's WAL state repeatedly over one connection,
+// opened on first use and again after a failure.
+type SlotReader struct {
+	dsn, slot string
+	conn      *pgx.Conn
+}
+
+// NewSlotReader returns a SlotReader of slot on the server of dsn; it does
+// not connect yet.
+func NewSlotReader(dsn, slot string) *SlotReader { return &SlotReader{dsn: dsn, slot: slot} }
+
+// Read reads the slot's WAL state.
+func (r *SlotReader) Read(ctx context.Context) (SlotWAL, error) {
+	if r.conn == nil {
+		conn, err := connect(ctx, r.dsn)
+		if err != nil {
+			return SlotWAL{}, err
+		}
+		r.conn = conn
+	}
+	w, err := readSlotWAL(ctx, r.conn, r.slot)
+	if err != nil {
+		r.Close() // reconnect next time
+	}
+	return w, err
+}
+
+// Close closes the connection, if open.
+func (r *SlotReader) Close() {
+	if r.conn != nil {
+		r.conn.Close(context.Background())
+		r.conn = nil
+	}
+}
+
 func readSlotWAL(ctx context.Context, conn *pgx.Conn, slot string) (SlotWAL, error) {
 	var w SlotWAL
 	var cur, confirmed string
