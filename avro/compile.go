@@ -100,12 +100,19 @@ func decimalEncoder(precision int) encodeFunc {
 	}
 }
 
-// encString encodes a string (or []byte) as an Avro string.
+// encString encodes a string (or []byte) as an Avro string, which must be
+// valid UTF-8.
 func encString(buf []byte, v any) ([]byte, error) {
 	switch x := v.(type) {
 	case string:
+		if err := cdc.CheckUTF8(x); err != nil {
+			return buf, err
+		}
 		return appendString(buf, x), nil
 	case []byte:
+		if err := cdc.CheckUTF8Bytes(x); err != nil {
+			return buf, err
+		}
 		return appendBytes(buf, x), nil
 	}
 	return buf, &cdc.BadValue{Want: "string", V: v}

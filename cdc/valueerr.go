@@ -3,6 +3,8 @@ package cdc
 import (
 	"errors"
 	"fmt"
+	"strconv"
+	"unicode/utf8"
 )
 
 // BadValue is a row value that a column's Kind cannot hold: the wrong Go
@@ -11,6 +13,7 @@ import (
 type BadValue struct {
 	Want string // the Go type wanted, when V has the wrong type
 	Why  string // otherwise, what is wrong with V
+	Fix  string // what to do about it, when the type does not say
 	V    any
 }
 
@@ -22,7 +25,11 @@ func (e *BadValue) describe(colType string) string {
 	if e.Want != "" {
 		return fmt.Sprintf("want %s for %s, got %T", e.Want, colType, e.V)
 	}
-	return fmt.Sprintf("%v %s for %s", e.V, e.Why, colType)
+	msg := fmt.Sprintf("%v %s for %s", e.V, e.Why, colType)
+	if e.Fix != "" {
+		msg += ": " + e.Fix
+	}
+	return msg
 }
 
 // ValueError wraps err, an encoding failure for a value of column c, with
@@ -57,4 +64,36 @@ func AsInt64(v any) (int64, bool) {
 		return int64(x), true
 	}
 	return 0, false
+}
+
+// notUTF8Fix says what to do about text that is not valid UTF-8.
+const notUTF8Fix = "the source sent text in a character set fluxo did not convert to UTF-8, " +
+	"which Avro and Parquet strings must be (MySQL: a character set fluxo cannot decode, fix: " +
+	"ALTER TABLE ... CONVERT TO CHARACTER SET utf8mb4; PostgreSQL: a SQL_ASCII database holding " +
+	"non-UTF-8 bytes, fix: correct the rows or exclude the column with source.exclude_columns)"
+
+// CheckUTF8 returns nil when s is valid UTF-8, else a BadValue showing the
+// first bytes of s and the fix.
+func CheckUTF8(s string) error {
+	if utf8.ValidString(s) {
+		return nil
+	}
+	return &BadValue{V: clipQuoted(s), Why: "is not valid UTF-8", Fix: notUTF8Fix}
+}
+
+// CheckUTF8Bytes is CheckUTF8 for text held in a byte slice.
+func CheckUTF8Bytes(b []byte) error {
+	if utf8.Valid(b) {
+		return nil
+	}
+	return &BadValue{V: clipQuoted(string(b)), Why: "is not valid UTF-8", Fix: notUTF8Fix}
+}
+
+// clipQuoted quotes s (invalid bytes as \x escapes), shortened to its first
+// 32 bytes.
+func clipQuoted(s string) string {
+	if len(s) > 32 {
+		return strconv.Quote(s[:32]) + fmt.Sprintf("...(%d bytes)", len(s))
+	}
+	return strconv.Quote(s)
 }

@@ -429,9 +429,15 @@ func (w *Writer) leafValue(l *leaf, v any) (pq.Value, error) {
 	case cdc.KindDecimalText, cdc.KindString, cdc.KindUUID:
 		switch x := v.(type) {
 		case string:
+			if err := cdc.CheckUTF8(x); err != nil {
+				return pq.Value{}, err
+			}
 			w.batchBytes += int64(len(x)) + 5
 			return pq.ByteArrayValue(unsafe.Slice(unsafe.StringData(x), len(x))), nil
 		case []byte:
+			if err := cdc.CheckUTF8Bytes(x); err != nil {
+				return pq.Value{}, err
+			}
 			return pq.ByteArrayValue(w.copyBytes(x)), nil
 		}
 		return pq.Value{}, &cdc.BadValue{Want: "string", V: v}

@@ -435,6 +435,8 @@ func TestBadValues(t *testing.T) {
 		{"int32 as string", 4, "1", "orders.v: want int64 for int, got string"},
 		{"id as float", 0, 1.5, "orders.id: want int64 for bigint, got float64"},
 		{"string as int", 1, 1, "orders.s: want string for text, got int"},
+		{"latin1 text", 1, "Ol\xe1", `orders.s: "Ol\xe1" is not valid UTF-8 for text: the source sent text`},
+		{"latin1 text as bytes", 1, []byte("\xe3"), "is not valid UTF-8"},
 		{"decimal as string", 3, "1.5", "orders.d: want *big.Int for decimal(10,2), got string"},
 		{"decimal typed nil", 3, (*big.Int)(nil), "orders.d: want *big.Int for decimal(10,2), got *big.Int"},
 		{"decimal too long", 3, big.NewInt(10_000_000_000), "orders.d: 10000000000 has more than 10 digits for decimal(10,2)"},
