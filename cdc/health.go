@@ -11,6 +11,11 @@ type Health interface {
 	// Down records that component cannot be reached right now; err says
 	// why. The caller keeps retrying; Down is not a permanent failure.
 	Down(component string, err error)
+	// Heard records that component sent something just now: data, or a
+	// heartbeat or keepalive that carries none. A source calls it for
+	// everything it receives, so that a silent one shows (readiness and
+	// fluxo_source_silence_seconds); it is cheap enough for every event.
+	Heard(component string)
 }
 
 // Components named in Health calls.
@@ -28,3 +33,6 @@ func (NoHealth) Up(string) {}
 
 // Down implements Health.
 func (NoHealth) Down(string, error) {}
+
+// Heard implements Health.
+func (NoHealth) Heard(string) {}

@@ -180,3 +180,67 @@ func TestListenBusy(t *testing.T) {
 }
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// TestSilence: a running stream whose source sends nothing (not even a
+// heartbeat) for longer than its limit is not ready, and says so; the
+// silence metric counts from the last thing heard, or from the start.
+func TestSilence(t *testing.T) {
+	s, c, reg := newState(t)
+	s.ExpectHeard("source", 30*time.Second)
+	silence := func() float64 {
+		t.Helper()
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == "fluxo_source_silence_seconds" {
+				return mf.GetMetric()[0].GetGauge().GetValue()
+			}
+		}
+		t.Fatal("no fluxo_source_silence_seconds")
+		return 0
+	}
+	c.add(time.Hour) // before the pipeline runs, nothing is judged
+	if silence() != 0 {
+		t.Errorf("silence before running = %v, want 0", silence())
+	}
+	s.Running(true, nil)
+	steps := []struct {
+		name    string
+		do      func()
+		silence float64
+		why     string // "" for ready
+	}{
+		{"just started", func() { c.add(20 * time.Second) }, 20, ""},
+		{"quiet past the limit", func() { c.add(11 * time.Second) }, 31, "source silent: nothing received for 31s (limit 30s)"},
+		{"a heartbeat", func() { s.Heard("source") }, 0, ""},
+		{"other components do not count", func() { c.add(40 * time.Second); s.Heard("kafka") }, 40, "source silent"},
+		{"kafka down says why instead", func() { s.Down("kafka", errors.New("refused")) }, 40, "kafka unreachable: refused"},
+		{"reconnected", func() { s.Up("kafka"); s.Up("source") }, 0, ""},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			st.do()
+			if got := silence(); got != st.silence {
+				t.Errorf("fluxo_source_silence_seconds = %v, want %v", got, st.silence)
+			}
+			err := s.Ready()
+			switch {
+			case st.why == "" && err != nil:
+				t.Errorf("Ready() = %v, want ready", err)
+			case st.why != "" && (err == nil || !strings.Contains(err.Error(), st.why)):
+				t.Errorf("Ready() = %v, want %q", err, st.why)
+			case st.why == "kafka unreachable: refused" && strings.Contains(err.Error(), "silent"):
+				t.Errorf("Ready() = %v: a down component explains the stall", err)
+			}
+			want := 1.0
+			if st.why != "" {
+				want = 0
+			}
+			if got := testutil.ToFloat64(s.ready); got != want {
+				t.Errorf("fluxo_ready = %v, want %v", got, want)
+			}
+		})
+	}
+}
