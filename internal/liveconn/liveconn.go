@@ -1,0 +1,210 @@
+// Package liveconn dials TCP connections that notice a silent peer: a
+// server, NAT gateway, firewall or load balancer that stops passing bytes
+// without closing the connection (no FIN, no RST). Such a connection would
+// otherwise block a read forever.
+//
+// A connection from Dialer is guarded three ways, all bounded by
+// Dialer.Timeout (fluxo's source.read_timeout):
+//
+//   - no read and no write may wait longer than Timeout without progress:
+//     the connection is then closed and the call fails with a *SilentError,
+//     which drivers treat as a broken connection (pgx closes it; go-mysql
+//     returns it), so that fluxo reconnects;
+//   - TCP keepalive probes every Timeout/6 after Timeout/2 of idleness, and
+//     TCP_USER_TIMEOUT of Timeout for unacknowledged data (Linux), so that
+//     the kernel also notices a dropped flow on connections that wait
+//     patiently (see Patient).
+//
+// Deadlines set by the caller (a context ending, a driver's own timeouts)
+// keep their meaning: such a deadline passing fails the call with the
+// usual timeout error, not a SilentError.
+package liveconn
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"time"
+)
+
+// Dialer dials guarded TCP connections. The zero value dials unguarded
+// ones.
+type Dialer struct {
+	// Timeout is how long a read or write may wait without progress before
+	// the peer is taken as gone; 0 disables the guards.
+	Timeout time.Duration
+	// ConnectTimeout bounds the TCP handshake; 0 means Timeout (or none).
+	ConnectTimeout time.Duration
+}
+
+// DialContext dials address on network (tcp, tcp4, tcp6; a unix socket is
+// dialed unguarded) and returns the guarded connection.
+func (d Dialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	nd := net.Dialer{Timeout: d.ConnectTimeout}
+	if nd.Timeout == 0 {
+		nd.Timeout = d.Timeout
+	}
+	if d.Timeout > 0 {
+		nd.KeepAliveConfig = net.KeepAliveConfig{Enable: true, Idle: max(d.Timeout/2, time.Second),
+			Interval: max(d.Timeout/6, time.Second), Count: 3}
+	}
+	c, err := nd.DialContext(ctx, network, address)
+	if err != nil || d.Timeout <= 0 {
+		return c, err
+	}
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		return c, nil
+	}
+	if err := setUserTimeout(tc, d.Timeout); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("set TCP_USER_TIMEOUT: %w", err)
+	}
+	return &Conn{TCPConn: tc, timeout: d.Timeout, addr: address}, nil
+}
+
+// SilentError is the failure of a read or write that made no progress for
+// the Dialer's Timeout. Its Timeout method reports false on purpose: a
+// driver must treat the connection as broken, not as a call that merely
+// ran out of time.
+type SilentError struct {
+	Op      string // "read" or "write"
+	Addr    string
+	Timeout time.Duration
+}
+
+func (e *SilentError) Error() string {
+	return fmt.Sprintf("%s %s: no progress for %s (source.read_timeout): the peer or the network path went silent, "+
+		"so the connection is taken as lost (if the server is merely slow to answer, raise source.read_timeout)",
+		e.Op, e.Addr, e.Timeout)
+}
+
+// ErrSilent matches every *SilentError with errors.Is.
+var ErrSilent = errors.New("liveconn: silent peer")
+
+// Is implements errors.Is for ErrSilent.
+func (e *SilentError) Is(target error) bool { return target == ErrSilent }
+
+// Conn is a guarded connection (see the package comment).
+type Conn struct {
+	*net.TCPConn
+	timeout time.Duration
+	addr    string
+
+	mu      sync.Mutex
+	patient int // Patient calls in force: no progress bound
+	read    direction
+	write   direction
+}
+
+// direction is the deadline state of reads or of writes.
+type direction struct {
+	caller time.Time // deadline set by the caller
+	start  time.Time // when the call in progress began; zero when none
+	seen   time.Time // the caller's latest non-zero deadline during the call
+}
+
+// bound is the deadline to give the socket: the caller's, or sooner the
+// progress bound of a call in progress.
+func (c *Conn) bound(d *direction) time.Time {
+	if d.start.IsZero() || c.patient > 0 {
+		return d.caller
+	}
+	limit := d.start.Add(c.timeout)
+	if d.caller.IsZero() || limit.Before(d.caller) {
+		return limit
+	}
+	return d.caller
+}
+
+// Read implements net.Conn.
+func (c *Conn) Read(b []byte) (int, error) {
+	c.begin(&c.read, c.TCPConn.SetReadDeadline)
+	n, err := c.TCPConn.Read(b)
+	return n, c.end(&c.read, "read", err)
+}
+
+// Write implements net.Conn.
+func (c *Conn) Write(b []byte) (int, error) {
+	c.begin(&c.write, c.TCPConn.SetWriteDeadline)
+	n, err := c.TCPConn.Write(b)
+	return n, c.end(&c.write, "write", err)
+}
+
+func (c *Conn) begin(d *direction, set func(time.Time) error) {
+	c.mu.Lock()
+	d.start, d.seen = time.Now(), d.caller
+	set(c.bound(d))
+	c.mu.Unlock()
+}
+
+// end turns a timeout that the caller's deadline does not explain into a
+// SilentError, closing the connection.
+func (c *Conn) end(d *direction, op string, err error) error {
+	c.mu.Lock()
+	d.start = time.Time{}
+	caller := d.seen // a deadline that passed and was lifted since still explains the timeout
+	c.mu.Unlock()
+	if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
+		return err
+	}
+	if !caller.IsZero() && !time.Now().Before(caller) {
+		return err // the caller's own deadline
+	}
+	c.TCPConn.Close()
+	return &SilentError{Op: op, Addr: c.addr, Timeout: c.timeout}
+}
+
+// SetDeadline implements net.Conn.
+func (c *Conn) SetDeadline(t time.Time) error {
+	return errors.Join(c.SetReadDeadline(t), c.SetWriteDeadline(t))
+}
+
+// SetReadDeadline implements net.Conn.
+func (c *Conn) SetReadDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.read.caller = t
+	if !c.read.start.IsZero() && !t.IsZero() {
+		c.read.seen = t
+	}
+	return c.TCPConn.SetReadDeadline(c.bound(&c.read))
+}
+
+// SetWriteDeadline implements net.Conn.
+func (c *Conn) SetWriteDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.write.caller = t
+	if !c.write.start.IsZero() && !t.IsZero() {
+		c.write.seen = t
+	}
+	return c.TCPConn.SetWriteDeadline(c.bound(&c.write))
+}
+
+// Patient lifts the progress bound of nc (a guarded connection, possibly
+// under TLS; anything else is left alone) until the returned function is
+// called: for a statement that may rightly wait long for the server, such
+// as creating a replication slot while old transactions run. TCP keepalive
+// and TCP_USER_TIMEOUT still notice a dropped flow meanwhile.
+func Patient(nc net.Conn) (restore func()) {
+	if t, ok := nc.(*tls.Conn); ok {
+		nc = t.NetConn()
+	}
+	c, ok := nc.(*Conn)
+	if !ok {
+		return func() {}
+	}
+	c.mu.Lock()
+	c.patient++
+	c.mu.Unlock()
+	return func() {
+		c.mu.Lock()
+		c.patient--
+		c.mu.Unlock()
+	}
+}
