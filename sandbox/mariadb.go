@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -34,10 +35,21 @@ type MariaDBOptions struct {
 	Parent string
 	// StartTimeout bounds each (re)start until SELECT 1 works; 0 means 60 s.
 	StartTimeout time.Duration
+	// TimeZone is the server's system time zone (its TZ); "" means
+	// DefaultTimeZone.
+	TimeZone string
 }
 
+// DefaultTimeZone is the system time zone of the sandbox's database servers
+// unless options say otherwise: a zone behind UTC, with daylight saving time
+// in its past, as production servers run in local time.
+const DefaultTimeZone = "America/Sao_Paulo"
+
 // MariaDB is a throwaway MariaDB server listening on 127.0.0.1:Port with the
-// binlog enabled (ROW format, FULL row image and row metadata).
+// binlog enabled (ROW format, FULL row image and row metadata). Everything
+// else is as a production server has it out of the box: the factory
+// character set latin1 (MariaDB up to 11.5, MySQL 5.7) and a local system
+// time zone (MariaDBOptions.TimeZone), so that tests meet what users run.
 //
 // The user root has an empty password and may connect from anywhere
 // (root@localhost, root@127.0.0.1 and root@'%'). Start, Stop, Kill and Close
@@ -156,13 +168,12 @@ func (m *MariaDB) serverArgs() []string {
 		"--bind-address=" + loopback,
 		"--socket=" + filepath.Join(m.Dir, "mysqld.sock"),
 		"--pid-file=" + filepath.Join(m.Dir, "mysqld.pid"),
+		"--tmpdir=" + m.Dir, // not the shared /tmp, which other tests clean up
 		"--innodb-buffer-pool-size=64M",
 		"--innodb-log-file-size=48M",
 		"--innodb-flush-log-at-trx-commit=2", // survives Kill, not an OS crash
 		"--skip-name-resolve",
 		"--max-allowed-packet=256M",
-		"--character-set-server=utf8mb4",
-		"--collation-server=utf8mb4_general_ci",
 	}
 	if isRoot() {
 		args = append(args, "--user=root")
@@ -179,6 +190,7 @@ func (m *MariaDB) Start(ctx context.Context) error {
 	}
 	cmd := exec.Command(m.bins.server, m.serverArgs()...)
 	cmd.Dir = m.Dir
+	cmd.Env = append(os.Environ(), "TZ="+cmp.Or(m.opts.TimeZone, DefaultTimeZone))
 	p, err := startProcess(cmd, m.LogPath(), m.opts.Stdout)
 	if err != nil {
 		return fmt.Errorf("sandbox: start mariadbd: %w", err)

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -32,10 +33,18 @@ type PostgresOptions struct {
 	Parent string
 	// StartTimeout bounds each (re)start until SELECT 1 works; 0 means 60 s.
 	StartTimeout time.Duration
+	// TimeZone is the server's timezone setting; "" means DefaultTimeZone.
+	TimeZone string
 }
 
 // Postgres is a throwaway PostgreSQL server on 127.0.0.1:Port with
-// wal_level=logical. Authentication is "trust": any password is accepted,
+// wal_level=logical. Its sessions default to what production servers are
+// often set to, not to the friendliest forms: a local timezone
+// (PostgresOptions.TimeZone), DateStyle 'SQL, DMY' and IntervalStyle
+// postgres_verbose, so that a client that relies on the defaults fails
+// here too. The cluster is UTF8; tests create LATIN1 databases in it with
+// ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0.
+// Authentication is "trust": any password is accepted,
 // and the superuser is postgres. When we run as root, the server runs as the
 // postgres system user and Dir is owned by it.
 //
@@ -197,6 +206,9 @@ func (p *Postgres) serverArgs() []string {
 		"-c", "max_replication_slots=10",
 		"-c", "fsync=off", // survives Kill, not an OS crash
 		"-c", "shared_buffers=64MB",
+		"-c", "timezone=" + cmp.Or(p.opts.TimeZone, DefaultTimeZone),
+		"-c", "DateStyle=SQL, DMY",
+		"-c", "IntervalStyle=postgres_verbose",
 	}
 	return append(args, p.opts.ExtraArgs...)
 }

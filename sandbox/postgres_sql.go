@@ -58,7 +58,7 @@ func (p *Postgres) psql(ctx context.Context, db string, stdin *strings.Reader, a
 		"-h", loopback, "-p", portString(p.Port), "-U", "postgres", "-d", db,
 	}
 	cmd := exec.CommandContext(ctx, filepath.Join(p.binDir, "psql"), append(base, args...)...)
-	cmd.Env = cleanEnv([]string{"PG"}, "PGCONNECT_TIMEOUT=5", "PGAPPNAME=fluxo-sandbox")
+	cmd.Env = cleanEnv([]string{"PG"}, "PGCONNECT_TIMEOUT=5", "PGAPPNAME=fluxo-sandbox", "PGCLIENTENCODING=UTF8")
 	if stdin != nil {
 		cmd.Stdin = stdin
 	}
