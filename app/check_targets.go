@@ -39,19 +39,19 @@ func checkSource(ctx context.Context, cfg *config.Config, connectTimeout time.Du
 	var lines []CheckLine
 	switch cfg.Source.Flavor() {
 	case config.FlavorMySQL:
-		dsn, err := config.ParseMySQLDSN(cfg.Source.DSN)
+		conn, err := mysqlConn(cfg)
 		if err != nil {
 			return []CheckLine{{Name: "source.connect", Status: CheckSkip, Detail: "needs a valid config: " + err.Error()}}
 		}
 		var checks []cdc.Check
 		checks, ids = mysql.Preflight(ctx, mysql.PreflightOptions{
-			Conn:     mysql.Conn{Host: dsn.Host, Port: dsn.Port, User: dsn.User, Password: dsn.Password},
-			ServerID: cfg.Source.ServerID, Filter: filter, Snapshot: cfg.Snapshot.Mode, Checkpoint: position, ConnectTimeout: connectTimeout})
+			Conn: conn, ServerID: cfg.Source.ServerID, Filter: filter, Snapshot: cfg.Snapshot.Mode, Checkpoint: position, ConnectTimeout: connectTimeout})
 		lines = append(lines, checks...)
 	case config.FlavorPostgres:
 		var checks []cdc.Check
 		checks, ids = postgres.Preflight(ctx, postgres.PreflightOptions{DSN: cfg.Source.DSN, Slot: cfg.Source.Slot,
-			Publication: cfg.Source.Publication, Filter: filter, Checkpoint: position, ConnectTimeout: connectTimeout})
+			Publication: cfg.Source.Publication, Filter: filter, Checkpoint: position, ConnectTimeout: connectTimeout,
+			ReadTimeout: cfg.Source.ReadTimeout})
 		lines = append(lines, checks...)
 	default:
 		return []CheckLine{{Name: "source.connect", Status: CheckSkip, Detail: "needs a mysql:// or postgres:// source.dsn"}}

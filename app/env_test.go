@@ -102,6 +102,16 @@ func saveCheckpoint(t *testing.T, cfg *config.Config, connector string, pos inte
 	}
 }
 
+// unicodeTable is the table option that gives a table every Unicode
+// character: the test databases have the server's default character set,
+// latin1 on MariaDB, as on a factory-default server.
+func (e *env) unicodeTable() string {
+	if e.pg != nil {
+		return ""
+	}
+	return " CHARACTER SET utf8mb4"
+}
+
 // addr is the MariaDB address, or "" in PostgreSQL tests.
 func (e *env) addr() string {
 	if e.db == nil {
@@ -122,11 +132,23 @@ func (e *env) topic(table string) string {
 // conn opens a client connection to the test's database.
 func (e *env) conn() *client.Conn {
 	e.t.Helper()
-	c, err := client.Connect(e.db.Addr(), "root", "", e.dbName)
-	if err != nil {
-		e.t.Fatalf("connect: %v", err)
-	}
+	c := mariadbConn(e.t, e.db.Addr(), e.dbName)
 	e.t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// mariadbConn opens a root connection that talks utf8mb4, as a client
+// application does (the sandbox server's own default is latin1).
+func mariadbConn(t testing.TB, addr, db string) *client.Conn {
+	t.Helper()
+	c, err := client.Connect(addr, "root", "", db)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	if _, err := c.Execute("SET NAMES utf8mb4"); err != nil {
+		c.Close()
+		t.Fatalf("connect: %v", err)
+	}
 	return c
 }
 
@@ -136,10 +158,7 @@ func (e *env) exec(q string, args ...any) {
 		e.pgExec(q, args...)
 		return
 	}
-	c, err := client.Connect(e.db.Addr(), "root", "", "")
-	if err != nil {
-		e.t.Fatalf("connect: %v", err)
-	}
+	c := mariadbConn(e.t, e.db.Addr(), "")
 	defer c.Close()
 	if e.dbName != "" {
 		c.UseDB(e.dbName)

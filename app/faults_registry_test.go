@@ -234,7 +234,7 @@ func (h *registryHandle) stop() {
 // start listens again on the same address.
 func (h *registryHandle) start() {
 	h.t.Helper()
-	ln, err := listenAgain(h.addr)
+	ln, err := sandbox.ListenAgain(h.addr)
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -3,17 +3,15 @@ package app
 import (
 	"context"
 	"fmt"
-	"io"
-	"net"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/fluxo-cdc/fluxo/config"
+	"github.com/fluxo-cdc/fluxo/sandbox"
 )
 
 // TestSourceUnreachable cuts fluxo off its database (every connection
@@ -26,12 +24,12 @@ func TestSourceUnreachable(t *testing.T) {
 
 func testSourceUnreachable(t *testing.T, e *env) {
 	e.seedKV()
-	p := newProxy(t, e.sourceAddr())
-	cfg := e.configVia(p.addr, e.superuser(), "")
+	p := sandbox.ProxyT(t, e.sourceAddr())
+	cfg := e.configVia(p.Addr(), e.superuser(), "")
 	s := e.startStreamReady(cfg)
 	w := e.startPacedWriter("kv", 9, 2*time.Millisecond)
 	time.Sleep(500 * time.Millisecond)
-	p.cut()
+	p.Cut()
 	time.Sleep(1500 * time.Millisecond) // let the last acknowledged position be saved
 	frozen, before := e.checkpointOf(cfg), w.progress()
 	time.Sleep(3500 * time.Millisecond) // reconnect attempts after 0.2, 0.6, 1.4, 3.0 and 6.2 s
@@ -41,7 +39,7 @@ func testSourceUnreachable(t *testing.T, e *env) {
 	if exited, err := s.exited(); exited {
 		t.Fatalf("stream exited while the source was unreachable: %v", err)
 	}
-	p.restore()
+	restore(t, p)
 	back := time.Now()
 	e.waitCheckpointPast(cfg, frozen, 20*time.Second)
 	t.Logf("streaming again %s after the source came back", time.Since(back).Round(time.Millisecond))
@@ -63,10 +61,10 @@ func TestSourceHistoryLost(t *testing.T) {
 
 func testSourceHistoryLost(t *testing.T, e *env) {
 	e.seedKV()
-	p := newProxy(t, e.sourceAddr())
-	cfg := e.configVia(p.addr, e.superuser(), "")
+	p := sandbox.ProxyT(t, e.sourceAddr())
+	cfg := e.configVia(p.Addr(), e.superuser(), "")
 	s := e.startStreamReady(cfg)
-	p.cut()
+	p.Cut()
 	time.Sleep(1500 * time.Millisecond) // let the last acknowledged position be saved
 	before := e.checkpointOf(cfg)
 	e.insertRows("kv", 3001, 3010) // changes fluxo will never be able to read
@@ -77,7 +75,7 @@ func testSourceHistoryLost(t *testing.T, e *env) {
 	} else {
 		e.purgeBinlogs()
 	}
-	p.restore()
+	restore(t, p)
 	err := s.waitExit(t, 30*time.Second)
 	wantMention(t, err, want...)
 	if after := e.checkpointOf(cfg); !sameCheckpoint(after, before) {
@@ -116,21 +114,21 @@ func testSourceCredentials(t *testing.T, e *env) {
 		}
 	})
 	t.Run("password changed while disconnected", func(t *testing.T) {
-		p := newProxy(t, e.sourceAddr())
-		cfg := e.configVia(p.addr, "fluxo_pw", "pw-one")
+		p := sandbox.ProxyT(t, e.sourceAddr())
+		cfg := e.configVia(p.Addr(), "fluxo_pw", "pw-one")
 		s := e.startStreamReady(cfg)
-		p.cut()
+		p.Cut()
 		time.Sleep(1500 * time.Millisecond)
 		before := e.checkpointOf(cfg)
 		e.setPassword("pw-two")
 		e.insertRows("kv", 3001, 3010)
-		p.restore()
+		restore(t, p)
 		err := s.waitExit(t, 30*time.Second)
 		wantMention(t, err, cause, "check the user and password")
 		if after := e.checkpointOf(cfg); !sameCheckpoint(after, before) {
 			t.Errorf("checkpoint moved from %s to %s", describeCP(before), describeCP(after))
 		}
-		cfg.Source.DSN = e.sourceDSN(p.addr, "fluxo_pw", "pw-two")
+		cfg.Source.DSN = e.sourceDSN(p.Addr(), "fluxo_pw", "pw-two")
 		s = e.startStream(cfg)
 		e.waitCheckpointPast(cfg, before, 20*time.Second)
 		recs := e.drain(e.topic("kv"), time.Second)
@@ -274,95 +272,10 @@ func (e *env) checkPasswords(user string) {
 	}
 }
 
-// tcpProxy forwards a loopback port to a server. cut closes it and every
-// connection through it (new ones are refused), like a network partition
-// or a server gone away; restore reopens it on the same port.
-type tcpProxy struct {
-	t      *testing.T
-	target string
-	addr   string
-
-	mu    sync.Mutex
-	ln    net.Listener
-	conns map[net.Conn]struct{}
-}
-
-func newProxy(t *testing.T, target string) *tcpProxy {
+// restore reopens a cut proxy, failing the test if it cannot.
+func restore(t *testing.T, p *sandbox.Proxy) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+	if err := p.Restore(); err != nil {
 		t.Fatal(err)
 	}
-	p := &tcpProxy{t: t, target: target, addr: ln.Addr().String(), conns: map[net.Conn]struct{}{}}
-	p.serve(ln)
-	t.Cleanup(p.cut)
-	return p
-}
-
-func (p *tcpProxy) serve(ln net.Listener) {
-	p.mu.Lock()
-	p.ln = ln
-	p.mu.Unlock()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go p.pipe(c)
-		}
-	}()
-}
-
-func (p *tcpProxy) pipe(c net.Conn) {
-	up, err := net.DialTimeout("tcp", p.target, 5*time.Second)
-	if err != nil {
-		c.Close()
-		return
-	}
-	if !p.track(c, up) {
-		return
-	}
-	go func() {
-		io.Copy(up, c)
-		up.Close()
-	}()
-	io.Copy(c, up)
-	c.Close()
-}
-
-// track registers a connection pair, or closes it when the proxy is cut.
-func (p *tcpProxy) track(cs ...net.Conn) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range cs {
-		if p.ln == nil {
-			c.Close()
-			continue
-		}
-		p.conns[c] = struct{}{}
-	}
-	return p.ln != nil
-}
-
-func (p *tcpProxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		p.ln.Close()
-		p.ln = nil
-	}
-	for c := range p.conns {
-		c.Close()
-	}
-	clear(p.conns)
-}
-
-func (p *tcpProxy) restore() {
-	p.t.Helper()
-	ln, err := listenAgain(p.addr)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	p.serve(ln)
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -249,18 +248,4 @@ func (k *kafkaHandle) start() {
 	}
 	k.t.Cleanup(c.Close)
 	k.e.kafka = c
-}
-
-// listenAgain listens on addr, retrying for a while: a port just released
-// may not be bindable at once.
-func listenAgain(addr string) (net.Listener, error) {
-	var err error
-	for range 50 {
-		var ln net.Listener
-		if ln, err = net.Listen("tcp", addr); err == nil {
-			return ln, nil
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return nil, fmt.Errorf("listen again on %s: %w", addr, err)
 }

@@ -81,16 +81,15 @@ func openDumper(ctx context.Context, cfg *config.Config, only []string, log *slo
 	}
 	switch cfg.Source.Flavor() {
 	case config.FlavorMySQL:
-		dsn, err := config.ParseMySQLDSN(cfg.Source.DSN)
+		conn, err := mysqlConn(cfg)
 		if err != nil {
 			return nil, err
 		}
-		return mysql.OpenDumper(ctx, mysql.DumpOptions{
-			Conn:   mysql.Conn{Host: dsn.Host, Port: dsn.Port, User: dsn.User, Password: dsn.Password},
-			Filter: filter, Parallelism: cfg.Bronze.Parallelism, Logger: log.With("source", "mysql")})
+		return mysql.OpenDumper(ctx, mysql.DumpOptions{Conn: conn, Filter: filter, Parallelism: cfg.Bronze.Parallelism,
+			Logger: log.With("source", "mysql")})
 	case config.FlavorPostgres:
 		return postgres.OpenDumper(ctx, postgres.DumpOptions{DSN: cfg.Source.DSN, Filter: filter,
-			Parallelism: cfg.Bronze.Parallelism, Logger: log.With("source", "postgres")})
+			Parallelism: cfg.Bronze.Parallelism, ReadTimeout: cfg.Source.ReadTimeout, Logger: log.With("source", "postgres")})
 	}
 	return nil, errors.New("source.dsn: use a mysql:// or postgres:// URL")
 }

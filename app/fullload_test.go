@@ -166,7 +166,15 @@ func partFiles(t *testing.T, dir, ext string) []string {
 }
 
 func TestFullloadPGTypes(t *testing.T) {
-	e := newPGEnv(t)
+	t.Run("utf8", func(t *testing.T) {
+		testFullloadPGTypes(t, newPGEnv(t), pgTypeCols, []string{"snappy", "zstd", "deflate", "none"})
+	})
+	t.Run("latin1", func(t *testing.T) {
+		testFullloadPGTypes(t, newPGEnvEncoding(t, "LATIN1"), latin1Cols(pgTypeCols), []string{"snappy"})
+	})
+}
+
+func testFullloadPGTypes(t *testing.T, e *env, pgTypeCols []pgTypeCol, codecs []string) {
 	e.exec(pgTypesSetup)
 	e.exec(pgTypesDDL("types", pgTypeCols))
 	e.exec(pgTypesDDL("types_nn", pgFallbackCols))
@@ -176,7 +184,7 @@ func TestFullloadPGTypes(t *testing.T) {
 	if _, err := conn.Exec(context.Background(), pgCanonical); err != nil {
 		t.Fatal(err)
 	}
-	for _, codec := range []string{"snappy", "zstd", "deflate", "none"} {
+	for _, codec := range codecs {
 		t.Run(codec, func(t *testing.T) {
 			cfg, root := e.bronzeConfig("avro", codec, 2)
 			if err := e.runFullload(cfg, "types-"+codec); err != nil {
@@ -318,7 +326,15 @@ func duckValue(v any, avro string) any {
 }
 
 func TestFullloadPGParquet(t *testing.T) {
-	e := newPGEnv(t)
+	t.Run("utf8", func(t *testing.T) {
+		testFullloadPGParquet(t, newPGEnv(t), pgTypeCols, []string{"snappy", "zstd", "none"})
+	})
+	t.Run("latin1", func(t *testing.T) {
+		testFullloadPGParquet(t, newPGEnvEncoding(t, "LATIN1"), latin1Cols(pgTypeCols), []string{"zstd"})
+	})
+}
+
+func testFullloadPGParquet(t *testing.T, e *env, pgTypeCols []pgTypeCol, codecs []string) {
 	duck := sandbox.DuckDBT(t)
 	e.exec(pgTypesSetup)
 	e.exec(pgTypesDDL("types", pgTypeCols))
@@ -328,7 +344,7 @@ func TestFullloadPGParquet(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := pgTypeTexts(t, conn, "types", pgTypeCols)
-	for _, codec := range []string{"snappy", "zstd", "none"} {
+	for _, codec := range codecs {
 		t.Run(codec, func(t *testing.T) {
 			cfg, root := e.bronzeConfig("parquet", codec, 2)
 			if err := e.runFullload(cfg, "pq-"+codec); err != nil {

@@ -15,7 +15,7 @@ import (
 // limit delivers it, with every byte intact.
 func TestHugeRow(t *testing.T) {
 	e := newEnv(t)
-	e.exec("CREATE TABLE docs (id INT PRIMARY KEY, body LONGTEXT, data LONGBLOB)")
+	e.exec("CREATE TABLE docs (id INT PRIMARY KEY, body LONGTEXT, data LONGBLOB) CHARACTER SET utf8mb4")
 	cfg := e.config("")
 	s := e.startStreamReady(cfg)
 	e.exec("INSERT INTO docs VALUES (1, REPEAT('a', 500000), REPEAT(x'00ff', 100000))")

@@ -37,7 +37,7 @@ func testIndependentReader(t *testing.T, e *env) {
 	if e.pg != nil {
 		connector = "postgresql"
 	}
-	e.exec("CREATE TABLE acct (id INT PRIMARY KEY, owner VARCHAR(40) NOT NULL, balance DECIMAL(12,2), note TEXT)")
+	e.exec("CREATE TABLE acct (id INT PRIMARY KEY, owner VARCHAR(40) NOT NULL, balance DECIMAL(12,2), note TEXT)" + e.unicodeTable())
 	e.exec("INSERT INTO acct VALUES (1, 'Zoë 🦊', 10.50, NULL), (2, 'bob', -3.25, 'x')")
 	s := e.startStream(e.config(""))
 	topic := e.topic("acct")

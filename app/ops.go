@@ -44,6 +44,9 @@ func startOps(cfg *config.Config, o StreamOptions, log *slog.Logger) (*ops, erro
 	if err != nil {
 		return nil, err
 	}
+	// The sources hear from the server (rows, heartbeats, answered
+	// keepalive requests) at least every third of read_timeout.
+	state.ExpectHeard(cdc.ComponentSource, cfg.Source.ReadTimeout)
 	m, err := metrics.New(reg, nil)
 	if err != nil {
 		return nil, err
@@ -103,7 +106,7 @@ func (x *ops) watchSlot(ctx context.Context, cfg *config.Config, log *slog.Logge
 		return err
 	}
 	go func() {
-		r := postgres.NewSlotReader(cfg.Source.DSN, cfg.Source.Slot)
+		r := postgres.NewSlotReader(cfg.Source.DSN, cfg.Source.Slot, cfg.Source.ReadTimeout)
 		defer r.Close()
 		t := time.NewTicker(slotPollInterval)
 		defer t.Stop()

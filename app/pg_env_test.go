@@ -23,6 +23,13 @@ var sharedPG struct {
 // newPGEnv is newEnv for PostgreSQL.
 func newPGEnv(t *testing.T) *env {
 	t.Helper()
+	return newPGEnvEncoding(t, "")
+}
+
+// newPGEnvEncoding is newPGEnv with the test's database in encoding enc
+// (LATIN1, WIN1252, ...); "" means the cluster's UTF8.
+func newPGEnvEncoding(t *testing.T, enc string) *env {
+	t.Helper()
 	sandbox.Require(t, "postgres")
 	sharedPG.once.Do(func() {
 		sharedPG.pg, sharedPG.err = sandbox.StartPostgres(context.Background(), sandbox.PostgresOptions{})
@@ -40,7 +47,11 @@ func newPGEnv(t *testing.T) *env {
 	if err := e.pg.Exec(ctx, "DROP DATABASE IF EXISTS "+e.dbName+" WITH (FORCE)"); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.pg.Exec(ctx, "CREATE DATABASE "+e.dbName); err != nil {
+	create := "CREATE DATABASE " + e.dbName
+	if enc != "" {
+		create += " ENCODING '" + enc + "' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0"
+	}
+	if err := e.pg.Exec(ctx, create); err != nil {
 		t.Fatal(err)
 	}
 	pgDropSlotAtEnd(e)
@@ -76,10 +87,18 @@ func pgDropSlotAtEnd(e *env) {
 	})
 }
 
+// clientDSN is the DSN of the test's own connections to its PostgreSQL
+// database: UTF-8 text whatever the database's encoding, as a Go
+// application sets it (fluxo's configs use the plain DSN, to prove that
+// fluxo sets it itself).
+func (e *env) clientDSN() string {
+	return e.pg.DSN("postgres", "", e.dbName) + "&client_encoding=UTF8"
+}
+
 // pgConn opens a connection to the test's PostgreSQL database.
 func (e *env) pgConn() *pgx.Conn {
 	e.t.Helper()
-	c, err := pgx.Connect(context.Background(), e.pg.DSN("postgres", "", e.dbName))
+	c, err := pgx.Connect(context.Background(), e.clientDSN())
 	if err != nil {
 		e.t.Fatalf("connect: %v", err)
 	}
@@ -89,7 +108,7 @@ func (e *env) pgConn() *pgx.Conn {
 
 func (e *env) pgExec(q string, args ...any) {
 	e.t.Helper()
-	c, err := pgx.Connect(context.Background(), e.pg.DSN("postgres", "", e.dbName))
+	c, err := pgx.Connect(context.Background(), e.clientDSN())
 	if err != nil {
 		e.t.Fatalf("connect: %v", err)
 	}

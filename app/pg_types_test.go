@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -122,7 +123,11 @@ const pgCanonical = "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET Inter
 // "connect.name" of every column. It also checks the NOT NULL infinity
 // fallbacks and unchanged TOASTed values in updates.
 func TestPGTypesRoundTrip(t *testing.T) {
-	e := newPGEnv(t)
+	t.Run("utf8", func(t *testing.T) { testPGTypesRoundTrip(t, newPGEnv(t), pgTypeCols) })
+	t.Run("latin1", func(t *testing.T) { testPGTypesRoundTrip(t, newPGEnvEncoding(t, "LATIN1"), latin1Cols(pgTypeCols)) })
+}
+
+func testPGTypesRoundTrip(t *testing.T, e *env, pgTypeCols []pgTypeCol) {
 	e.exec(pgTypesSetup)
 	e.exec(pgTypesDDL("types", pgTypeCols))
 	e.exec(pgTypesDDL("types_nn", pgFallbackCols))
@@ -149,6 +154,29 @@ func TestPGTypesRoundTrip(t *testing.T) {
 	t.Run("schema", func(t *testing.T) { e.checkPGSchemas(t, conn, "types", pgTypeCols, recs) })
 	t.Run("schema_fallbacks", func(t *testing.T) { e.checkPGSchemas(t, conn, "types_nn", pgFallbackCols, nn) })
 	t.Run("toast", func(t *testing.T) { checkToast(t, toast, toastDefault, toastFull) })
+}
+
+// latin1Cols returns cols with every character that LATIN1 lacks (emoji,
+// CJK, ...) in their values replaced by one it has, so that the same type
+// round trip runs in a LATIN1 database.
+func latin1Cols(cols []pgTypeCol) []pgTypeCol {
+	repl := []rune("çÃüßÿ")
+	out := make([]pgTypeCol, len(cols))
+	for i, c := range cols {
+		c.vals = slices.Clone(c.vals)
+		for j, v := range c.vals {
+			k := 0
+			c.vals[j] = strings.Map(func(r rune) rune {
+				if r <= 0xFF {
+					return r
+				}
+				k++
+				return repl[k%len(repl)]
+			}, v)
+		}
+		out[i] = c
+	}
+	return out
 }
 
 // pgTypesDDL creates table name with id int4 and cols.

@@ -9,8 +9,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/go-mysql-org/go-mysql/client"
 )
 
 // replay applies a topic's records in partition order, as a compacting
@@ -161,17 +159,14 @@ type execer func(q string) error
 func (e *env) sqlConn() (execer, func()) {
 	e.t.Helper()
 	if e.pg != nil {
-		c, err := pgx.Connect(context.Background(), e.pg.DSN("postgres", "", e.dbName))
+		c, err := pgx.Connect(context.Background(), e.clientDSN())
 		if err != nil {
 			e.t.Fatal(err)
 		}
 		return func(q string) error { _, err := c.Exec(context.Background(), q); return err },
 			func() { c.Close(context.Background()) }
 	}
-	c, err := client.Connect(e.db.Addr(), "root", "", e.dbName)
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	c := mariadbConn(e.t, e.db.Addr(), e.dbName)
 	return func(q string) error { _, err := c.Execute(q); return err }, func() { c.Close() }
 }
 

@@ -128,11 +128,11 @@ func readLag(ctx context.Context, cfg *config.Config, cp *checkpoint.Checkpoint)
 }
 
 func mysqlLag(ctx context.Context, cfg *config.Config, pos []byte) (*lagReport, error) {
-	dsn, err := config.ParseMySQLDSN(cfg.Source.DSN)
+	conn, err := mysqlConn(cfg)
 	if err != nil {
 		return nil, err
 	}
-	l, err := mysql.ReadLag(ctx, mysql.Conn{Host: dsn.Host, Port: dsn.Port, User: dsn.User, Password: dsn.Password}, pos)
+	l, err := mysql.ReadLag(ctx, conn, pos)
 	if err != nil {
 		return nil, err
 	}

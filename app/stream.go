@@ -118,6 +118,16 @@ func loadCheckpoint(ctx context.Context, cfg *config.Config) (checkpoint.Store, 
 	return store, cp, err
 }
 
+// mysqlConn is how to reach cfg's MySQL source.
+func mysqlConn(cfg *config.Config) (mysql.Conn, error) {
+	dsn, err := config.ParseMySQLDSN(cfg.Source.DSN)
+	if err != nil {
+		return mysql.Conn{}, err
+	}
+	return mysql.Conn{Host: dsn.Host, Port: dsn.Port, User: dsn.User, Password: dsn.Password,
+		ReadTimeout: cfg.Source.ReadTimeout}, nil
+}
+
 func openSource(ctx context.Context, cfg *config.Config, cp *checkpoint.Checkpoint, h cdc.Health, log *slog.Logger) (cdc.Source, avro.Connector, error) {
 	filter, err := cfg.Source.TableFilter()
 	if err != nil {
@@ -125,7 +135,7 @@ func openSource(ctx context.Context, cfg *config.Config, cp *checkpoint.Checkpoi
 	}
 	switch cfg.Source.Flavor() {
 	case config.FlavorMySQL:
-		dsn, err := config.ParseMySQLDSN(cfg.Source.DSN)
+		conn, err := mysqlConn(cfg)
 		if err != nil {
 			return nil, "", err
 		}
@@ -133,8 +143,8 @@ func openSource(ctx context.Context, cfg *config.Config, cp *checkpoint.Checkpoi
 			return nil, "", fmt.Errorf("checkpoint %s was written by a %s source, the config names a mysql source", cfg.Checkpoint.Path, cp.Connector)
 		}
 		opts := mysql.Options{
-			Conn:     mysql.Conn{Host: dsn.Host, Port: dsn.Port, User: dsn.User, Password: dsn.Password},
-			ServerID: cfg.Source.ServerID, Filter: filter, Snapshot: cfg.Snapshot.Mode, Health: h, Logger: log.With("source", "mysql"),
+			Conn: conn, ServerID: cfg.Source.ServerID, Filter: filter, Snapshot: cfg.Snapshot.Mode, Health: h,
+			Logger: log.With("source", "mysql"),
 		}
 		if cp != nil {
 			opts.Checkpoint = cp.Position
@@ -147,7 +157,8 @@ func openSource(ctx context.Context, cfg *config.Config, cp *checkpoint.Checkpoi
 		}
 		opts := postgres.Options{DSN: cfg.Source.DSN, Slot: cfg.Source.Slot, Publication: cfg.Source.Publication,
 			Filter: filter, Snapshot: cfg.Snapshot.Mode, Parallelism: cfg.Bronze.Parallelism,
-			Heartbeat: cfg.Source.HeartbeatInterval, Health: h, Logger: log.With("source", "postgres")}
+			Heartbeat: cfg.Source.HeartbeatInterval, ReadTimeout: cfg.Source.ReadTimeout, Health: h,
+			Logger: log.With("source", "postgres")}
 		if cp != nil {
 			opts.Checkpoint = cp.Position
 		}

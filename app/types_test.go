@@ -105,6 +105,8 @@ var typeCols = []typeCol{
 	{"u16l", "varchar(20) CHARACTER SET utf16le", asText, "string", [4]string{"'a😀é'", "''", "'𝄞'", "NULL"}},
 	{"u32", "char(5) CHARACTER SET utf32", asText, "string", [4]string{"'a😀é'", "''", "'𝄞 '", "NULL"}},
 	{"uc2", "varchar(20) CHARACTER SET ucs2", asText, "string", [4]string{"'ĀāĂ'", "''", "'x'", "NULL"}},
+	{"asc", "varchar(20) CHARACTER SET ascii", asText, "string", [4]string{"'~plain ascii!'", "''", "'x'", "NULL"}},
+	{"u3", "varchar(20) CHARACTER SET utf8mb3", asText, "string", [4]string{"'ação 日本 Ж'", "''", "'€'", "NULL"}},
 	{"el1", "enum('é','ü','ß') CHARACTER SET latin1", asText, "string@io.debezium.data.Enum", [4]string{"'ß'", "'é'", "'ü'", "NULL"}},
 	{"c255", "char(255)", asText, "string", [4]string{"REPEAT('😀', 255)", "''", "'x'", "NULL"}},
 	{"vc300", "varchar(300)", asText, "string", [4]string{"REPEAT('é', 300)", "''", "'x'", "NULL"}},

@@ -72,6 +72,11 @@ type Source struct {
 	// HeartbeatInterval is how often an idle PostgreSQL stream emits a
 	// heartbeat and lets the slot advance (default 10s).
 	HeartbeatInterval time.Duration `yaml:"heartbeat_interval,omitempty"`
+	// ReadTimeout is how long any connection to the source may go without
+	// progress (no row, heartbeat or keepalive) before fluxo takes it as
+	// lost and reconnects: a server or network path that went silent
+	// without closing the connection (default 30s, at least 1s).
+	ReadTimeout time.Duration `yaml:"read_timeout,omitempty"`
 }
 
 // Kafka is the Kafka cluster that receives change records.

@@ -82,6 +82,7 @@ func TestParseFullFile(t *testing.T) {
 			ExcludeColumns: []string{"shop.customers.tax_id"},
 			KeyColumns:     map[string][]string{"shop.events": {"event_id"}},
 			ServerID:       5401,
+			ReadTimeout:    DefaultReadTimeout,
 		},
 		Kafka: Kafka{
 			Brokers: []string{"127.0.0.1:9092"}, TopicPrefix: "shop", Tombstones: true, MaxRecordBytes: 1 << 20,
@@ -132,7 +133,7 @@ func TestDefaults(t *testing.T) {
 		{"mysql", "name: shop\nsource: {dsn: 'mysql://u@db/shop'}\n", func(c *Config) error {
 			want := Config{
 				Name:           "shop",
-				Source:         Source{DSN: "mysql://u@db/shop", ServerID: defaultServerID("shop")},
+				Source:         Source{DSN: "mysql://u@db/shop", ServerID: defaultServerID("shop"), ReadTimeout: DefaultReadTimeout},
 				Kafka:          Kafka{TopicPrefix: "shop", Tombstones: true, MaxRecordBytes: 1 << 20},
 				Checkpoint:     Checkpoint{Store: "file", Path: "shop.checkpoint"},
 				Snapshot:       Snapshot{Mode: "initial"},

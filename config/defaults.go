@@ -18,6 +18,7 @@ const (
 	DefaultHTTPListen         = "127.0.0.1:9187"
 	DefaultMaxRecordBytes     = 1 << 20
 	DefaultHeartbeatInterval  = 10 * time.Second
+	DefaultReadTimeout        = 30 * time.Second
 )
 
 // applyDefaults fills every value the file left out. Defaults derived from
@@ -37,6 +38,9 @@ func (c *Config) applyDefaults() {
 	setDefault(&c.HTTP.Listen, DefaultHTTPListen)
 	if c.Bronze.MaxPartBytes == 0 {
 		c.Bronze.MaxPartBytes = DefaultBronzeMaxPartBytes
+	}
+	if c.Source.ReadTimeout == 0 {
+		c.Source.ReadTimeout = DefaultReadTimeout
 	}
 	if c.Kafka.MaxRecordBytes == 0 {
 		c.Kafka.MaxRecordBytes = DefaultMaxRecordBytes

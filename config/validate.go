@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 var (
@@ -112,6 +113,9 @@ func (k *checker) source() {
 		return
 	}
 	k.dsn(s)
+	if s.ReadTimeout < time.Second {
+		k.errorf("source.read_timeout", "source.read_timeout must be at least 1s (default 30s): how long a silent connection is tolerated")
+	}
 	for _, e := range s.patternErrors() {
 		k.errorf(e.key, "%s", e.msg)
 	}

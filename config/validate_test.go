@@ -36,6 +36,7 @@ func TestValidationErrors(t *testing.T) {
 		{"key column excluded", my + "  exclude_columns: ['*.*.id']\n  key_columns: {shop.events: [id]}\n",
 			"source.key_columns: shop.events.id is also excluded by source.exclude_columns"},
 		{"server_id zero", my + "  server_id: 0\n", "f.yaml:4: source.server_id must be at least 1"},
+		{"read_timeout too short", my + "  read_timeout: 500ms\n", "f.yaml:4: source.read_timeout must be at least 1s"},
 		{"slot on mysql", my + "  slot: s\n", "f.yaml:4: source.slot is for PostgreSQL only; remove it"},
 		{"server_id on postgres", pg + "  server_id: 7\n", "f.yaml:4: source.server_id is for MySQL only; remove it"},
 		{"bad slot", pg + "  slot: My-Slot\n", `f.yaml:4: source.slot "My-Slot" is not a valid replication slot name`},

@@ -311,6 +311,38 @@ func TestStringValues(t *testing.T) {
 	})
 }
 
+// TestBinlogCharsets: the binlog (MySQL 8 and MariaDB alike) carries text
+// in the column's character set, unconverted; each decodes to the text the
+// snapshot's utf8mb4 connection reads.
+func TestBinlogCharsets(t *testing.T) {
+	tests := []struct {
+		charset string
+		binlog  any
+		want    any
+		wantErr bool
+	}{
+		{"utf8mb4", "ação 🦊", "ação 🦊", false},
+		{"utf8mb3", "ação 日本", "ação 日本", false},
+		{"utf8", []byte("Ж"), "Ж", false},
+		{"ascii", "plain", "plain", false},
+		{"latin1", "A\xe7\xe3o \xc7edilha \x80 \x8c", "Ação Çedilha € Œ", false},
+		{"ucs2", "\x01\x00\x00\xe7\x65\xe5", "Āç日", false},
+		{"utf16", "\x00a\xd8\x3d\xde\x00", "a😀", false},
+		{"utf16le", "a\x00\x3d\xd8\x00\xde", "a😀", false},
+		{"utf32", "\x00\x01\xd1\x1e", "𝄞", false},
+		{"ucs2", "\x00", nil, true}, // odd length
+		{"big5", "plain", "plain", false},
+		{"big5", "\xa4\x40", nil, true}, // a character set fluxo cannot decode
+		{"swe7", "{|}", nil, true},      // ASCII punctuation stands for letters
+	}
+	for _, tc := range tests {
+		t.Run(tc.charset, func(t *testing.T) {
+			runConvCases(t, convertColumn(colDesc{Base: "varchar", Charset: tc.charset}), []convCase{
+				{tc.charset, tc.binlog, tc.want, tc.wantErr}})
+		})
+	}
+}
+
 func TestKinds(t *testing.T) {
 	cases := []struct {
 		d    colDesc

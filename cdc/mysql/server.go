@@ -15,6 +15,7 @@ import (
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 
 	"github.com/fluxo-cdc/fluxo/cdc"
+	"github.com/fluxo-cdc/fluxo/internal/liveconn"
 )
 
 // Conn says how to reach the server.
@@ -24,6 +25,14 @@ type Conn struct {
 	User     string
 	Password string
 	TLS      *tls.Config
+	// ReadTimeout is how long a connection may go without progress before
+	// it is taken as lost (source.read_timeout; 0: never): see liveconn.
+	ReadTimeout time.Duration
+}
+
+// dialer dials the connections of c, guarded against silent peers.
+func (c Conn) dialer() liveconn.Dialer {
+	return liveconn.Dialer{Timeout: c.ReadTimeout, ConnectTimeout: handshakeTimeout}
 }
 
 // handshakeTimeout bounds connecting and logging in.
@@ -41,7 +50,7 @@ func dial(ctx context.Context, c Conn) (*client.Conn, error) {
 	var raw net.Conn
 	var stop func() bool
 	dialer := func(ctx context.Context, network, addr string) (net.Conn, error) {
-		nc, err := (&net.Dialer{Timeout: handshakeTimeout}).DialContext(ctx, network, addr)
+		nc, err := c.dialer().DialContext(ctx, network, addr)
 		if err != nil {
 			return nil, err
 		}
@@ -63,13 +72,21 @@ func dial(ctx context.Context, c Conn) (*client.Conn, error) {
 		return nil, explainConnError(c, err)
 	}
 	raw.SetDeadline(time.Time{})
-	// UTC timestamps, and CHAR values as the binlog has them (unpadded).
-	if _, err := conn.Execute("SET time_zone = '+00:00', sql_mode = REPLACE(@@sql_mode, 'PAD_CHAR_TO_FULL_LENGTH', '')"); err != nil {
+	if _, err := conn.Execute(sessionSetup); err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("mysql %s: set session time zone and sql_mode: %w", c.addr(), err)
+		return nil, fmt.Errorf("mysql %s: set session character set, time zone and sql_mode: %w", c.addr(), err)
 	}
 	return conn, nil
 }
+
+// sessionSetup fixes what the text of values depends on, on every
+// connection: text in utf8mb4 whatever the column's character set and the
+// server's defaults (the server converts; without SET NAMES a MariaDB that
+// does not know the handshake's collation answers in its own default
+// character set, latin1 on a factory-default server), TIMESTAMP values in
+// UTC, and CHAR values as the binlog has them (unpadded).
+const sessionSetup = "SET NAMES utf8mb4, time_zone = '+00:00', " +
+	"sql_mode = REPLACE(@@sql_mode, 'PAD_CHAR_TO_FULL_LENGTH', '')"
 
 func explainConnError(c Conn, err error) error {
 	var me *gomysql.MyError

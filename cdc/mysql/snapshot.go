@@ -4,13 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/client"
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 
 	"github.com/fluxo-cdc/fluxo/cdc"
+	"github.com/fluxo-cdc/fluxo/internal/liveconn"
 )
 
 // snapshotter reads the captured tables inside one consistent-snapshot
@@ -260,6 +264,61 @@ func fieldValue(fv *gomysql.FieldValue, d colDesc) any {
 	return nil
 }
 
+// retrySnapshot takes the snapshot again after it lost its connection, as
+// a restart would: it reads every table anew, then streams from the
+// position of the first attempt (s.last, saved before any row), so the
+// rows already sent are sent again and nothing is skipped. Other failures
+// are returned.
+func (s *Source) retrySnapshot(ctx context.Context, cause error) error {
+	if !connectionLost(cause) || s.last == nil || s.last.SnapshotDone {
+		return cause
+	}
+	s.snap.close()
+	s.snap = nil
+	s.opts.Health.Down(cdc.ComponentSource, cause)
+	backoff := 200 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		s.log.Warn("snapshot connection lost, taking the snapshot again", "err", firstLine(cause),
+			"attempt", attempt, "backoff", backoff.String(), "then_stream_from", s.last.String())
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		snap, err := startSnapshot(ctx, s, s.last)
+		if err == nil {
+			s.snap = snap
+			s.opts.Health.Up(cdc.ComponentSource)
+			return nil
+		}
+		if !connectionLost(err) {
+			return err
+		}
+		cause, backoff = err, min(backoff*2, 30*time.Second)
+	}
+}
+
+// connectionLost reports whether err means that the connection to the
+// server broke (so that a new one may succeed), rather than that the
+// server refused something or a value was bad.
+func connectionLost(err error) bool {
+	if errors.As(err, new(*PermanentError)) {
+		return false
+	}
+	var me *gomysql.MyError
+	if errors.As(err, &me) {
+		switch me.Code {
+		case gomysql.ER_SERVER_SHUTDOWN, gomysql.ER_CON_COUNT_ERROR, gomysql.ER_QUERY_INTERRUPTED, 1927: // 1927: connection killed (MariaDB)
+			return true
+		}
+		return false
+	}
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, liveconn.ErrSilent) || errors.Is(err, io.EOF) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, gomysql.ErrBadConn) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed)
+}
+
 func quoteIdent(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }
 
 func (sn *snapshotter) close() {
@@ -285,8 +344,9 @@ func (s *Source) fillSnapshot(ctx context.Context) error {
 			return nil
 		}
 		if it.err != nil {
-			return it.err
+			return s.retrySnapshot(ctx, it.err)
 		}
+		s.opts.Health.Heard(cdc.ComponentSource)
 		if p, ok := it.msg.Commit.(*Position); ok {
 			s.last = p
 			if p.SnapshotDone {

@@ -157,6 +157,7 @@ func (s *Source) fill(ctx context.Context) error {
 		}
 		return s.reconnect(ctx, err)
 	}
+	s.opts.Health.Heard(cdc.ComponentSource) // heartbeat events too
 	return s.handle(ev)
 }
 

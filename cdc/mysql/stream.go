@@ -118,12 +118,13 @@ func checkPurged(conn *client.Conn, si serverInfo, p *Position) error {
 // startStream starts the binlog dump from the last yielded position.
 func (s *Source) startStream() error {
 	p := s.last
+	heartbeat, timeout := s.heartbeat()
 	cfg := replication.BinlogSyncerConfig{
 		ServerID: s.opts.ServerID, Flavor: s.server.flavor,
 		Host: s.opts.Conn.Host, Port: s.opts.Conn.Port, User: s.opts.Conn.User, Password: s.opts.Conn.Password,
-		TLSConfig: s.opts.Conn.TLS, ParseTime: true, HeartbeatPeriod: s.opts.Heartbeat,
-		ReadTimeout: 3 * s.opts.Heartbeat, DisableRetrySync: true, Logger: libraryLogger(s.log),
-		EventCacheCount: 1024,
+		TLSConfig: s.opts.Conn.TLS, ParseTime: true, HeartbeatPeriod: heartbeat,
+		ReadTimeout: timeout, DisableRetrySync: true, Logger: libraryLogger(s.log),
+		EventCacheCount: 1024, Charset: "utf8mb4", Dialer: s.opts.Conn.dialer().DialContext,
 	}
 	s.syncer = replication.NewBinlogSyncer(cfg)
 	var err error
@@ -143,6 +144,18 @@ func (s *Source) startStream() error {
 	s.file = p.File
 	s.tx = txState{}
 	return nil
+}
+
+// heartbeat returns the period at which the server is asked to send a
+// heartbeat event when it has nothing else to send, and the read timeout of
+// the binlog connection: an idle server sends three heartbeats within it,
+// so a connection that passes nothing for that long is dead or black-holed.
+func (s *Source) heartbeat() (period, timeout time.Duration) {
+	period, timeout = s.opts.Heartbeat, s.opts.Conn.ReadTimeout
+	if timeout <= 0 {
+		return period, 3 * period
+	}
+	return min(period, timeout/3), timeout
 }
 
 func explainSyncError(err error) error {
@@ -181,6 +194,7 @@ func (s *Source) reconnect(ctx context.Context, cause error) error {
 		}
 		err := s.startStream()
 		if err == nil {
+			s.log.Info("binlog connection restored", "attempt", attempt, "from", s.last.String())
 			s.opts.Health.Up(cdc.ComponentSource)
 			return nil
 		}

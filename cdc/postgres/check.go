@@ -24,6 +24,8 @@ type PreflightOptions struct {
 	// ConnectTimeout bounds connecting and logging in (default 10s); the
 	// context bounds the whole run.
 	ConnectTimeout time.Duration
+	// ReadTimeout is Options.ReadTimeout.
+	ReadTimeout time.Duration
 }
 
 // preflight is one run of Preflight.
@@ -96,7 +98,7 @@ func (p *preflight) connect(ctx context.Context) bool {
 	}
 	cctx, cancel := context.WithTimeout(ctx, p.o.ConnectTimeout)
 	defer cancel()
-	conn, err := connect(cctx, p.o.DSN)
+	conn, err := connect(cctx, p.o.DSN, p.o.ReadTimeout)
 	var version string
 	if err == nil {
 		p.conn = conn
@@ -168,7 +170,7 @@ func (p *preflight) server(ctx context.Context) {
 // replicationConn opens a replication connection as the stream does and
 // reads the system identifier.
 func (p *preflight) replicationConn(ctx context.Context) {
-	repl, err := connectReplication(ctx, p.o.DSN)
+	repl, err := connectReplication(ctx, p.o.DSN, p.o.ReadTimeout)
 	if err != nil {
 		p.fail("source.replication_connection", err)
 		return

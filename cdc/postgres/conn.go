@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/fluxo-cdc/fluxo/internal/liveconn"
 )
 
 // sessionSQL prepares every fluxo connection so that text values have one
@@ -24,9 +26,34 @@ type PermanentError struct {
 func (e *PermanentError) Error() string { return e.Err.Error() + ": " + e.Fix }
 func (e *PermanentError) Unwrap() error { return e.Err }
 
+// connConfig parses dsn into the settings every fluxo connection uses:
+// client_encoding UTF8 whatever the database's encoding, so that the server
+// converts every text it sends (query results in either format, COPY, and
+// the pgoutput stream, whose text values and names the walsender converts to
+// the client encoding) and pgx accepts the connection.
+//
+// With readTimeout set, every connection notices a silent peer within it
+// (see liveconn): a read or write without progress for that long breaks the
+// connection, and TCP keepalive and TCP_USER_TIMEOUT watch idle ones.
+func connConfig(dsn string, readTimeout time.Duration) (*pgx.ConnConfig, error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("source.dsn: %w", err)
+	}
+	cfg.RuntimeParams["client_encoding"] = "UTF8"
+	if readTimeout > 0 {
+		cfg.DialFunc = liveconn.Dialer{Timeout: readTimeout, ConnectTimeout: cfg.ConnectTimeout}.DialContext
+	}
+	return cfg, nil
+}
+
 // connect opens a regular connection for catalog queries and snapshots.
-func connect(ctx context.Context, dsn string) (*pgx.Conn, error) {
-	conn, err := pgx.Connect(ctx, dsn)
+func connect(ctx context.Context, dsn string, readTimeout time.Duration) (*pgx.Conn, error) {
+	cfg, err := connConfig(dsn, readTimeout)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, explainConnect(dsn, err)
 	}
@@ -38,15 +65,13 @@ func connect(ctx context.Context, dsn string) (*pgx.Conn, error) {
 }
 
 // connectReplication opens a logical replication connection.
-func connectReplication(ctx context.Context, dsn string) (*pgconn.PgConn, error) {
-	u, err := url.Parse(dsn)
+func connectReplication(ctx context.Context, dsn string, readTimeout time.Duration) (*pgconn.PgConn, error) {
+	cfg, err := connConfig(dsn, readTimeout)
 	if err != nil {
-		return nil, fmt.Errorf("source.dsn: %w", err)
+		return nil, err
 	}
-	q := u.Query()
-	q.Set("replication", "database")
-	u.RawQuery = q.Encode()
-	conn, err := pgconn.Connect(ctx, u.String())
+	cfg.RuntimeParams["replication"] = "database"
+	conn, err := pgconn.ConnectConfig(ctx, &cfg.Config)
 	if err != nil {
 		return nil, explainConnect(dsn, err)
 	}

@@ -26,6 +26,9 @@ type DumpOptions struct {
 	// Parallelism is the number of worker connections, and so of concurrent
 	// reads (default 4).
 	Parallelism int
+	// ReadTimeout is Options.ReadTimeout: how long a connection may go
+	// without progress before a read fails (and is retried on a new one).
+	ReadTimeout time.Duration
 	Logger      *slog.Logger
 }
 
@@ -101,7 +104,7 @@ func OpenDumper(ctx context.Context, o DumpOptions) (*Dumper, error) {
 
 func (d *Dumper) open(ctx context.Context) error {
 	var err error
-	if d.coord, err = dumpConnect(ctx, d.opts.DSN, false); err != nil {
+	if d.coord, err = dumpConnect(ctx, d.opts.DSN, d.opts.ReadTimeout, false); err != nil {
 		return err
 	}
 	if err := d.coord.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&d.version); err != nil {
@@ -180,10 +183,10 @@ func readLSN(ctx context.Context, conn *pgx.Conn, log *slog.Logger) string {
 // answer within a second is the connection closed. The coordinator's
 // connection is closed at once: its queries are short, and a cancelled one
 // would end the transaction, and with it the snapshot, anyway.
-func dumpConnect(ctx context.Context, dsn string, worker bool) (*pgx.Conn, error) {
-	cfg, err := pgx.ParseConfig(dsn)
+func dumpConnect(ctx context.Context, dsn string, readTimeout time.Duration, worker bool) (*pgx.Conn, error) {
+	cfg, err := connConfig(dsn, readTimeout)
 	if err != nil {
-		return nil, fmt.Errorf("source.dsn: %w", err)
+		return nil, err
 	}
 	if worker {
 		cfg.BuildContextWatcherHandler = func(pc *pgconn.PgConn) ctxwatch.Handler {
@@ -235,7 +238,7 @@ func (d *Dumper) ready(ctx context.Context, w *dumpConn) error {
 		}
 	}
 	w.close()
-	conn, err := dumpConnect(ctx, d.opts.DSN, true)
+	conn, err := dumpConnect(ctx, d.opts.DSN, d.opts.ReadTimeout, true)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
@@ -36,9 +37,9 @@ const slotWALQuery = `SELECT s.active,
 	coalesce(s.wal_status, '')
 FROM pg_replication_slots s WHERE s.slot_name = $1`
 
-// ReadSlotWAL connects to dsn and reads slot's WAL state.
+// ReadSlotWAL connects to dsn and reads slot's WAL state; ctx bounds it.
 func ReadSlotWAL(ctx context.Context, dsn, slot string) (SlotWAL, error) {
-	conn, err := connect(ctx, dsn)
+	conn, err := connect(ctx, dsn, 0)
 	if err != nil {
 		return SlotWAL{}, err
 	}
@@ -49,18 +50,22 @@ func ReadSlotWAL(ctx context.Context, dsn, slot string) (SlotWAL, error) {
 // SlotReader reads a slot's WAL state repeatedly over one connection,
 // opened on first use and again after a failure.
 type SlotReader struct {
-	dsn, slot string
-	conn      *pgx.Conn
+	dsn, slot   string
+	readTimeout time.Duration
+	conn        *pgx.Conn
 }
 
 // NewSlotReader returns a SlotReader of slot on the server of dsn; it does
-// not connect yet.
-func NewSlotReader(dsn, slot string) *SlotReader { return &SlotReader{dsn: dsn, slot: slot} }
+// not connect yet. Its connection notices a silent server within
+// readTimeout (Options.ReadTimeout).
+func NewSlotReader(dsn, slot string, readTimeout time.Duration) *SlotReader {
+	return &SlotReader{dsn: dsn, slot: slot, readTimeout: readTimeout}
+}
 
 // Read reads the slot's WAL state.
 func (r *SlotReader) Read(ctx context.Context) (SlotWAL, error) {
 	if r.conn == nil {
-		conn, err := connect(ctx, r.dsn)
+		conn, err := connect(ctx, r.dsn, r.readTimeout)
 		if err != nil {
 			return SlotWAL{}, err
 		}

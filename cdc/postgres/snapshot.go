@@ -131,7 +131,7 @@ func runWorkers(ctx context.Context, s *Source, states []*relState, name string,
 // worker opens its own connection in the snapshot and reads tables from
 // queue.
 func worker(ctx context.Context, s *Source, name string, queue <-chan *relState, out chan<- snapItem) error {
-	conn, err := connect(ctx, s.opts.DSN)
+	conn, err := connect(ctx, s.opts.DSN, s.opts.ReadTimeout)
 	if err != nil {
 		return err
 	}
@@ -214,8 +214,9 @@ func (s *Source) fillSnapshot(ctx context.Context) error {
 			return nil
 		}
 		if it.err != nil {
-			return it.err
+			return s.retrySnapshot(ctx, it.err)
 		}
+		s.opts.Health.Heard(cdc.ComponentSource)
 		if p, ok := it.msg.Commit.(*Position); ok {
 			s.last = p
 			if p.SnapshotDone {
@@ -224,5 +225,45 @@ func (s *Source) fillSnapshot(ctx context.Context) error {
 		}
 		s.pending.Push(it.msg)
 		return nil
+	}
+}
+
+// retrySnapshot takes the snapshot again after it lost a connection, as a
+// restart would: over new connections it reads every table in a fresh
+// snapshot, then streams from the position checkpointed before the first
+// row (s.last), replaying every change since, so nothing is skipped. Other
+// failures are returned.
+func (s *Source) retrySnapshot(ctx context.Context, cause error) error {
+	if !connectionLost(cause) || s.last == nil || s.last.SnapshotDone {
+		return cause
+	}
+	s.snap.close()
+	s.snap = nil
+	s.opts.Health.Down(cdc.ComponentSource, cause)
+	backoff := 200 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		s.log.Warn("snapshot connection lost, taking the snapshot again", "err", cause.Error(), "attempt", attempt,
+			"backoff", backoff.String(), "then_stream_from", s.last.String())
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		err := s.reopen(ctx)
+		var ids []cdc.TableID
+		if err == nil {
+			ids, err = capturedTables(ctx, s.meta, s.opts.Filter)
+		}
+		if err == nil {
+			err = s.startSnapshot(ctx, ids, "", s.last.LSN, false)
+		}
+		if err == nil {
+			s.opts.Health.Up(cdc.ComponentSource)
+			return nil
+		}
+		if !connectionLost(err) {
+			return err
+		}
+		cause, backoff = err, min(backoff*2, 30*time.Second)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/fluxo-cdc/fluxo/cdc"
+	"github.com/fluxo-cdc/fluxo/internal/liveconn"
 )
 
 // Options configure a Source.
@@ -28,6 +29,11 @@ type Options struct {
 	Checkpoint []byte
 	// Parallelism is the number of snapshot workers (default 4).
 	Parallelism int
+	// ReadTimeout is how long any connection may go without progress
+	// before it is taken as lost and replaced (source.read_timeout; 0:
+	// never). The replication connection asks the server for a keepalive
+	// when it has been quiet for a third of it.
+	ReadTimeout time.Duration
 	// Heartbeat is how often an idle stream advances the slot (default 10s).
 	Heartbeat time.Duration
 	// StatusInterval is how often the confirmed position is reported to the
@@ -93,13 +99,13 @@ func Open(ctx context.Context, opts Options) (*Source, error) {
 
 func (s *Source) open(ctx context.Context) error {
 	var err error
-	if s.meta, err = connect(ctx, s.opts.DSN); err != nil {
+	if s.meta, err = connect(ctx, s.opts.DSN, s.opts.ReadTimeout); err != nil {
 		return err
 	}
 	if err := checkServer(ctx, s.meta); err != nil {
 		return err
 	}
-	if s.repl, err = connectReplication(ctx, s.opts.DSN); err != nil {
+	if s.repl, err = connectReplication(ctx, s.opts.DSN, s.opts.ReadTimeout); err != nil {
 		return err
 	}
 	sys, err := pglogrepl.IdentifySystem(ctx, s.repl)
@@ -197,8 +203,13 @@ func (s *Source) fresh(ctx context.Context, sl slot, ids []cdc.TableID) error {
 	if mode == cdc.SnapshotNever {
 		action = "NOEXPORT_SNAPSHOT"
 	}
+	// Creating the slot waits for the transactions running at that moment
+	// to end, however long they take: no progress bound meanwhile (TCP
+	// keepalive still notices a dead path).
+	restore := liveconn.Patient(s.repl.Conn())
 	res, err := pglogrepl.CreateReplicationSlot(ctx, s.repl, s.opts.Slot, "pgoutput", pglogrepl.CreateReplicationSlotOptions{
 		Mode: pglogrepl.LogicalReplication, SnapshotAction: action, Temporary: mode == cdc.SnapshotInitialOnly})
+	restore()
 	if err != nil {
 		return explainSlot(s.opts.Slot, err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/fluxo-cdc/fluxo/cdc"
+	"github.com/fluxo-cdc/fluxo/internal/liveconn"
 )
 
 // streamState is the replication session's bookkeeping.
@@ -21,6 +22,8 @@ type streamState struct {
 	lastStatus time.Time     // last standby status update sent
 	lastActive time.Time     // last transaction or heartbeat
 	walEnd     pglogrepl.LSN // the server's sent position from the last keepalive
+	quiet      time.Duration // time spent waiting on the server since it last sent anything
+	probes     int           // keepalive requests sent during this quiet spell
 	tx         txState
 }
 
@@ -78,16 +81,51 @@ func (s *Source) step(ctx context.Context) error {
 	if err := s.housekeeping(ctx); err != nil {
 		return err
 	}
-	wctx, cancel := context.WithTimeout(ctx, time.Second)
+	wctx, cancel := context.WithTimeout(ctx, s.pollInterval())
+	began := time.Now()
 	msg, err := s.repl.ReceiveMessage(wctx)
 	cancel()
 	if err != nil {
 		if pgconn.Timeout(err) && ctx.Err() == nil {
-			return nil
+			return s.quiet(ctx, time.Since(began))
 		}
 		return fmt.Errorf("postgres: replication stream: %w", err)
 	}
+	s.stream.quiet, s.stream.probes = 0, 0
+	s.opts.Health.Heard(cdc.ComponentSource)
 	return s.receive(ctx, msg)
+}
+
+// pollInterval is how long one wait for a message lasts before the chores
+// run again: a second, and well within the connection's progress bound.
+func (s *Source) pollInterval() time.Duration {
+	if rt := s.opts.ReadTimeout; rt > 0 {
+		return min(time.Second, rt/4)
+	}
+	return time.Second
+}
+
+// quiet accounts for d spent waiting on a server that sent nothing. The
+// walsender sends nothing while idle unless asked, so every third of
+// ReadTimeout of quiet asks it for a keepalive; a server that answers none
+// within ReadTimeout is silent (a dropped flow, or a dead peer), and the
+// connection is taken as lost. Only time spent waiting counts: while the
+// pipeline does not read (Kafka is slow), the server is not to blame.
+func (s *Source) quiet(ctx context.Context, d time.Duration) error {
+	rt := s.opts.ReadTimeout
+	if rt <= 0 {
+		return nil
+	}
+	s.stream.quiet += d
+	if s.stream.quiet >= rt {
+		return fmt.Errorf("postgres: replication stream: %w",
+			&liveconn.SilentError{Op: "read", Addr: s.repl.Conn().RemoteAddr().String(), Timeout: rt})
+	}
+	if int(s.stream.quiet/(rt/3)) > s.stream.probes {
+		s.stream.probes++
+		return s.sendStatus(ctx, true)
+	}
+	return nil
 }
 
 // reconnect reopens the connections after a transient failure and resumes
@@ -106,6 +144,7 @@ func (s *Source) reconnect(ctx context.Context, cause error) error {
 		}
 		err := s.reopen(ctx)
 		if err == nil {
+			s.log.Info("postgres connections restored", "attempt", attempt, "from", s.last.String())
 			s.opts.Health.Up(cdc.ComponentSource)
 			return nil
 		}
@@ -120,12 +159,16 @@ func (s *Source) reconnect(ctx context.Context, cause error) error {
 // the ones of the stream, and arranges to restart replication at the last
 // yielded commit.
 func (s *Source) reopen(ctx context.Context) error {
+	var stale uint32 // the walsender of the lost connection
+	if s.repl != nil {
+		stale = s.repl.PID()
+	}
 	s.closeConns()
 	var err error
-	if s.meta, err = connect(ctx, s.opts.DSN); err != nil {
+	if s.meta, err = connect(ctx, s.opts.DSN, s.opts.ReadTimeout); err != nil {
 		return err
 	}
-	if s.repl, err = connectReplication(ctx, s.opts.DSN); err != nil {
+	if s.repl, err = connectReplication(ctx, s.opts.DSN, s.opts.ReadTimeout); err != nil {
 		return err
 	}
 	sys, err := pglogrepl.IdentifySystem(ctx, s.repl)
@@ -144,9 +187,38 @@ func (s *Source) reopen(ctx context.Context) error {
 		return &PermanentError{Err: fmt.Errorf("postgres: replication slot %q is gone", s.opts.Slot),
 			Fix: "delete the checkpoint file and restart to take a new snapshot"}
 	}
+	if stale != 0 && uint32(sl.activePID) == stale {
+		if err := s.endStaleSender(ctx, stale); err != nil {
+			return err
+		}
+	}
 	s.types = newCatalog(s.meta, s.log)
 	s.rels = map[uint32]*relState{} // the server describes relations again
 	s.startLSN, s.started, s.stream.tx = s.last.LSN, false, txState{}
+	return nil
+}
+
+// endStaleSender ends the walsender of fluxo's own lost connection, which
+// still holds the slot: after a silent network path it lives on until
+// wal_sender_timeout, and the slot cannot be used meanwhile. A role may end
+// its own backends; if this one may not, it waits a while for the server to
+// (then starting replication fails, saying which process holds the slot).
+func (s *Source) endStaleSender(ctx context.Context, pid uint32) error {
+	s.log.Info("ending the walsender of the lost connection, which still holds the slot", "slot", s.opts.Slot, "pid", pid)
+	if _, err := s.meta.Exec(ctx, "SELECT pg_terminate_backend($1)", int32(pid)); err != nil {
+		s.log.Warn("cannot end the stale walsender; waiting for wal_sender_timeout to end it", "pid", pid, "err", err.Error())
+	}
+	for deadline := time.Now().Add(max(2*s.opts.ReadTimeout, time.Minute)); time.Now().Before(deadline); {
+		sl, err := readSlot(ctx, s.meta, s.opts.Slot)
+		if err != nil || uint32(sl.activePID) != pid {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 	return nil
 }
 
@@ -297,7 +369,7 @@ func connectionLost(err error) bool {
 		return strings.HasPrefix(pe.Code, "08") || pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03"
 	}
 	var ne net.Error
-	if errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || pgconn.Timeout(err) {
+	if errors.As(err, &ne) || errors.Is(err, liveconn.ErrSilent) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || pgconn.Timeout(err) {
 		return true
 	}
 	var ce *pgconn.ConnectError
