@@ -62,6 +62,33 @@ func (e *env) tableState(table string) map[int64]map[string]any {
 	return out
 }
 
+// sameState reports whether the replayed topic equals the table.
+func sameState(got, want map[int64]map[string]any) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	for id, w := range want {
+		if g, ok := got[id]; !ok || fmt.Sprint(g) != fmt.Sprint(w) {
+			return false
+		}
+	}
+	return true
+}
+
+// waitConverged waits until the replay of table's topic equals the table
+// (which no longer changes), failing with the differences after d.
+func (e *env) waitConverged(t *testing.T, table string, d time.Duration) {
+	t.Helper()
+	want := e.tableState(table)
+	var got map[int64]map[string]any
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); {
+		if got = replay(e.drain(e.topic(table), 500*time.Millisecond)); sameState(got, want) {
+			return
+		}
+	}
+	compareState(t, got, want)
+}
+
 // compareState fails the test when the replayed topic differs from the
 // table.
 func compareState(t *testing.T, got, want map[int64]map[string]any) {

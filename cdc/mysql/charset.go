@@ -46,6 +46,9 @@ func decodeText(b []byte, charset string) (string, error) {
 }
 
 func decodeLatin1(b []byte) string {
+	if isASCII(b) {
+		return string(b)
+	}
 	var sb strings.Builder
 	sb.Grow(len(b) + len(b)/2)
 	for _, c := range b {

@@ -290,6 +290,16 @@ func hasGlobalPrivilege(grants []string, privs ...string) (has, known bool) {
 	return false, known
 }
 
+// dropMeta closes the metadata connection after another connection to the
+// server was lost: it went the same network path, so it is suspect too, and
+// finding out by a ping would stall the stream for up to the read timeout.
+func (s *Source) dropMeta() {
+	if s.meta != nil {
+		s.meta.Close()
+		s.meta = nil
+	}
+}
+
 // metaConn returns the connection for information_schema look-ups,
 // reconnecting when the server went away since its last use.
 func (s *Source) metaConn() (*client.Conn, error) {

@@ -275,6 +275,7 @@ func (s *Source) retrySnapshot(ctx context.Context, cause error) error {
 	}
 	s.snap.close()
 	s.snap = nil
+	s.dropMeta()
 	s.opts.Health.Down(cdc.ComponentSource, cause)
 	backoff := 200 * time.Millisecond
 	for attempt := 1; ; attempt++ {

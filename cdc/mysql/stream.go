@@ -147,15 +147,18 @@ func (s *Source) startStream() error {
 }
 
 // heartbeat returns the period at which the server is asked to send a
-// heartbeat event when it has nothing else to send, and the read timeout of
-// the binlog connection: an idle server sends three heartbeats within it,
-// so a connection that passes nothing for that long is dead or black-holed.
-func (s *Source) heartbeat() (period, timeout time.Duration) {
-	period, timeout = s.opts.Heartbeat, s.opts.Conn.ReadTimeout
+// heartbeat event when it has nothing else to send (an idle server sends
+// three within the read timeout, so a connection that passes nothing for
+// that long is dead or black-holed), and the read timeout go-mysql is to
+// apply per packet: none when the connection's own progress bound
+// (Conn.ReadTimeout, see liveconn) applies, which costs less than a
+// deadline change per packet.
+func (s *Source) heartbeat() (period, perPacket time.Duration) {
+	period, timeout := s.opts.Heartbeat, s.opts.Conn.ReadTimeout
 	if timeout <= 0 {
 		return period, 3 * period
 	}
-	return min(period, timeout/3), timeout
+	return min(period, timeout/3), 0
 }
 
 func explainSyncError(err error) error {
@@ -183,6 +186,7 @@ func (s *Source) reconnect(ctx context.Context, cause error) error {
 	}
 	s.syncer.Close()
 	s.syncer, s.streamer = nil, nil
+	s.dropMeta()
 	s.opts.Health.Down(cdc.ComponentSource, cause)
 	backoff := 200 * time.Millisecond
 	for attempt := 1; ; attempt++ {

@@ -177,7 +177,7 @@ func buildBacklog(ctx context.Context, addr string, rows int) (*backlog, error) 
 		return nil, err
 	}
 	defer conn.Close()
-	if err := execAll(conn, "CREATE DATABASE "+benchDB, createSQL); err != nil {
+	if err := execAll(conn, "CREATE DATABASE "+benchDB+" CHARACTER SET utf8mb4", createSQL); err != nil {
 		return nil, err
 	}
 	g := &generator{conn: conn, ids: newIDPlanner(), base: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -70,7 +71,7 @@ func benchFullload(ctx context.Context, opts options, stdout, stderr io.Writer) 
 		}
 		defer db.Close()
 		note(stdout, "filling a %d-row MariaDB table", opts.rows)
-		if err := db.Exec(ctx, "CREATE DATABASE bench"); err != nil {
+		if err := db.Exec(ctx, "CREATE DATABASE bench CHARACTER SET utf8mb4"); err != nil {
 			return err
 		}
 		for _, q := range []string{"USE bench; " + myBenchDDL, "USE bench; " + fmt.Sprintf(myBenchFill, opts.rows), "USE bench; ANALYZE TABLE bench"} {
@@ -100,6 +101,13 @@ func reportFullload(ctx context.Context, opts options, dsn, dir, baseName string
 		run := 0
 		took, err := bestOf(opts.repeat, func() error {
 			run++
+			if par == 1 && run == 1 && opts.cpuProfile != "" {
+				stop, err := startTo(opts.cpuProfile, pprof.StartCPUProfile, pprof.StopCPUProfile)
+				if err != nil {
+					return err
+				}
+				defer stop()
+			}
 			return fullloadOnce(ctx, dsn, filepath.Join(dir, fmt.Sprintf("p%d-%d", par, run)), par, opts.rows)
 		})
 		if err != nil {

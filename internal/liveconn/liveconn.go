@@ -6,8 +6,8 @@
 // A connection from Dialer is guarded three ways, all bounded by
 // Dialer.Timeout (fluxo's source.read_timeout):
 //
-//   - no read and no write may wait longer than Timeout without progress:
-//     the connection is then closed and the call fails with a *SilentError,
+//   - no read and no write may wait longer than Timeout (at most half as
+//     long again) without progress: the connection is then closed and the call fails with a *SilentError,
 //     which drivers treat as a broken connection (pgx closes it; go-mysql
 //     returns it), so that fluxo reconnects;
 //   - TCP keepalive probes every Timeout/6 after Timeout/2 of idleness, and
@@ -90,6 +90,11 @@ var ErrSilent = errors.New("liveconn: silent peer")
 func (e *SilentError) Is(target error) bool { return target == ErrSilent }
 
 // Conn is a guarded connection (see the package comment).
+//
+// The progress deadline is armed lazily, Timeout*3/2 ahead, and re-armed
+// only when a call starts with less than Timeout of it left: a call that
+// waits without progress fails after between Timeout and 1.5 Timeout, and a
+// busy connection pays a clock read per call, not a deadline change.
 type Conn struct {
 	*net.TCPConn
 	timeout time.Duration
@@ -104,21 +109,18 @@ type Conn struct {
 // direction is the deadline state of reads or of writes.
 type direction struct {
 	caller time.Time // deadline set by the caller
-	start  time.Time // when the call in progress began; zero when none
+	armed  time.Time // progress deadline given to the socket; zero when none
 	seen   time.Time // the caller's latest non-zero deadline during the call
+	busy   bool      // a call is in progress
 }
 
-// bound is the deadline to give the socket: the caller's, or sooner the
-// progress bound of a call in progress.
-func (c *Conn) bound(d *direction) time.Time {
-	if d.start.IsZero() || c.patient > 0 {
+// effective is the deadline to give the socket: the caller's, or the armed
+// progress deadline if sooner.
+func effective(d *direction) time.Time {
+	if d.armed.IsZero() || (!d.caller.IsZero() && d.caller.Before(d.armed)) {
 		return d.caller
 	}
-	limit := d.start.Add(c.timeout)
-	if d.caller.IsZero() || limit.Before(d.caller) {
-		return limit
-	}
-	return d.caller
+	return d.armed
 }
 
 // Read implements net.Conn.
@@ -137,16 +139,26 @@ func (c *Conn) Write(b []byte) (int, error) {
 
 func (c *Conn) begin(d *direction, set func(time.Time) error) {
 	c.mu.Lock()
-	d.start, d.seen = time.Now(), d.caller
-	set(c.bound(d))
-	c.mu.Unlock()
+	defer c.mu.Unlock()
+	d.busy, d.seen = true, d.caller
+	if c.patient > 0 {
+		if !d.armed.IsZero() {
+			d.armed = time.Time{}
+			set(d.caller)
+		}
+		return
+	}
+	if now := time.Now(); d.armed.IsZero() || d.armed.Sub(now) < c.timeout {
+		d.armed = now.Add(c.timeout * 3 / 2)
+		set(effective(d))
+	}
 }
 
 // end turns a timeout that the caller's deadline does not explain into a
 // SilentError, closing the connection.
 func (c *Conn) end(d *direction, op string, err error) error {
 	c.mu.Lock()
-	d.start = time.Time{}
+	d.busy = false
 	caller := d.seen // a deadline that passed and was lifted since still explains the timeout
 	c.mu.Unlock()
 	if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
@@ -169,10 +181,10 @@ func (c *Conn) SetReadDeadline(t time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.read.caller = t
-	if !c.read.start.IsZero() && !t.IsZero() {
+	if c.read.busy && !t.IsZero() {
 		c.read.seen = t
 	}
-	return c.TCPConn.SetReadDeadline(c.bound(&c.read))
+	return c.TCPConn.SetReadDeadline(effective(&c.read))
 }
 
 // SetWriteDeadline implements net.Conn.
@@ -180,10 +192,10 @@ func (c *Conn) SetWriteDeadline(t time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.write.caller = t
-	if !c.write.start.IsZero() && !t.IsZero() {
+	if c.write.busy && !t.IsZero() {
 		c.write.seen = t
 	}
-	return c.TCPConn.SetWriteDeadline(c.bound(&c.write))
+	return c.TCPConn.SetWriteDeadline(effective(&c.write))
 }
 
 // Patient lifts the progress bound of nc (a guarded connection, possibly
