@@ -276,27 +276,12 @@ func (s *Source) retrySnapshot(ctx context.Context, cause error) error {
 	s.snap.close()
 	s.snap = nil
 	s.dropMeta()
-	s.opts.Health.Down(cdc.ComponentSource, cause)
-	backoff := 200 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		s.log.Warn("snapshot connection lost, taking the snapshot again", "err", firstLine(cause),
-			"attempt", attempt, "backoff", backoff.String(), "then_stream_from", s.last.String())
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(backoff):
-		}
-		snap, err := startSnapshot(ctx, s, s.last)
-		if err == nil {
-			s.snap = snap
-			s.opts.Health.Up(cdc.ComponentSource)
-			return nil
-		}
-		if !connectionLost(err) {
+	return cdc.Recover(ctx, s.opts.Health, s.log, "snapshot connection lost, taking the snapshot again", cause,
+		connectionLost, func() error {
+			var err error
+			s.snap, err = startSnapshot(ctx, s, s.last)
 			return err
-		}
-		cause, backoff = err, min(backoff*2, 30*time.Second)
-	}
+		}, "then_stream_from", s.last.String())
 }
 
 // connectionLost reports whether err means that the connection to the

@@ -187,27 +187,12 @@ func (s *Source) reconnect(ctx context.Context, cause error) error {
 	s.syncer.Close()
 	s.syncer, s.streamer = nil, nil
 	s.dropMeta()
-	s.opts.Health.Down(cdc.ComponentSource, cause)
-	backoff := 200 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		s.log.Warn("binlog connection lost, reconnecting", "err", firstLine(cause), "attempt", attempt, "backoff", backoff, "from", s.last.String())
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(backoff):
-		}
-		err := s.startStream()
-		if err == nil {
-			s.log.Info("binlog connection restored", "attempt", attempt, "from", s.last.String())
-			s.opts.Health.Up(cdc.ComponentSource)
-			return nil
-		}
-		if errors.As(err, new(*PermanentError)) {
-			return err
-		}
-		cause, backoff = err, min(backoff*2, 30*time.Second)
-	}
+	return cdc.Recover(ctx, s.opts.Health, s.log, "binlog connection lost", cause, notPermanent, s.startStream,
+		"from", s.last.String())
 }
+
+// notPermanent reports whether retrying after err may help.
+func notPermanent(err error) bool { return !errors.As(err, new(*PermanentError)) }
 
 // handle turns one binlog event into messages.
 func (s *Source) handle(ev *replication.BinlogEvent) error {
@@ -297,10 +282,4 @@ func (s *Source) commit(h *replication.EventHeader) {
 	s.last = p
 	s.tx = txState{}
 	s.pending.Push(cdc.Message{Commit: p})
-}
-
-// firstLine drops the stack traces some go-mysql errors carry.
-func firstLine(err error) string {
-	msg, _, _ := strings.Cut(err.Error(), "\n")
-	return msg
 }

@@ -239,31 +239,15 @@ func (s *Source) retrySnapshot(ctx context.Context, cause error) error {
 	}
 	s.snap.close()
 	s.snap = nil
-	s.opts.Health.Down(cdc.ComponentSource, cause)
-	backoff := 200 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		s.log.Warn("snapshot connection lost, taking the snapshot again", "err", cause.Error(), "attempt", attempt,
-			"backoff", backoff.String(), "then_stream_from", s.last.String())
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(backoff):
-		}
-		err := s.reopen(ctx)
-		var ids []cdc.TableID
-		if err == nil {
-			ids, err = capturedTables(ctx, s.meta, s.opts.Filter)
-		}
-		if err == nil {
-			err = s.startSnapshot(ctx, ids, "", s.last.LSN, false)
-		}
-		if err == nil {
-			s.opts.Health.Up(cdc.ComponentSource)
-			return nil
-		}
-		if !connectionLost(err) {
-			return err
-		}
-		cause, backoff = err, min(backoff*2, 30*time.Second)
-	}
+	return cdc.Recover(ctx, s.opts.Health, s.log, "snapshot connection lost, taking the snapshot again", cause,
+		connectionLost, func() error {
+			if err := s.reopen(ctx); err != nil {
+				return err
+			}
+			ids, err := capturedTables(ctx, s.meta, s.opts.Filter)
+			if err != nil {
+				return err
+			}
+			return s.startSnapshot(ctx, ids, "", s.last.LSN, false)
+		}, "then_stream_from", s.last.String())
 }

@@ -132,27 +132,9 @@ func (s *Source) quiet(ctx context.Context, d time.Duration) error {
 // from the last yielded commit; the server sends the transaction in
 // progress again (at-least-once).
 func (s *Source) reconnect(ctx context.Context, cause error) error {
-	s.opts.Health.Down(cdc.ComponentSource, cause)
-	backoff := 200 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		s.log.Warn("postgres connection lost, reconnecting", "err", cause.Error(), "attempt", attempt,
-			"backoff", backoff.String(), "from", s.last.String())
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(backoff):
-		}
-		err := s.reopen(ctx)
-		if err == nil {
-			s.log.Info("postgres connections restored", "attempt", attempt, "from", s.last.String())
-			s.opts.Health.Up(cdc.ComponentSource)
-			return nil
-		}
-		if errors.As(err, new(*PermanentError)) {
-			return err
-		}
-		cause, backoff = err, min(backoff*2, 30*time.Second)
-	}
+	return cdc.Recover(ctx, s.opts.Health, s.log, "postgres connection lost", cause,
+		func(err error) bool { return !errors.As(err, new(*PermanentError)) },
+		func() error { return s.reopen(ctx) }, "from", s.last.String())
 }
 
 // reopen replaces both connections, checks that server and slot are still

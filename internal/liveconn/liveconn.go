@@ -178,24 +178,24 @@ func (c *Conn) SetDeadline(t time.Time) error {
 
 // SetReadDeadline implements net.Conn.
 func (c *Conn) SetReadDeadline(t time.Time) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.read.caller = t
-	if c.read.busy && !t.IsZero() {
-		c.read.seen = t
-	}
-	return c.TCPConn.SetReadDeadline(effective(&c.read))
+	return c.setCaller(&c.read, t, c.TCPConn.SetReadDeadline)
 }
 
 // SetWriteDeadline implements net.Conn.
 func (c *Conn) SetWriteDeadline(t time.Time) error {
+	return c.setCaller(&c.write, t, c.TCPConn.SetWriteDeadline)
+}
+
+// setCaller records the caller's deadline t of one direction and gives the
+// socket the effective one.
+func (c *Conn) setCaller(d *direction, t time.Time, set func(time.Time) error) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.write.caller = t
-	if c.write.busy && !t.IsZero() {
-		c.write.seen = t
+	d.caller = t
+	if d.busy && !t.IsZero() {
+		d.seen = t
 	}
-	return c.TCPConn.SetWriteDeadline(effective(&c.write))
+	return set(effective(d))
 }
 
 // Patient lifts the progress bound of nc (a guarded connection, possibly
