@@ -45,6 +45,10 @@ func TestMariaDB(t *testing.T) {
 		"SELECT @@log_bin": "1", "SELECT @@binlog_format": "ROW",
 		"SELECT @@server_id": "7", "SELECT @@binlog_row_metadata": "FULL",
 		"SELECT COUNT(*) FROM mysql.user WHERE user = 'root' AND host = '%'": "1",
+		// production defaults, not friendly ones
+		"SELECT @@character_set_server":                      "latin1",
+		"SELECT @@time_zone":                                 "SYSTEM",
+		"SELECT TIMESTAMPDIFF(HOUR, UTC_TIMESTAMP(), NOW())": "-3",
 	} {
 		if got, err := m.QueryValue(ctx, name); err != nil || got != want {
 			t.Errorf("%s = %q, %v; want %q", name, got, err, want)
@@ -101,8 +105,14 @@ func TestPostgres(t *testing.T) {
 	mustExec(t, p.ExecDB(ctx, "app", `CREATE TABLE t (id int PRIMARY KEY, s text, n text);
 		INSERT INTO t VALUES (1, 'a,"b"', NULL), (2, '', 'x');`))
 	checkPgRows(ctx, t, p)
-	if got, err := p.QueryValue(ctx, "SHOW wal_level"); err != nil || got != "logical" {
-		t.Errorf("wal_level = %q, %v", got, err)
+	for q, want := range map[string]string{
+		"SHOW wal_level": "logical",
+		// production defaults, not friendly ones
+		"SHOW TimeZone": sandbox.DefaultTimeZone, "SHOW DateStyle": "SQL, DMY", "SHOW IntervalStyle": "postgres_verbose",
+	} {
+		if got, err := p.QueryValue(ctx, q); err != nil || got != want {
+			t.Errorf("%s = %q, %v; want %q", q, got, err, want)
+		}
 	}
 
 	restart := time.Now()
