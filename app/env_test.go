@@ -54,6 +54,9 @@ type env struct {
 	dir     string
 	pg      *sandbox.Postgres // set for PostgreSQL tests, db for MariaDB ones
 	ready   int               // marker rows written by startStreamReady
+	// schemas caches the registry's schemas by URL and id, per test: a
+	// later test's registry may get the same port and reuse the ids.
+	schemas *sync.Map
 }
 
 func newEnv(t *testing.T) *env {
@@ -65,7 +68,7 @@ func newEnv(t *testing.T) *env {
 	if sharedDB.err != nil {
 		t.Fatalf("start mariadb: %v", sharedDB.err)
 	}
-	e := &env{t: t, db: sharedDB.db, dir: t.TempDir()}
+	e := &env{t: t, db: sharedDB.db, dir: t.TempDir(), schemas: new(sync.Map)}
 	e.dbName = strings.ToLower(strings.NewReplacer("/", "_", "-", "_").Replace(t.Name()))
 	if len(e.dbName) > 60 {
 		e.dbName = e.dbName[:60]
@@ -378,14 +381,13 @@ func (e *env) decode(b []byte) map[string]any {
 	return m
 }
 
-var schemaCache sync.Map
 
 // bigValues decodes values up to 64 MiB (hamba's default stops at 1 MiB).
 var bigValues = hamba.Config{MaxByteSliceSize: 64 << 20}.Freeze()
 
 func (e *env) schema(id int) hamba.Schema {
-	key := e.regURL + fmt.Sprint(id)
-	if s, ok := schemaCache.Load(key); ok {
+	key := fmt.Sprintf("%s/%d", e.regURL, id)
+	if s, ok := e.schemas.Load(key); ok {
 		return s.(hamba.Schema)
 	}
 	resp, err := http.Get(fmt.Sprintf("%s/schemas/ids/%d", e.regURL, id))
@@ -402,7 +404,7 @@ func (e *env) schema(id int) hamba.Schema {
 	if err != nil {
 		e.t.Fatalf("parse schema %d: %v", id, err)
 	}
-	schemaCache.Store(key, s)
+	e.schemas.Store(key, s)
 	return s
 }
 

@@ -37,7 +37,7 @@ func newPGEnvEncoding(t *testing.T, enc string) *env {
 	if sharedPG.err != nil {
 		t.Fatalf("start postgres: %v", sharedPG.err)
 	}
-	e := &env{t: t, pg: sharedPG.pg, dir: t.TempDir()}
+	e := &env{t: t, pg: sharedPG.pg, dir: t.TempDir(), schemas: new(sync.Map)}
 	e.dbName = "pg_" + strings.ToLower(strings.NewReplacer("/", "_", "-", "_").Replace(t.Name()))
 	if len(e.dbName) > 50 {
 		e.dbName = e.dbName[:50]
