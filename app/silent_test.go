@@ -27,6 +27,7 @@ func TestSilentPeer(t *testing.T) {
 		env  func(*testing.T) *env
 	}{{"mariadb", newEnv}, {"postgres", newPGEnv}} {
 		t.Run(b.name+"/streaming", func(t *testing.T) { testSilentStreaming(t, b.env(t)) })
+		t.Run(b.name+"/idle", func(t *testing.T) { testSilentIdle(t, b.env(t)) })
 		t.Run(b.name+"/snapshot", func(t *testing.T) { testSilentSnapshot(t, b.env(t)) })
 	}
 }
@@ -57,6 +58,35 @@ func testSilentStreaming(t *testing.T, e *env) {
 	ep.waitStatus("/readyz", 200, "ready")
 	w.finish(t)
 	e.waitConverged(t, "kv", 30*time.Second)
+	if err := s.stop(); err != nil {
+		t.Fatalf("stream after the silent peer: %v", err)
+	}
+}
+
+// testSilentIdle black-holes an idle stream: only heartbeats and
+// keepalives can tell. fluxo must notice and reconnect once, then stay on
+// the new connections while idle, and deliver the next change.
+func testSilentIdle(t *testing.T, e *env) {
+	e.exec("CREATE TABLE mk (id INT PRIMARY KEY, v INT NOT NULL, s VARCHAR(32) NOT NULL)")
+	p := sandbox.ProxyT(t, e.sourceAddr())
+	cfg := e.configVia(p.Addr(), e.superuser(), "")
+	cfg.Source.ReadTimeout = silentReadTimeout
+	s := e.startStreamReady(cfg)
+	ep := endpoint{t: t, base: "http://" + <-s.addr}
+	time.Sleep(silentReadTimeout) // idle for a while before the hole
+	holedAt := time.Now()
+	p.BlackHole()
+	waitStalled(t, ep)
+	ep.waitStatus("/readyz", 200, "ready")
+	reconnects := func() float64 { return ep.metrics().value("fluxo_reconnects_total", "component", "source") }
+	before := reconnects()
+	time.Sleep(2 * silentReadTimeout) // idle on the new connections
+	if after := reconnects(); after != before || before < 1 {
+		t.Errorf("reconnects: %v after the hole, %v after idling on the new connections; want 1 or more, then none", before, after)
+	}
+	ep.waitStatus("/readyz", 200, "ready")
+	e.insertRows("mk", 1, 1)
+	waitDelivered(t, e, "mk", 1, holedAt, 4*silentReadTimeout)
 	if err := s.stop(); err != nil {
 		t.Fatalf("stream after the silent peer: %v", err)
 	}

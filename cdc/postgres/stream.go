@@ -47,6 +47,7 @@ func (s *Source) startStreaming(ctx context.Context) error {
 	}
 	s.started = true
 	s.stream.lastStatus, s.stream.lastActive = time.Now(), time.Now()
+	s.stream.quiet, s.stream.probes = 0, 0 // a new connection starts with a clean slate
 	s.log.Info("streaming", "slot", s.opts.Slot, "from", s.startLSN.String())
 	return nil
 }

@@ -7,9 +7,9 @@
 // Dialer.Timeout (fluxo's source.read_timeout):
 //
 //   - no read and no write may wait longer than Timeout (at most half as
-//     long again) without progress: the connection is then closed and the call fails with a *SilentError,
-//     which drivers treat as a broken connection (pgx closes it; go-mysql
-//     returns it), so that fluxo reconnects;
+//     long again) without progress: the call, and every later one, then
+//     fails with a *SilentError, which drivers treat as a broken connection
+//     (pgx closes it; go-mysql returns it), so that fluxo reconnects;
 //   - TCP keepalive probes every Timeout/6 after Timeout/2 of idleness, and
 //     TCP_USER_TIMEOUT of Timeout for unacknowledged data (Linux), so that
 //     the kernel also notices a dropped flow on connections that wait
@@ -101,7 +101,8 @@ type Conn struct {
 	addr    string
 
 	mu      sync.Mutex
-	patient int // Patient calls in force: no progress bound
+	patient int   // Patient calls in force: no progress bound
+	dead    error // the SilentError once the peer went silent
 	read    direction
 	write   direction
 }
@@ -125,50 +126,61 @@ func effective(d *direction) time.Time {
 
 // Read implements net.Conn.
 func (c *Conn) Read(b []byte) (int, error) {
-	c.begin(&c.read, c.TCPConn.SetReadDeadline)
+	if err := c.begin(&c.read, c.TCPConn.SetReadDeadline); err != nil {
+		return 0, err
+	}
 	n, err := c.TCPConn.Read(b)
 	return n, c.end(&c.read, "read", err)
 }
 
 // Write implements net.Conn.
 func (c *Conn) Write(b []byte) (int, error) {
-	c.begin(&c.write, c.TCPConn.SetWriteDeadline)
+	if err := c.begin(&c.write, c.TCPConn.SetWriteDeadline); err != nil {
+		return 0, err
+	}
 	n, err := c.TCPConn.Write(b)
 	return n, c.end(&c.write, "write", err)
 }
 
-func (c *Conn) begin(d *direction, set func(time.Time) error) {
+// begin prepares a call, or fails it at once on a connection whose peer
+// went silent.
+func (c *Conn) begin(d *direction, set func(time.Time) error) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.dead != nil {
+		return c.dead
+	}
 	d.busy, d.seen = true, d.caller
 	if c.patient > 0 {
 		if !d.armed.IsZero() {
 			d.armed = time.Time{}
 			set(d.caller)
 		}
-		return
+		return nil
 	}
 	if now := time.Now(); d.armed.IsZero() || d.armed.Sub(now) < c.timeout {
 		d.armed = now.Add(c.timeout * 3 / 2)
 		set(effective(d))
 	}
+	return nil
 }
 
 // end turns a timeout that the caller's deadline does not explain into a
-// SilentError, closing the connection.
+// SilentError, which every later read and write returns at once; the owner
+// closes the connection as after any other failure.
 func (c *Conn) end(d *direction, op string, err error) error {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	d.busy = false
 	caller := d.seen // a deadline that passed and was lifted since still explains the timeout
-	c.mu.Unlock()
 	if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
 		return err
 	}
 	if !caller.IsZero() && !time.Now().Before(caller) {
 		return err // the caller's own deadline
 	}
-	c.TCPConn.Close()
-	return &SilentError{Op: op, Addr: c.addr, Timeout: c.timeout}
+	c.dead = &SilentError{Op: op, Addr: c.addr, Timeout: c.timeout}
+	return c.dead
 }
 
 // SetDeadline implements net.Conn.
