@@ -381,7 +381,6 @@ func (e *env) decode(b []byte) map[string]any {
 	return m
 }
 
-
 // bigValues decodes values up to 64 MiB (hamba's default stops at 1 MiB).
 var bigValues = hamba.Config{MaxByteSliceSize: 64 << 20}.Freeze()
 

@@ -37,12 +37,7 @@ func testSilentStreaming(t *testing.T, e *env) {
 	// The marker goes to a table the stream has not seen a change of: its
 	// first change makes fluxo read the table's metadata, over a
 	// connection that went through the hole too (main hung there).
-	e.exec("CREATE TABLE mk (id INT PRIMARY KEY, v INT NOT NULL, s VARCHAR(32) NOT NULL)")
-	p := sandbox.ProxyT(t, e.sourceAddr())
-	cfg := e.configVia(p.Addr(), e.superuser(), "")
-	cfg.Source.ReadTimeout = silentReadTimeout
-	s := e.startStreamReady(cfg)
-	ep := endpoint{t: t, base: "http://" + <-s.addr}
+	p, s, ep := e.streamViaProxy(t)
 	w := e.startPacedWriter("kv", 11, 2*time.Millisecond)
 	time.Sleep(500 * time.Millisecond)
 	holedAt := time.Now()
@@ -63,16 +58,23 @@ func testSilentStreaming(t *testing.T, e *env) {
 	}
 }
 
-// testSilentIdle black-holes an idle stream: only heartbeats and
-// keepalives can tell. fluxo must notice and reconnect once, then stay on
-// the new connections while idle, and deliver the next change.
-func testSilentIdle(t *testing.T, e *env) {
+// streamViaProxy creates table mk, for marker rows, and starts a stream
+// (reading changes) that reaches the database through a proxy, with the
+// tests' read timeout.
+func (e *env) streamViaProxy(t *testing.T) (*sandbox.Proxy, *streamer, endpoint) {
 	e.exec("CREATE TABLE mk (id INT PRIMARY KEY, v INT NOT NULL, s VARCHAR(32) NOT NULL)")
 	p := sandbox.ProxyT(t, e.sourceAddr())
 	cfg := e.configVia(p.Addr(), e.superuser(), "")
 	cfg.Source.ReadTimeout = silentReadTimeout
 	s := e.startStreamReady(cfg)
-	ep := endpoint{t: t, base: "http://" + <-s.addr}
+	return p, s, endpoint{t: t, base: "http://" + <-s.addr}
+}
+
+// testSilentIdle black-holes an idle stream: only heartbeats and
+// keepalives can tell. fluxo must notice and reconnect once, then stay on
+// the new connections while idle, and deliver the next change.
+func testSilentIdle(t *testing.T, e *env) {
+	p, s, ep := e.streamViaProxy(t)
 	time.Sleep(silentReadTimeout) // idle for a while before the hole
 	holedAt := time.Now()
 	p.BlackHole()
