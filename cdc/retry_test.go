@@ -43,8 +43,8 @@ func TestRecover(t *testing.T) {
 				t.Errorf("err %v after %d tries, health %v; want %v after %d, %s", err, tries, h.calls, tc.want, tc.tries, tc.health)
 			}
 			// Backoff doubles from RetryFirst: 200, 400, 800 ms.
-			if min := RetryFirst * time.Duration(1<<tc.tries-1); time.Since(start) < min {
-				t.Errorf("returned after %s, before the backoff of %s", time.Since(start), min)
+			if least := RetryFirst * time.Duration(1<<tc.tries-1); time.Since(start) < least {
+				t.Errorf("returned after %s, before the backoff of %s", time.Since(start), least)
 			}
 		})
 	}

@@ -92,54 +92,58 @@ func (p *Proxy) pipe(c net.Conn) {
 	}
 	p.pairs[pr] = struct{}{}
 	p.mu.Unlock()
+	done := make(chan struct{})
 	go func() {
+		defer close(done)
 		pr.forward(up, c)
-		p.drop(pr)
 	}()
 	pr.forward(c, up)
+	<-done
 	p.drop(pr)
 }
 
-// forward copies src to dst until either breaks; once the pair is holed,
-// it reads nothing more and forwards nothing, until the pair is closed.
+// forward copies src to dst until src ends: an end of stream is passed on
+// as a half-close, a failure closes the pair so that the other direction
+// ends too. Once the pair is holed it reads nothing more and forwards
+// nothing (what was in flight is dropped, as the network would), and the
+// pair stays open until Cut.
 func (pr *proxyPair) forward(dst, src net.Conn) {
 	buf := make([]byte, 32<<10)
-	for {
-		select {
-		case <-pr.holed:
-			return
-		default:
-		}
+	for !pr.isHoled() {
 		n, err := src.Read(buf)
-		select {
-		case <-pr.holed:
-			return // what was in flight is dropped, as the network would
-		default:
+		if pr.isHoled() {
+			return
 		}
 		if n > 0 {
 			if _, werr := dst.Write(buf[:n]); werr != nil {
+				pr.close()
 				return
 			}
 		}
+		if tc, ok := dst.(*net.TCPConn); ok && err == io.EOF {
+			tc.CloseWrite()
+			return
+		}
 		if err != nil {
-			if err != io.EOF {
-				return
-			}
-			if tc, ok := dst.(*net.TCPConn); ok {
-				tc.CloseWrite() // pass the half-close on
-				continue        // the other direction may still run
-			}
+			pr.close()
 			return
 		}
 	}
 }
 
-// drop closes a pair that ended on its own; a holed pair stays open.
-func (p *Proxy) drop(pr *proxyPair) {
+func (pr *proxyPair) isHoled() bool {
 	select {
 	case <-pr.holed:
-		return
+		return true
 	default:
+		return false
+	}
+}
+
+// drop closes a pair that ended on its own; a holed pair stays open.
+func (p *Proxy) drop(pr *proxyPair) {
+	if pr.isHoled() {
+		return
 	}
 	p.mu.Lock()
 	delete(p.pairs, pr)

@@ -3,6 +3,7 @@ package sandbox_test
 import (
 	"bufio"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"testing"
@@ -66,6 +67,14 @@ func TestProxy(t *testing.T) {
 	old := dial()
 	if err := roundTrip(old, time.Second); err != nil {
 		t.Fatalf("through the proxy: %v", err)
+	}
+	// A half-close passes through: the server still answers, then closes.
+	half := dial()
+	half.Write([]byte("last\n"))
+	half.(*net.TCPConn).CloseWrite()
+	half.SetReadDeadline(time.Now().Add(time.Second))
+	if got, err := io.ReadAll(half); string(got) != "last\n" || err != nil {
+		t.Fatalf("after a half-close: read %q, %v; want the answer, then the end", got, err)
 	}
 	if n := p.BlackHole(); n != 1 {
 		t.Fatalf("BlackHole() = %d, want the one connection", n)

@@ -133,10 +133,12 @@ func (s *Source) quiet(ctx context.Context, d time.Duration) error {
 // from the last yielded commit; the server sends the transaction in
 // progress again (at-least-once).
 func (s *Source) reconnect(ctx context.Context, cause error) error {
-	return cdc.Recover(ctx, s.opts.Health, s.log, "postgres connection lost", cause,
-		func(err error) bool { return !errors.As(err, new(*PermanentError)) },
+	return cdc.Recover(ctx, s.opts.Health, s.log, "postgres connection lost", cause, notPermanent,
 		func() error { return s.reopen(ctx) }, "from", s.last.String())
 }
+
+// notPermanent reports whether retrying after err may help.
+func notPermanent(err error) bool { return !errors.As(err, new(*PermanentError)) }
 
 // reopen replaces both connections, checks that server and slot are still
 // the ones of the stream, and arranges to restart replication at the last
