@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/fluxo-cdc/fluxo/checkpoint"
-	"github.com/fluxo-cdc/fluxo/config"
+	"github.com/fluxo-cdc/fluxo/internal/config"
 )
 
 // streamError runs the stream expecting it to fail on its own, and returns

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/fluxo-cdc/fluxo/cdc"
-	"github.com/fluxo-cdc/fluxo/config"
+	"github.com/fluxo-cdc/fluxo/internal/config"
 )
 
 // Statuses of a CheckLine.

@@ -8,7 +8,7 @@ import (
 	"github.com/jackc/pglogrepl"
 
 	"github.com/fluxo-cdc/fluxo/cdc/postgres"
-	"github.com/fluxo-cdc/fluxo/sandbox"
+	"github.com/fluxo-cdc/fluxo/internal/testserver"
 )
 
 // TestCheckPostgres breaks a PostgreSQL setup one way at a time: fluxo
@@ -129,8 +129,8 @@ func testCheckPGCheckpoint(t *testing.T, e *env) {
 // SYSTEM cannot override, so the test runs that statement but cannot
 // restart into it; dropping the slot that is in the way passes.
 func TestCheckPGServerSettings(t *testing.T) {
-	sandbox.Require(t, "postgres")
-	pg := sandbox.PostgresT(t, sandbox.PostgresOptions{ExtraArgs: []string{"-c", "wal_level=replica", "-c", "max_replication_slots=1"}})
+	testserver.Require(t, "postgres")
+	pg := testserver.PostgresT(t, testserver.PostgresOptions{ExtraArgs: []string{"-c", "wal_level=replica", "-c", "max_replication_slots=1"}})
 	e := newPGEnv(t)
 	e.pg = pg
 	if err := pg.Exec(context.Background(), "CREATE DATABASE "+e.dbName); err != nil {

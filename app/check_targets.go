@@ -14,13 +14,13 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
-	"github.com/fluxo-cdc/fluxo/bronze"
 	"github.com/fluxo-cdc/fluxo/cdc"
 	"github.com/fluxo-cdc/fluxo/cdc/mysql"
 	"github.com/fluxo-cdc/fluxo/cdc/postgres"
-	"github.com/fluxo-cdc/fluxo/config"
-	"github.com/fluxo-cdc/fluxo/kafka"
-	"github.com/fluxo-cdc/fluxo/registry"
+	"github.com/fluxo-cdc/fluxo/internal/config"
+	"github.com/fluxo-cdc/fluxo/internal/kafkasink"
+	"github.com/fluxo-cdc/fluxo/internal/lake/bronze"
+	"github.com/fluxo-cdc/fluxo/internal/schemaregistry"
 )
 
 // checkSource runs the source's preflight and sends the captured tables
@@ -123,12 +123,12 @@ func checkKafka(ctx context.Context, cfg *config.Config, tables <-chan []cdc.Tab
 	return []CheckLine{conn, topics}
 }
 
-func newCheckSink(cfg *config.Config, dialTimeout time.Duration) (*kafka.Sink, error) {
+func newCheckSink(cfg *config.Config, dialTimeout time.Duration) (*kafkasink.Sink, error) {
 	opts, err := sinkOptions(cfg)
 	if err != nil {
 		return nil, err
 	}
-	return kafka.NewChecker(opts, dialTimeout)
+	return kafkasink.NewChecker(opts, dialTimeout)
 }
 
 func saslUser(cfg *config.Config) string {
@@ -159,7 +159,7 @@ func kafkaConnectFix(cfg *config.Config, err error) string {
 // checkTopics checks that the captured tables' topics exist and are
 // writable, or may be created. Without the tables (the source check
 // failed), it checks that a topic under the prefix may be created.
-func checkTopics(ctx context.Context, cfg *config.Config, sink *kafka.Sink, ids []cdc.TableID) CheckLine {
+func checkTopics(ctx context.Context, cfg *config.Config, sink *kafkasink.Sink, ids []cdc.TableID) CheckLine {
 	line := CheckLine{Name: "kafka.topics", Status: CheckOK}
 	prefix := cfg.Kafka.TopicPrefix
 	var names []string
@@ -263,8 +263,8 @@ func checkRegistry(ctx context.Context, cfg *config.Config, timeout time.Duratio
 		line.Status, line.Detail = CheckFail, "schema_registry."+err.Error()
 		return []CheckLine{line}
 	}
-	n, err := registry.Ping(ctx, registry.Options{URL: r.URL, Username: r.Username, Password: r.Password, TLS: tc})
-	var se *registry.StatusError
+	n, err := schemaregistry.Ping(ctx, schemaregistry.Options{URL: r.URL, Username: r.Username, Password: r.Password, TLS: tc})
+	var se *schemaregistry.StatusError
 	switch {
 	case err == nil:
 		line.Status, line.Detail = CheckOK, fmt.Sprintf("%s answers (%d subjects)", r, n)

@@ -18,8 +18,8 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sr/srfake"
 
-	"github.com/fluxo-cdc/fluxo/config"
-	"github.com/fluxo-cdc/fluxo/sandbox"
+	"github.com/fluxo-cdc/fluxo/internal/config"
+	"github.com/fluxo-cdc/fluxo/internal/testserver"
 )
 
 // TestCheckKafka: an unreachable broker, bad SASL credentials and a
@@ -49,7 +49,7 @@ func TestCheckKafka(t *testing.T) {
 		r.want("registry.connect", CheckSkip, "needs schema_registry.url")
 		r.allOK("config", "kafka.connect", "kafka.topics", "registry.connect")
 	})
-	_, brokers := sandbox.KafkaT(t, kfake.EnableSASL(), kfake.EnableACLs(), kfake.Superuser("PLAIN", "admin", "admin-pw"),
+	_, brokers := testserver.KafkaT(t, kfake.EnableSASL(), kfake.EnableACLs(), kfake.Superuser("PLAIN", "admin", "admin-pw"),
 		kfake.User("PLAIN", "fluxo", "sekret-kafka",
 			kfake.ACL{Resource: kmsg.ACLResourceTypeTopic, Name: "fx.", Pattern: kmsg.ACLResourcePatternTypePrefixed, Operation: kmsg.ACLOperationWrite, Allow: true},
 			kfake.ACL{Resource: kmsg.ACLResourceTypeTopic, Name: "fx.", Pattern: kmsg.ACLResourcePatternTypePrefixed, Operation: kmsg.ACLOperationDescribe, Allow: true}))
@@ -83,7 +83,7 @@ func TestCheckKafkaWrite(t *testing.T) {
 	e := newEnv(t)
 	e.exec("CREATE TABLE t1 (id INT PRIMARY KEY)")
 	topic := "fx." + e.dbName + ".t1"
-	_, brokers := sandbox.KafkaT(t, kfake.EnableSASL(), kfake.EnableACLs(), kfake.Superuser("PLAIN", "admin", "admin-pw"),
+	_, brokers := testserver.KafkaT(t, kfake.EnableSASL(), kfake.EnableACLs(), kfake.Superuser("PLAIN", "admin", "admin-pw"),
 		kfake.SeedTopics(1, topic),
 		kfake.User("PLAIN", "ro", "pw",
 			kfake.ACL{Resource: kmsg.ACLResourceTypeTopic, Name: "fx.", Pattern: kmsg.ACLResourcePatternTypePrefixed, Operation: kmsg.ACLOperationDescribe, Allow: true}))
@@ -129,7 +129,7 @@ func TestCheckRegistry(t *testing.T) {
 	e := newEnv(t)
 	e.exec("CREATE TABLE t1 (id INT PRIMARY KEY)")
 	t.Run("500", func(t *testing.T) {
-		reg, url := sandbox.RegistryT(t)
+		reg, url := testserver.RegistryT(t)
 		cfg := e.checkConfig()
 		cfg.SchemaRegistry.URL = url
 		reg.Intercept(func(w http.ResponseWriter, _ *http.Request) bool {
@@ -148,7 +148,7 @@ func TestCheckRegistry(t *testing.T) {
 		runCheck(t, cfg).want("registry.connect", CheckFail, "unreachable", "check schema_registry.url")
 	})
 	t.Run("credentials", func(t *testing.T) {
-		_, url := sandbox.RegistryT(t, srfake.WithAuth("Basic "+base64.StdEncoding.EncodeToString([]byte("fluxo:sekret-reg"))))
+		_, url := testserver.RegistryT(t, srfake.WithAuth("Basic "+base64.StdEncoding.EncodeToString([]byte("fluxo:sekret-reg"))))
 		cfg := e.checkConfig()
 		cfg.SchemaRegistry.URL, cfg.SchemaRegistry.Username, cfg.SchemaRegistry.Password = url, "fluxo", "sekret-wrong"
 		r := runCheck(t, cfg)

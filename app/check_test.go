@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/fluxo-cdc/fluxo/cdc/mysql"
-	"github.com/fluxo-cdc/fluxo/config"
-	"github.com/fluxo-cdc/fluxo/sandbox"
+	"github.com/fluxo-cdc/fluxo/internal/config"
+	"github.com/fluxo-cdc/fluxo/internal/testserver"
 )
 
 // checkRun is the outcome of one run of the checks.
@@ -293,7 +293,7 @@ func (e *env) checkConfig() *config.Config {
 
 func freePort(t *testing.T) int {
 	t.Helper()
-	p, err := sandbox.FreePort()
+	p, err := testserver.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}

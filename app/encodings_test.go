@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/fluxo-cdc/fluxo/cdc"
-	"github.com/fluxo-cdc/fluxo/sandbox"
+	"github.com/fluxo-cdc/fluxo/internal/testserver"
 )
 
 // encColumn is a text column of the encodings table: its declaration per
@@ -156,9 +156,9 @@ func readBronzeText(t *testing.T, dir, format string) []map[string]any {
 		}
 		return out
 	}
-	duck := sandbox.DuckDBT(t)
+	duck := testserver.DuckDBT(t)
 	rows, err := duck.Query(context.Background(), "SELECT * FROM read_parquet("+
-		sandbox.DuckDBString(filepath.Join(dir, "*.parquet"))+")")
+		testserver.DuckDBString(filepath.Join(dir, "*.parquet"))+")")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,15 +22,15 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/fluxo-cdc/fluxo/checkpoint"
-	"github.com/fluxo-cdc/fluxo/config"
-	"github.com/fluxo-cdc/fluxo/sandbox"
+	"github.com/fluxo-cdc/fluxo/internal/config"
+	"github.com/fluxo-cdc/fluxo/internal/testserver"
 )
 
 // sharedDB is one MariaDB for the package's tests; each test uses its own
 // database in it.
 var sharedDB struct {
 	once sync.Once
-	db   *sandbox.MariaDB
+	db   *testserver.MariaDB
 	err  error
 }
 
@@ -46,14 +46,14 @@ func TestMain(m *testing.M) {
 // in-process Kafka and schema registry.
 type env struct {
 	t       *testing.T
-	db      *sandbox.MariaDB
+	db      *testserver.MariaDB
 	dbName  string
 	kafka   *kfake.Cluster
 	brokers []string
 	regURL  string
 	dir     string
-	pg      *sandbox.Postgres // set for PostgreSQL tests, db for MariaDB ones
-	ready   int               // marker rows written by startStreamReady
+	pg      *testserver.Postgres // set for PostgreSQL tests, db for MariaDB ones
+	ready   int                  // marker rows written by startStreamReady
 	// schemas caches the registry's schemas by URL and id, per test: a
 	// later test's registry may get the same port and reuse the ids.
 	schemas *sync.Map
@@ -61,9 +61,9 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	sandbox.Require(t, "mariadb")
+	testserver.Require(t, "mariadb")
 	sharedDB.once.Do(func() {
-		sharedDB.db, sharedDB.err = sandbox.StartMariaDB(context.Background(), sandbox.MariaDBOptions{})
+		sharedDB.db, sharedDB.err = testserver.StartMariaDB(context.Background(), testserver.MariaDBOptions{})
 	})
 	if sharedDB.err != nil {
 		t.Fatalf("start mariadb: %v", sharedDB.err)
@@ -75,8 +75,8 @@ func newEnv(t *testing.T) *env {
 	}
 	e.exec("DROP DATABASE IF EXISTS `" + e.dbName + "`")
 	e.exec("CREATE DATABASE `" + e.dbName + "`")
-	e.kafka, e.brokers = sandbox.KafkaT(t)
-	_, e.regURL = sandbox.RegistryT(t)
+	e.kafka, e.brokers = testserver.KafkaT(t)
+	_, e.regURL = testserver.RegistryT(t)
 	return e
 }
 

@@ -11,7 +11,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/sr/srfake"
 
-	"github.com/fluxo-cdc/fluxo/sandbox"
+	"github.com/fluxo-cdc/fluxo/internal/testserver"
 )
 
 // TestRegistryOutage covers a registry that becomes unreachable (listener
@@ -89,7 +89,7 @@ func TestIncompatibleSchema(t *testing.T) {
 }
 
 func testIncompatibleSchema(t *testing.T, e *env) {
-	reg, url := sandbox.RegistryT(t)
+	reg, url := testserver.RegistryT(t)
 	e.regURL = url
 	e.seedKV()
 	cfg := e.config("")
@@ -134,7 +134,7 @@ func TestRegistryCredentials(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
-			reg, url := sandbox.RegistryT(t)
+			reg, url := testserver.RegistryT(t)
 			e.regURL = url
 			reg.Intercept(func(w http.ResponseWriter, r *http.Request) bool {
 				w.Header().Set("Content-Type", tc.contentType)
@@ -234,7 +234,7 @@ func (h *registryHandle) stop() {
 // start listens again on the same address.
 func (h *registryHandle) start() {
 	h.t.Helper()
-	ln, err := sandbox.ListenAgain(h.addr)
+	ln, err := testserver.ListenAgain(h.addr)
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -10,8 +10,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/fluxo-cdc/fluxo/config"
-	"github.com/fluxo-cdc/fluxo/sandbox"
+	"github.com/fluxo-cdc/fluxo/internal/config"
+	"github.com/fluxo-cdc/fluxo/internal/testserver"
 )
 
 // TestSourceUnreachable cuts fluxo off its database (every connection
@@ -24,7 +24,7 @@ func TestSourceUnreachable(t *testing.T) {
 
 func testSourceUnreachable(t *testing.T, e *env) {
 	e.seedKV()
-	p := sandbox.ProxyT(t, e.sourceAddr())
+	p := testserver.ProxyT(t, e.sourceAddr())
 	cfg := e.configVia(p.Addr(), e.superuser(), "")
 	s := e.startStreamReady(cfg)
 	w := e.startPacedWriter("kv", 9, 2*time.Millisecond)
@@ -61,7 +61,7 @@ func TestSourceHistoryLost(t *testing.T) {
 
 func testSourceHistoryLost(t *testing.T, e *env) {
 	e.seedKV()
-	p := sandbox.ProxyT(t, e.sourceAddr())
+	p := testserver.ProxyT(t, e.sourceAddr())
 	cfg := e.configVia(p.Addr(), e.superuser(), "")
 	s := e.startStreamReady(cfg)
 	p.Cut()
@@ -114,7 +114,7 @@ func testSourceCredentials(t *testing.T, e *env) {
 		}
 	})
 	t.Run("password changed while disconnected", func(t *testing.T) {
-		p := sandbox.ProxyT(t, e.sourceAddr())
+		p := testserver.ProxyT(t, e.sourceAddr())
 		cfg := e.configVia(p.Addr(), "fluxo_pw", "pw-one")
 		s := e.startStreamReady(cfg)
 		p.Cut()
@@ -273,7 +273,7 @@ func (e *env) checkPasswords(user string) {
 }
 
 // restore reopens a cut proxy, failing the test if it cannot.
-func restore(t *testing.T, p *sandbox.Proxy) {
+func restore(t *testing.T, p *testserver.Proxy) {
 	t.Helper()
 	if err := p.Restore(); err != nil {
 		t.Fatal(err)

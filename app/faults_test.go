@@ -13,8 +13,8 @@ import (
 
 	"github.com/fluxo-cdc/fluxo/cdc/postgres"
 	"github.com/fluxo-cdc/fluxo/checkpoint"
-	"github.com/fluxo-cdc/fluxo/config"
-	"github.com/fluxo-cdc/fluxo/sandbox"
+	"github.com/fluxo-cdc/fluxo/internal/config"
+	"github.com/fluxo-cdc/fluxo/internal/testserver"
 )
 
 // This file and faults_*_test.go prove fluxo's fault handling (SPEC §5, §8):
@@ -227,18 +227,18 @@ type kafkaHandle struct {
 func (e *env) restartableKafka() *kafkaHandle {
 	e.t.Helper()
 	k := &kafkaHandle{t: e.t, e: e, dir: e.t.TempDir()}
-	e.kafka, e.brokers = sandbox.KafkaT(e.t, kfake.DataDir(k.dir))
+	e.kafka, e.brokers = testserver.KafkaT(e.t, kfake.DataDir(k.dir))
 	return k
 }
 
-func (k *kafkaHandle) stop() { k.addrs = sandbox.StopKafka(k.e.kafka) }
+func (k *kafkaHandle) stop() { k.addrs = testserver.StopKafka(k.e.kafka) }
 
 func (k *kafkaHandle) start() {
 	k.t.Helper()
 	var c *kfake.Cluster
 	var err error
 	for range 50 { // the port may take a moment to be free again
-		if c, err = sandbox.RestartKafka(k.addrs, kfake.DataDir(k.dir)); err == nil {
+		if c, err = testserver.RestartKafka(k.addrs, kfake.DataDir(k.dir)); err == nil {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)

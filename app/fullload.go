@@ -9,12 +9,12 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/fluxo-cdc/fluxo/bronze"
 	"github.com/fluxo-cdc/fluxo/cdc"
 	"github.com/fluxo-cdc/fluxo/cdc/mysql"
 	"github.com/fluxo-cdc/fluxo/cdc/postgres"
-	"github.com/fluxo-cdc/fluxo/config"
 	"github.com/fluxo-cdc/fluxo/fullload"
+	"github.com/fluxo-cdc/fluxo/internal/config"
+	"github.com/fluxo-cdc/fluxo/internal/lake/bronze"
 )
 
 // FullloadOptions are the command-line settings of `fluxo fullload`.

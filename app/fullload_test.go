@@ -18,8 +18,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fluxo-cdc/fluxo/config"
-	"github.com/fluxo-cdc/fluxo/sandbox"
+	"github.com/fluxo-cdc/fluxo/internal/config"
+	"github.com/fluxo-cdc/fluxo/internal/testserver"
 )
 
 // pyRow is one record printed by testdata/read_bronze.py.
@@ -64,7 +64,7 @@ func requirePythonAvro(t *testing.T) {
 		return
 	}
 	msg := "python3-avro, python3-snappy and python3-zstandard are needed (apt-get install python3-avro python3-snappy python3-zstandard): " + string(out)
-	if sandbox.InCI() {
+	if testserver.InCI() {
 		t.Fatal(msg)
 	}
 	t.Skip(msg)
@@ -335,7 +335,7 @@ func TestFullloadPGParquet(t *testing.T) {
 }
 
 func testFullloadPGParquet(t *testing.T, e *env, pgTypeCols []pgTypeCol, codecs []string) {
-	duck := sandbox.DuckDBT(t)
+	duck := testserver.DuckDBT(t)
 	e.exec(pgTypesSetup)
 	e.exec(pgTypesDDL("types", pgTypeCols))
 	e.exec(pgInsertRows("types", pgTypeCols, 1, pgTypeRows))
@@ -356,7 +356,7 @@ func testFullloadPGParquet(t *testing.T, e *env, pgTypeCols []pgTypeCol, codecs 
 				exprs = append(exprs, duckExpr(`"`+c.name+`"`, c.avro)+` AS "`+c.name+`"`)
 			}
 			rows, err := duck.Query(context.Background(), "SELECT "+strings.Join(exprs, ", ")+
-				" FROM read_parquet("+sandbox.DuckDBString(filepath.Join(dir, "*.parquet"))+")")
+				" FROM read_parquet("+testserver.DuckDBString(filepath.Join(dir, "*.parquet"))+")")
 			if err != nil {
 				t.Fatal(err)
 			}

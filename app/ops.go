@@ -9,11 +9,11 @@ import (
 
 	"github.com/fluxo-cdc/fluxo/cdc"
 	"github.com/fluxo-cdc/fluxo/cdc/postgres"
-	"github.com/fluxo-cdc/fluxo/config"
-	"github.com/fluxo-cdc/fluxo/health"
-	"github.com/fluxo-cdc/fluxo/metrics"
-	"github.com/fluxo-cdc/fluxo/pipeline"
-	"github.com/fluxo-cdc/fluxo/sdnotify"
+	"github.com/fluxo-cdc/fluxo/internal/config"
+	"github.com/fluxo-cdc/fluxo/internal/ops/health"
+	"github.com/fluxo-cdc/fluxo/internal/ops/metrics"
+	"github.com/fluxo-cdc/fluxo/internal/ops/sdnotify"
+	"github.com/fluxo-cdc/fluxo/internal/pipeline"
 )
 
 // slotPollInterval is how often a PostgreSQL stream reads its slot's WAL

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/fluxo-cdc/fluxo/checkpoint"
-	"github.com/fluxo-cdc/fluxo/sandbox"
+	"github.com/fluxo-cdc/fluxo/internal/testserver"
 )
 
 // TestPGBadInput: each PostgreSQL setup mistake stops fluxo with an error
@@ -87,8 +87,8 @@ func TestPGSlotProblems(t *testing.T) {
 // TestPGWalLevel: a server without wal_level=logical is refused with the
 // setting that fixes it.
 func TestPGWalLevel(t *testing.T) {
-	sandbox.Require(t, "postgres")
-	pg := sandbox.PostgresT(t, sandbox.PostgresOptions{ExtraArgs: []string{"-c", "wal_level=replica"}})
+	testserver.Require(t, "postgres")
+	pg := testserver.PostgresT(t, testserver.PostgresOptions{ExtraArgs: []string{"-c", "wal_level=replica"}})
 	e := newPGEnv(t)
 	e.pg = pg
 	if err := pg.Exec(context.Background(), "CREATE DATABASE "+e.dbName); err != nil {
@@ -110,7 +110,7 @@ func TestPGOtherServer(t *testing.T) {
 	if err := s.stop(); err != nil {
 		t.Fatal(err)
 	}
-	other := sandbox.PostgresT(t, sandbox.PostgresOptions{})
+	other := testserver.PostgresT(t, testserver.PostgresOptions{})
 	ctx := context.Background()
 	if err := other.Exec(ctx, "CREATE DATABASE "+e.dbName); err != nil {
 		t.Fatal(err)

@@ -9,14 +9,14 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/fluxo-cdc/fluxo/sandbox"
+	"github.com/fluxo-cdc/fluxo/internal/testserver"
 )
 
 // sharedPG is one PostgreSQL for the package's tests; each test uses its own
 // database (and slot) in it.
 var sharedPG struct {
 	once sync.Once
-	pg   *sandbox.Postgres
+	pg   *testserver.Postgres
 	err  error
 }
 
@@ -30,9 +30,9 @@ func newPGEnv(t *testing.T) *env {
 // (LATIN1, WIN1252, ...); "" means the cluster's UTF8.
 func newPGEnvEncoding(t *testing.T, enc string) *env {
 	t.Helper()
-	sandbox.Require(t, "postgres")
+	testserver.Require(t, "postgres")
 	sharedPG.once.Do(func() {
-		sharedPG.pg, sharedPG.err = sandbox.StartPostgres(context.Background(), sandbox.PostgresOptions{})
+		sharedPG.pg, sharedPG.err = testserver.StartPostgres(context.Background(), testserver.PostgresOptions{})
 	})
 	if sharedPG.err != nil {
 		t.Fatalf("start postgres: %v", sharedPG.err)
@@ -55,8 +55,8 @@ func newPGEnvEncoding(t *testing.T, enc string) *env {
 		t.Fatal(err)
 	}
 	pgDropSlotAtEnd(e)
-	e.kafka, e.brokers = sandbox.KafkaT(t)
-	_, e.regURL = sandbox.RegistryT(t)
+	e.kafka, e.brokers = testserver.KafkaT(t)
+	_, e.regURL = testserver.RegistryT(t)
 	return e
 }
 

@@ -8,7 +8,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/fluxo-cdc/fluxo/sandbox"
+	"github.com/fluxo-cdc/fluxo/internal/testserver"
 )
 
 // silentReadTimeout is source.read_timeout in the silent-peer tests: short,
@@ -61,9 +61,9 @@ func testSilentStreaming(t *testing.T, e *env) {
 // streamViaProxy creates table mk, for marker rows, and starts a stream
 // (reading changes) that reaches the database through a proxy, with the
 // tests' read timeout.
-func (e *env) streamViaProxy(t *testing.T) (*sandbox.Proxy, *streamer, endpoint) {
+func (e *env) streamViaProxy(t *testing.T) (*testserver.Proxy, *streamer, endpoint) {
 	e.exec("CREATE TABLE mk (id INT PRIMARY KEY, v INT NOT NULL, s VARCHAR(32) NOT NULL)")
-	p := sandbox.ProxyT(t, e.sourceAddr())
+	p := testserver.ProxyT(t, e.sourceAddr())
 	cfg := e.configVia(p.Addr(), e.superuser(), "")
 	cfg.Source.ReadTimeout = silentReadTimeout
 	s := e.startStreamReady(cfg)
@@ -102,7 +102,7 @@ func testSilentSnapshot(t *testing.T, e *env) {
 	} else {
 		e.exec("INSERT INTO big SELECT seq, seq % 97, CONCAT('s', seq) FROM seq_1_to_200000")
 	}
-	p := sandbox.ProxyT(t, e.sourceAddr())
+	p := testserver.ProxyT(t, e.sourceAddr())
 	cfg := e.configVia(p.Addr(), e.superuser(), "")
 	cfg.Source.ReadTimeout = silentReadTimeout
 	cfg.Bronze.Parallelism = 1 // one snapshot connection reads both tables, so one hole stops it

@@ -12,7 +12,7 @@ import (
 	"github.com/fluxo-cdc/fluxo/cdc/mysql"
 	"github.com/fluxo-cdc/fluxo/cdc/postgres"
 	"github.com/fluxo-cdc/fluxo/checkpoint"
-	"github.com/fluxo-cdc/fluxo/config"
+	"github.com/fluxo-cdc/fluxo/internal/config"
 )
 
 // statusReport is what `fluxo status --json` prints.

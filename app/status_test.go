@@ -12,7 +12,7 @@ import (
 	"github.com/jackc/pglogrepl"
 
 	"github.com/fluxo-cdc/fluxo/cdc/postgres"
-	"github.com/fluxo-cdc/fluxo/config"
+	"github.com/fluxo-cdc/fluxo/internal/config"
 )
 
 // TestStatusLag stops a stream, commits transactions behind its back and

@@ -16,11 +16,11 @@ import (
 	"github.com/fluxo-cdc/fluxo/cdc/mysql"
 	"github.com/fluxo-cdc/fluxo/cdc/postgres"
 	"github.com/fluxo-cdc/fluxo/checkpoint"
-	"github.com/fluxo-cdc/fluxo/config"
-	"github.com/fluxo-cdc/fluxo/kafka"
-	"github.com/fluxo-cdc/fluxo/pipeline"
-	"github.com/fluxo-cdc/fluxo/registry"
-	"github.com/fluxo-cdc/fluxo/sdnotify"
+	"github.com/fluxo-cdc/fluxo/internal/config"
+	"github.com/fluxo-cdc/fluxo/internal/kafkasink"
+	"github.com/fluxo-cdc/fluxo/internal/ops/sdnotify"
+	"github.com/fluxo-cdc/fluxo/internal/pipeline"
+	"github.com/fluxo-cdc/fluxo/internal/schemaregistry"
 )
 
 // StreamOptions are the process-level parts of `fluxo stream`.
@@ -168,13 +168,13 @@ func openSource(ctx context.Context, cfg *config.Config, cp *checkpoint.Checkpoi
 	return nil, "", errors.New("source.dsn: use a mysql:// or postgres:// URL")
 }
 
-func openSink(ctx context.Context, cfg *config.Config, ops *ops, log *slog.Logger) (*kafka.Sink, error) {
+func openSink(ctx context.Context, cfg *config.Config, ops *ops, log *slog.Logger) (*kafkasink.Sink, error) {
 	opts, err := sinkOptions(cfg)
 	if err != nil {
 		return nil, err
 	}
 	opts.Logger, opts.Health, opts.Delivered = log.With("component", "kafka"), ops.state, ops.metrics.Delivered
-	sink, err := kafka.New(opts)
+	sink, err := kafkasink.New(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -188,23 +188,23 @@ func openSink(ctx context.Context, cfg *config.Config, ops *ops, log *slog.Logge
 }
 
 // sinkOptions are the Kafka client options of cfg: brokers, TLS, SASL.
-func sinkOptions(cfg *config.Config) (kafka.Options, error) {
+func sinkOptions(cfg *config.Config) (kafkasink.Options, error) {
 	tc, err := tlsConfig(cfg.Kafka.TLS)
 	if err != nil {
-		return kafka.Options{}, fmt.Errorf("kafka.%w", err)
+		return kafkasink.Options{}, fmt.Errorf("kafka.%w", err)
 	}
-	opts := kafka.Options{Brokers: cfg.Kafka.Brokers, TLS: tc, MaxRecordBytes: cfg.Kafka.MaxRecordBytes}
+	opts := kafkasink.Options{Brokers: cfg.Kafka.Brokers, TLS: tc, MaxRecordBytes: cfg.Kafka.MaxRecordBytes}
 	if s := cfg.Kafka.SASL; s != nil {
-		opts.SASL = kafka.SASL{Mechanism: s.Mechanism, Username: s.Username, Password: s.Password}
+		opts.SASL = kafkasink.SASL{Mechanism: s.Mechanism, Username: s.Username, Password: s.Password}
 	}
 	return opts, nil
 }
 
-func openRegistry(cfg *config.Config, h cdc.Health, log *slog.Logger) (*registry.Client, error) {
+func openRegistry(cfg *config.Config, h cdc.Health, log *slog.Logger) (*schemaregistry.Client, error) {
 	tc, err := tlsConfig(cfg.SchemaRegistry.TLS)
 	if err != nil {
 		return nil, fmt.Errorf("schema_registry.%w", err)
 	}
-	return registry.New(registry.Options{URL: cfg.SchemaRegistry.URL, Username: cfg.SchemaRegistry.Username,
+	return schemaregistry.New(schemaregistry.Options{URL: cfg.SchemaRegistry.URL, Username: cfg.SchemaRegistry.Username,
 		Password: cfg.SchemaRegistry.Password, TLS: tc, Health: h, Logger: log.With("component", "registry")})
 }

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/fluxo-cdc/fluxo/config"
+	"github.com/fluxo-cdc/fluxo/internal/config"
 )
 
 // tlsConfig builds a client TLS configuration, or nil when t is nil.

@@ -8,8 +8,8 @@ import (
 	"fmt"
 	"path"
 
-	"github.com/fluxo-cdc/fluxo/bronze"
 	"github.com/fluxo-cdc/fluxo/cdc"
+	"github.com/fluxo-cdc/fluxo/internal/lake/bronze"
 )
 
 // readStaged reads a chunk of a table that is read whole (no integer key)

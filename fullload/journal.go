@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fluxo-cdc/fluxo/bronze"
 	"github.com/fluxo-cdc/fluxo/cdc"
+	"github.com/fluxo-cdc/fluxo/internal/lake/bronze"
 )
 
 // The journal is fluxo's own record of a run, kept apart from the data under

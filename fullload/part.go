@@ -11,9 +11,9 @@ import (
 	"path"
 
 	"github.com/fluxo-cdc/fluxo/avro"
-	"github.com/fluxo-cdc/fluxo/bronze"
 	"github.com/fluxo-cdc/fluxo/cdc"
-	parquet "github.com/fluxo-cdc/fluxo/parquet"
+	"github.com/fluxo-cdc/fluxo/internal/lake/bronze"
+	parquet "github.com/fluxo-cdc/fluxo/internal/lake/parquet"
 )
 
 // rowWriter is a part file format writer (Avro container or Parquet).

@@ -19,8 +19,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/fluxo-cdc/fluxo/bronze"
 	"github.com/fluxo-cdc/fluxo/cdc"
+	"github.com/fluxo-cdc/fluxo/internal/lake/bronze"
 )
 
 // Defaults of Options.

@@ -16,8 +16,8 @@ import (
 
 	"github.com/hamba/avro/v2/ocf"
 
-	"github.com/fluxo-cdc/fluxo/bronze"
 	"github.com/fluxo-cdc/fluxo/cdc"
+	"github.com/fluxo-cdc/fluxo/internal/lake/bronze"
 )
 
 func openStore(t *testing.T) (*bronze.Store, string) {

@@ -11,8 +11,8 @@ import (
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
-	"github.com/fluxo-cdc/fluxo/bronze"
 	"github.com/fluxo-cdc/fluxo/cdc"
+	"github.com/fluxo-cdc/fluxo/internal/lake/bronze"
 )
 
 // openS3Store starts an in-process S3 (gofakes3) and opens a store on it

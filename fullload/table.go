@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/fluxo-cdc/fluxo/avro"
-	"github.com/fluxo-cdc/fluxo/bronze"
 	"github.com/fluxo-cdc/fluxo/cdc"
+	"github.com/fluxo-cdc/fluxo/internal/lake/bronze"
 )
 
 // table is the state of one table during a run.

@@ -16,7 +16,7 @@ import (
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 
 	"github.com/fluxo-cdc/fluxo/cdc"
-	"github.com/fluxo-cdc/fluxo/sandbox"
+	"github.com/fluxo-cdc/fluxo/internal/testserver"
 )
 
 // BenchmarkDumpTable compares reading a 10-column table of
@@ -39,7 +39,7 @@ func BenchmarkDumpTable(b *testing.B) {
 		}
 	}
 	// A buffer pool that holds the table, so that both sides read memory.
-	m := sandbox.MariaDBT(b, sandbox.MariaDBOptions{ExtraArgs: []string{"--innodb-buffer-pool-size=1G"}})
+	m := testserver.MariaDBT(b, testserver.MariaDBOptions{ExtraArgs: []string{"--innodb-buffer-pool-size=1G"}})
 	root := Conn{Host: "127.0.0.1", Port: uint16(m.Port), User: "root"}
 	c, err := dial(context.Background(), root)
 	if err != nil {

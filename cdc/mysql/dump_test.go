@@ -16,7 +16,7 @@ import (
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 
 	"github.com/fluxo-cdc/fluxo/cdc"
-	"github.com/fluxo-cdc/fluxo/sandbox"
+	"github.com/fluxo-cdc/fluxo/internal/testserver"
 )
 
 // dumpFilter captures the tables of one database, minus excluded columns.
@@ -38,14 +38,14 @@ func (f dumpFilter) KeyColumns(_, table string) []string { return f.keys[table] 
 // per-table view).
 type dumpEnv struct {
 	t    *testing.T
-	m    *sandbox.MariaDB
+	m    *testserver.MariaDB
 	root *client.Conn
 }
 
 const dumpDB = "fl"
 
 func newDumpEnv(t *testing.T) *dumpEnv {
-	m := sandbox.MariaDBT(t, sandbox.MariaDBOptions{})
+	m := testserver.MariaDBT(t, testserver.MariaDBOptions{})
 	e := &dumpEnv{t: t, m: m}
 	e.exec(`CREATE DATABASE ` + dumpDB)
 	e.exec(`CREATE USER ro@'%' IDENTIFIED BY 'ro-pw'`)

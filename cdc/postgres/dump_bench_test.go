@@ -14,7 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/fluxo-cdc/fluxo/cdc"
-	"github.com/fluxo-cdc/fluxo/sandbox"
+	"github.com/fluxo-cdc/fluxo/internal/testserver"
 )
 
 // benchRows is the size of the benchmark table (FLUXO_DUMP_BENCH_ROWS
@@ -39,7 +39,7 @@ FROM generate_series(1, {rows}) g;`
 // dumper on it.
 func benchEnv(b testing.TB) (*Dumper, *pgx.Conn, cdc.DumpTable) {
 	b.Helper()
-	p := sandbox.PostgresT(b, sandbox.PostgresOptions{ExtraArgs: []string{"-c", "shared_buffers=512MB"}})
+	p := testserver.PostgresT(b, testserver.PostgresOptions{ExtraArgs: []string{"-c", "shared_buffers=512MB"}})
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, p.SuperuserDSN("postgres"))
 	if err != nil {

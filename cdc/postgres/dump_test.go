@@ -17,7 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/fluxo-cdc/fluxo/cdc"
-	"github.com/fluxo-cdc/fluxo/sandbox"
+	"github.com/fluxo-cdc/fluxo/internal/testserver"
 )
 
 // testFilter is a cdc.Filter for the tests: tables match a glob on
@@ -46,7 +46,7 @@ func (f testFilter) KeyColumns(schema, table string) []string { return f.keys[sc
 // dumpEnv is a sandbox server for the dumper tests; each test gets its own
 // database.
 type dumpEnv struct {
-	p  *sandbox.Postgres
+	p  *testserver.Postgres
 	mu sync.Mutex
 	n  int
 }
@@ -142,7 +142,7 @@ func ids(rows [][]any) []int64 {
 func ptr(v int64) *int64 { return &v }
 
 func TestDumper(t *testing.T) {
-	env := &dumpEnv{p: sandbox.PostgresT(t, sandbox.PostgresOptions{})}
+	env := &dumpEnv{p: testserver.PostgresT(t, testserver.PostgresOptions{})}
 	t.Run("types", func(t *testing.T) { testDumpTypes(t, env) })
 	t.Run("bulk binary equals text", func(t *testing.T) { testDumpBulkTypes(t, env) })
 	t.Run("key chunks", func(t *testing.T) { testDumpKeyChunks(t, env) })

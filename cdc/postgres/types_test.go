@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/fluxo-cdc/fluxo/cdc"
-	"github.com/fluxo-cdc/fluxo/sandbox"
+	"github.com/fluxo-cdc/fluxo/internal/testserver"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -127,7 +127,7 @@ var typeCases = []typeCase{
 // TestTypesAgainstServer checks, on one sandbox server, every case's column
 // description and its decoder against expectations the server computes.
 func TestTypesAgainstServer(t *testing.T) {
-	p := sandbox.PostgresT(t, sandbox.PostgresOptions{})
+	p := testserver.PostgresT(t, testserver.PostgresOptions{})
 	ctx := context.Background()
 	conn := typesConn(t, ctx, p)
 	cases := createTypeTables(t, ctx, conn)
@@ -144,7 +144,7 @@ func TestTypesAgainstServer(t *testing.T) {
 }
 
 // typesConn opens a connection to the sandbox that ran sessionSetup.
-func typesConn(t *testing.T, ctx context.Context, p *sandbox.Postgres) *pgx.Conn {
+func typesConn(t *testing.T, ctx context.Context, p *testserver.Postgres) *pgx.Conn {
 	t.Helper()
 	conn, err := pgx.Connect(ctx, p.SuperuserDSN("postgres"))
 	if err != nil {
@@ -300,7 +300,7 @@ func checkWarnings(t *testing.T, ctx context.Context, conn *pgx.Conn) {
 
 // checkCache checks that a catalog answers from its cache once it has seen
 // the types, even after its connection is gone, until invalidated.
-func checkCache(t *testing.T, ctx context.Context, p *sandbox.Postgres, cases []typeCase) {
+func checkCache(t *testing.T, ctx context.Context, p *testserver.Postgres, cases []typeCase) {
 	conn := typesConn(t, ctx, p)
 	cat := newCatalog(conn, discardLogger())
 	type attr struct {

@@ -12,7 +12,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/fluxo-cdc/fluxo/sandbox"
+	"github.com/fluxo-cdc/fluxo/internal/testserver"
 )
 
 // results is everything the report prints.
@@ -152,7 +152,7 @@ func startStack(ctx context.Context, stderr io.Writer) (stack, func(), error) {
 	}
 	fail := func(err error) (stack, func(), error) { cleanup(); return st, func() {}, err }
 	fmt.Fprintln(stderr, "# starting mariadb, kafka (kfake, child process) and schema registry (srfake)")
-	db, err := sandbox.StartMariaDB(ctx, sandbox.MariaDBOptions{})
+	db, err := testserver.StartMariaDB(ctx, testserver.MariaDBOptions{})
 	if err != nil {
 		return fail(err)
 	}
@@ -165,7 +165,7 @@ func startStack(ctx context.Context, stderr io.Writer) (stack, func(), error) {
 		return fail(err)
 	}
 	closers = append(closers, br.Close)
-	reg, url, err := sandbox.StartRegistry()
+	reg, url, err := testserver.StartRegistry()
 	if err != nil {
 		return fail(err)
 	}
@@ -176,7 +176,7 @@ func startStack(ctx context.Context, stderr io.Writer) (stack, func(), error) {
 }
 
 // describeDB returns how to reach db, its identity and its process id.
-func describeDB(db *sandbox.MariaDB) (dbServer, error) {
+func describeDB(db *testserver.MariaDB) (dbServer, error) {
 	d := dbServer{Host: "127.0.0.1", Port: uint16(db.Port)}
 	conn, err := connect(db.Addr(), false)
 	if err != nil {

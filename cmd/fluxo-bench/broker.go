@@ -12,14 +12,14 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/fluxo-cdc/fluxo/sandbox"
+	"github.com/fluxo-cdc/fluxo/internal/testserver"
 )
 
 // runBrokerChild runs kfake in this process, prints its seed addresses on
 // one line of out and returns when in reaches EOF (the parent exited or
 // closed the pipe).
 func runBrokerChild(in io.Reader, out io.Writer) error {
-	c, addrs, err := sandbox.StartKafka()
+	c, addrs, err := testserver.StartKafka()
 	if err != nil {
 		return err
 	}

@@ -20,7 +20,7 @@ import (
 	"github.com/fluxo-cdc/fluxo/app"
 	"github.com/fluxo-cdc/fluxo/cdc/mysql"
 	"github.com/fluxo-cdc/fluxo/checkpoint"
-	"github.com/fluxo-cdc/fluxo/config"
+	"github.com/fluxo-cdc/fluxo/internal/config"
 )
 
 // stack is where a fluxo pass reads from and writes to.

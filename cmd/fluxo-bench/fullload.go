@@ -17,8 +17,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/fluxo-cdc/fluxo/app"
-	"github.com/fluxo-cdc/fluxo/config"
-	"github.com/fluxo-cdc/fluxo/sandbox"
+	"github.com/fluxo-cdc/fluxo/internal/config"
+	"github.com/fluxo-cdc/fluxo/internal/testserver"
 )
 
 // The full-load benchmark (-mode fullload): one table of -rows rows and 10
@@ -52,7 +52,7 @@ func benchFullload(ctx context.Context, opts options, stdout, stderr io.Writer) 
 	var baseline func(context.Context) error
 	var baseName string
 	if opts.source == "postgres" {
-		pg, err := sandbox.StartPostgres(ctx, sandbox.PostgresOptions{})
+		pg, err := testserver.StartPostgres(ctx, testserver.PostgresOptions{})
 		if err != nil {
 			return err
 		}
@@ -65,7 +65,7 @@ func benchFullload(ctx context.Context, opts options, stdout, stderr io.Writer) 
 		baseName = "COPY (SELECT ...) TO STDOUT (FORMAT binary) > /dev/null"
 		baseline = func(ctx context.Context) error { return pgCopyBinary(ctx, dsn) }
 	} else {
-		db, err := sandbox.StartMariaDB(ctx, sandbox.MariaDBOptions{})
+		db, err := testserver.StartMariaDB(ctx, testserver.MariaDBOptions{})
 		if err != nil {
 			return err
 		}
@@ -189,7 +189,7 @@ func pgCopyBinary(ctx context.Context, dsn string) error {
 }
 
 // mariadbDump runs mariadb-dump of the bench table into /dev/null.
-func mariadbDump(ctx context.Context, db *sandbox.MariaDB) error {
+func mariadbDump(ctx context.Context, db *testserver.MariaDB) error {
 	bin, err := exec.LookPath("mariadb-dump")
 	if err != nil {
 		if bin, err = exec.LookPath("mysqldump"); err != nil {

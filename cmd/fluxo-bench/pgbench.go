@@ -19,7 +19,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/fluxo-cdc/fluxo/sandbox"
+	"github.com/fluxo-cdc/fluxo/internal/testserver"
 )
 
 // pgSlotKinds are the slots of a round (see slotName), one per pass.
@@ -37,7 +37,7 @@ var pgServerArgs = []string{"-c", "max_replication_slots=32", "-c", "max_wal_sen
 
 // pgStack is what the PostgreSQL passes read from and write to.
 type pgStack struct {
-	PG       *sandbox.Postgres
+	PG       *testserver.Postgres
 	DSN      string // the superuser's DSN for the bench database
 	Brokers  []string
 	Registry string
@@ -195,7 +195,7 @@ func startPGStack(ctx context.Context, stderr io.Writer) (pgStack, func(), error
 	}
 	fail := func(err error) (pgStack, func(), error) { cleanup(); return st, func() {}, err }
 	note(stderr, "starting postgresql, kafka (kfake, child process) and schema registry (srfake)")
-	pg, err := sandbox.StartPostgres(ctx, sandbox.PostgresOptions{ExtraArgs: pgServerArgs})
+	pg, err := testserver.StartPostgres(ctx, testserver.PostgresOptions{ExtraArgs: pgServerArgs})
 	if err != nil {
 		return fail(err)
 	}
@@ -216,7 +216,7 @@ func startPGStack(ctx context.Context, stderr io.Writer) (pgStack, func(), error
 		return fail(err)
 	}
 	closers = append(closers, br.Close)
-	reg, url, err := sandbox.StartRegistry()
+	reg, url, err := testserver.StartRegistry()
 	if err != nil {
 		return fail(err)
 	}
@@ -227,7 +227,7 @@ func startPGStack(ctx context.Context, stderr io.Writer) (pgStack, func(), error
 }
 
 // postmasterPid reads the server's process id from postmaster.pid.
-func postmasterPid(pg *sandbox.Postgres) (int, error) {
+func postmasterPid(pg *testserver.Postgres) (int, error) {
 	b, err := os.ReadFile(filepath.Join(pg.Dir, "data", "postmaster.pid"))
 	if err != nil {
 		return 0, errors.Join(errors.New("read postgres pid"), err)

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fluxo-cdc/fluxo/sandbox"
+	"github.com/fluxo-cdc/fluxo/internal/testserver"
 )
 
 // history is what the demo printed for one key of one topic: the ops of its
@@ -26,7 +26,7 @@ type history struct {
 // have the expected records, every before must equal the row the previous
 // record left, and the final rows must be what the demo wrote to MariaDB.
 func TestDemo(t *testing.T) {
-	sandbox.Require(t, "mariadb")
+	testserver.Require(t, "mariadb")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var out bytes.Buffer

@@ -22,8 +22,8 @@ import (
 	"time"
 
 	"github.com/fluxo-cdc/fluxo/app"
-	"github.com/fluxo-cdc/fluxo/config"
-	"github.com/fluxo-cdc/fluxo/sandbox"
+	"github.com/fluxo-cdc/fluxo/internal/config"
+	"github.com/fluxo-cdc/fluxo/internal/testserver"
 )
 
 func main() {
@@ -48,7 +48,7 @@ const installHint = "apt-get install -y mariadb-server"
 // warnings and errors to stderr. It removes everything it started.
 func run(ctx context.Context, stdout io.Writer) (err error) {
 	began := time.Now()
-	if err := sandbox.Available(sandbox.KindMariaDB); err != nil {
+	if err := testserver.Available(testserver.KindMariaDB); err != nil {
 		missing := strings.TrimSuffix(strings.TrimPrefix(err.Error(), "sandbox: "), ": "+installHint)
 		return fmt.Errorf("this demo runs a throwaway MariaDB server, but its binaries are missing (%s).\n"+
 			"Install them (Debian/Ubuntu, as root) with:\n\n    %s\n", missing, installHint)

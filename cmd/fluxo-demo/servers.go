@@ -15,13 +15,13 @@ import (
 	"github.com/fluxo-cdc/fluxo/app"
 	"github.com/fluxo-cdc/fluxo/cdc/mysql"
 	"github.com/fluxo-cdc/fluxo/checkpoint"
-	"github.com/fluxo-cdc/fluxo/config"
-	"github.com/fluxo-cdc/fluxo/sandbox"
+	"github.com/fluxo-cdc/fluxo/internal/config"
+	"github.com/fluxo-cdc/fluxo/internal/testserver"
 )
 
 // servers are the demo's throwaway MariaDB, Kafka broker and registry.
 type servers struct {
-	db          *sandbox.MariaDB
+	db          *testserver.MariaDB
 	kafka       *kfake.Cluster
 	brokers     []string
 	registry    *srfake.Registry
@@ -41,7 +41,7 @@ func startServers(ctx context.Context, out io.Writer) (*servers, error) {
 func (s *servers) start(ctx context.Context, out io.Writer) error {
 	began := time.Now()
 	var err error
-	if s.db, err = sandbox.StartMariaDB(ctx, sandbox.MariaDBOptions{}); err != nil {
+	if s.db, err = testserver.StartMariaDB(ctx, testserver.MariaDBOptions{}); err != nil {
 		return err
 	}
 	version, err := s.db.QueryValue(ctx, "SELECT VERSION()")
@@ -50,11 +50,11 @@ func (s *servers) start(ctx context.Context, out io.Writer) error {
 	}
 	version, _, _ = strings.Cut(version, "-") // 10.11.6-MariaDB-0+deb12u1-log
 	fmt.Fprintf(out, "    %-26s %s (started in %s)\n", "MariaDB "+version, s.db.Addr(), time.Since(began).Round(100*time.Millisecond))
-	if s.kafka, s.brokers, err = sandbox.StartKafka(); err != nil {
+	if s.kafka, s.brokers, err = testserver.StartKafka(); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "    %-26s %s\n", "Kafka broker (kfake)", strings.Join(s.brokers, ", "))
-	if s.registry, s.registryURL, err = sandbox.StartRegistry(); err != nil {
+	if s.registry, s.registryURL, err = testserver.StartRegistry(); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "    %-26s %s\n", "schema registry (srfake)", s.registryURL)

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/fluxo-cdc/fluxo/sandbox"
+	"github.com/fluxo-cdc/fluxo/internal/testserver"
 )
 
 // The password of the MariaDB user fluxo connects as, and the environment
@@ -69,7 +69,7 @@ func shopChanges() []string {
 }
 
 // createShop creates the schema and the seed rows.
-func createShop(ctx context.Context, db *sandbox.MariaDB, out io.Writer) error {
+func createShop(ctx context.Context, db *testserver.MariaDB, out io.Writer) error {
 	if err := db.Exec(ctx, shopSchema+shopSeed); err != nil {
 		return fmt.Errorf("create the shop database: %w", err)
 	}
@@ -78,7 +78,7 @@ func createShop(ctx context.Context, db *sandbox.MariaDB, out io.Writer) error {
 }
 
 // changeShop runs shopChanges one by one, printing each.
-func changeShop(ctx context.Context, db *sandbox.MariaDB, out io.Writer) error {
+func changeShop(ctx context.Context, db *testserver.MariaDB, out io.Writer) error {
 	for _, q := range shopChanges() {
 		fmt.Fprintf(out, "      > %s;\n", q)
 		if err := db.Exec(ctx, q); err != nil {

@@ -21,8 +21,8 @@ import (
 	"golang.org/x/term"
 
 	"github.com/fluxo-cdc/fluxo/app"
-	"github.com/fluxo-cdc/fluxo/config"
-	"github.com/fluxo-cdc/fluxo/sdnotify"
+	"github.com/fluxo-cdc/fluxo/internal/config"
+	"github.com/fluxo-cdc/fluxo/internal/ops/sdnotify"
 )
 
 // Set at build time with -ldflags "-X main.version=... -X main.commit=...".

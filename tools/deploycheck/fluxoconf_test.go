@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fluxo-cdc/fluxo/config"
+	"github.com/fluxo-cdc/fluxo/internal/config"
 )
 
 // TestParseFluxoArgs mirrors cmd/fluxo's command line.

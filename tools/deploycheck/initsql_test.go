@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fluxo-cdc/fluxo/sandbox"
+	"github.com/fluxo-cdc/fluxo/internal/testserver"
 )
 
 // dbPassword is what the tests give the init scripts as FLUXO_DB_PASSWORD:
@@ -18,20 +18,20 @@ const dbPassword = `it's a "p@ss" \word`
 
 // servers starts a throwaway PostgreSQL and MariaDB (the sandbox's, never
 // the machine's) at the same time.
-func servers(t *testing.T) (*sandbox.Postgres, *sandbox.MariaDB) {
+func servers(t *testing.T) (*testserver.Postgres, *testserver.MariaDB) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var (
 		wg    sync.WaitGroup
-		pg    *sandbox.Postgres
-		my    *sandbox.MariaDB
+		pg    *testserver.Postgres
+		my    *testserver.MariaDB
 		pgErr error
 		myErr error
 	)
 	wg.Add(2)
-	go func() { defer wg.Done(); pg, pgErr = sandbox.StartPostgres(ctx, sandbox.PostgresOptions{}) }()
-	go func() { defer wg.Done(); my, myErr = sandbox.StartMariaDB(ctx, sandbox.MariaDBOptions{}) }()
+	go func() { defer wg.Done(); pg, pgErr = testserver.StartPostgres(ctx, testserver.PostgresOptions{}) }()
+	go func() { defer wg.Done(); my, myErr = testserver.StartMariaDB(ctx, testserver.MariaDBOptions{}) }()
 	wg.Wait()
 	if pg != nil {
 		t.Cleanup(func() { pg.Close() })
@@ -93,7 +93,7 @@ func TestInitSQL(t *testing.T) {
 
 // checkPostgresInit runs sql in a new database db and checks it against the
 // fluxo config cfgYAML (loaded with fluxo's config package).
-func checkPostgresInit(t *testing.T, pg *sandbox.Postgres, db, sql, cfgYAML string) {
+func checkPostgresInit(t *testing.T, pg *testserver.Postgres, db, sql, cfgYAML string) {
 	t.Helper()
 	ctx := context.Background()
 	if err := pg.Exec(ctx, "CREATE DATABASE "+db); err != nil {

@@ -1,6 +1,6 @@
-// Package registry registers Avro schemas in a Confluent-compatible Schema
+// Package schemaregistry registers Avro schemas in a Confluent-compatible Schema
 // Registry and caches their ids.
-package registry
+package schemaregistry
 
 import (
 	"context"

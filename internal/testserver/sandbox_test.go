@@ -1,4 +1,4 @@
-package sandbox_test
+package testserver_test
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fluxo-cdc/fluxo/sandbox"
+	"github.com/fluxo-cdc/fluxo/internal/testserver"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -21,11 +21,11 @@ func ctxT(t *testing.T) context.Context {
 }
 
 func TestFreePort(t *testing.T) {
-	p, err := sandbox.FreePort()
+	p, err := testserver.FreePort()
 	if err != nil || p <= 0 || p > 65535 {
 		t.Fatalf("FreePort() = %d, %v", p, err)
 	}
-	if err := sandbox.Available("nope"); err == nil {
+	if err := testserver.Available("nope"); err == nil {
 		t.Fatal("Available(unknown kind) = nil")
 	}
 }
@@ -33,7 +33,7 @@ func TestFreePort(t *testing.T) {
 func TestMariaDB(t *testing.T) {
 	t.Parallel()
 	start := time.Now()
-	m := sandbox.MariaDBT(t, sandbox.MariaDBOptions{ServerID: 7})
+	m := testserver.MariaDBT(t, testserver.MariaDBOptions{ServerID: 7})
 	t.Logf("mariadb ready on %s in %v", m.Addr(), time.Since(start))
 	ctx := ctxT(t)
 
@@ -75,7 +75,7 @@ func TestMariaDB(t *testing.T) {
 	}
 }
 
-func checkMariaRows(ctx context.Context, t *testing.T, m *sandbox.MariaDB) {
+func checkMariaRows(ctx context.Context, t *testing.T, m *testserver.MariaDB) {
 	t.Helper()
 	r, err := m.Query(ctx, "SELECT id, s, n FROM app.t ORDER BY id")
 	if err != nil {
@@ -97,7 +97,7 @@ func checkMariaRows(ctx context.Context, t *testing.T, m *sandbox.MariaDB) {
 func TestPostgres(t *testing.T) {
 	t.Parallel()
 	start := time.Now()
-	p := sandbox.PostgresT(t, sandbox.PostgresOptions{})
+	p := testserver.PostgresT(t, testserver.PostgresOptions{})
 	t.Logf("postgres ready on %s in %v", p.Addr(), time.Since(start))
 	ctx := ctxT(t)
 
@@ -108,7 +108,7 @@ func TestPostgres(t *testing.T) {
 	for q, want := range map[string]string{
 		"SHOW wal_level": "logical",
 		// production defaults, not friendly ones
-		"SHOW TimeZone": sandbox.DefaultTimeZone, "SHOW DateStyle": "SQL, DMY", "SHOW IntervalStyle": "postgres_verbose",
+		"SHOW TimeZone": testserver.DefaultTimeZone, "SHOW DateStyle": "SQL, DMY", "SHOW IntervalStyle": "postgres_verbose",
 	} {
 		if got, err := p.QueryValue(ctx, q); err != nil || got != want {
 			t.Errorf("%s = %q, %v; want %q", q, got, err, want)
@@ -127,7 +127,7 @@ func TestPostgres(t *testing.T) {
 	}
 }
 
-func checkPgRows(ctx context.Context, t *testing.T, p *sandbox.Postgres) {
+func checkPgRows(ctx context.Context, t *testing.T, p *testserver.Postgres) {
 	t.Helper()
 	r, err := p.QueryDB(ctx, "app", "SELECT id, s, n FROM t ORDER BY id")
 	if err != nil {
@@ -147,11 +147,11 @@ func checkPgRows(ctx context.Context, t *testing.T, p *sandbox.Postgres) {
 func TestKafka(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	c, seeds := sandbox.KafkaT(t, kfake.DataDir(dir))
+	c, seeds := testserver.KafkaT(t, kfake.DataDir(dir))
 	produceOne(t, seeds, "events", "k", "v")
 
-	addrs := sandbox.StopKafka(c)
-	c2, err := sandbox.RestartKafka(addrs, kfake.DataDir(dir))
+	addrs := testserver.StopKafka(c)
+	c2, err := testserver.RestartKafka(addrs, kfake.DataDir(dir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +198,7 @@ func consumeOne(t *testing.T, seeds []string, topic string) *kgo.Record {
 
 func TestRegistry(t *testing.T) {
 	t.Parallel()
-	_, url := sandbox.RegistryT(t)
+	_, url := testserver.RegistryT(t)
 	const schema = `{"type":"record","name":"R","fields":[{"name":"a","type":"int"}]}`
 	body, _ := json.Marshal(map[string]string{"schema": schema})
 	resp, err := http.Post(url+"/subjects/x/versions", "application/vnd.schemaregistry.v1+json", strings.NewReader(string(body)))

@@ -1,7 +1,7 @@
-// Package kafka is Fluxo's Kafka sink: an idempotent, acks=all franz-go
+// Package kafkasink is Fluxo's Kafka sink: an idempotent, acks=all franz-go
 // producer that partitions keyed records with Kafka's murmur2 hash, so that
 // other producers agree on partitions.
-package kafka
+package kafkasink
 
 import (
 	"context"

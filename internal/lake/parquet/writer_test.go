@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/fluxo-cdc/fluxo/cdc"
-	"github.com/fluxo-cdc/fluxo/parquet"
-	"github.com/fluxo-cdc/fluxo/sandbox"
+	"github.com/fluxo-cdc/fluxo/internal/lake/parquet"
+	"github.com/fluxo-cdc/fluxo/internal/testserver"
 )
 
 func ctxT(t testing.TB) context.Context {
@@ -239,7 +239,7 @@ func writeFile(t testing.TB, tbl *cdc.Table, codec string, meta map[string]strin
 }
 
 // query runs sql through DuckDB, failing the test on error.
-func query(t testing.TB, db *sandbox.DuckDB, sql string) []map[string]any {
+func query(t testing.TB, db *testserver.DuckDB, sql string) []map[string]any {
 	t.Helper()
 	rows, err := db.Query(ctxT(t), sql)
 	if err != nil {
@@ -248,13 +248,13 @@ func query(t testing.TB, db *sandbox.DuckDB, sql string) []map[string]any {
 	return rows
 }
 
-func lit(path string) string { return sandbox.DuckDBString(path) }
+func lit(path string) string { return testserver.DuckDBString(path) }
 
 // TestAllKinds writes every kind (NULLs, edge values) with every codec
 // and reads the files back with DuckDB.
 func TestAllKinds(t *testing.T) {
 	t.Parallel()
-	db := sandbox.DuckDBT(t)
+	db := testserver.DuckDBT(t)
 	tbl := allKindsTable()
 	rows := allKindsRows()
 	in := make([][]any, len(rows))
@@ -317,7 +317,7 @@ func TestAllKinds(t *testing.T) {
 // checkSchema compares the file's Parquet schema (parquet_schema) with the
 // intended physical and logical types: every column OPTIONAL, arrays as
 // 3-level LISTs with OPTIONAL elements.
-func checkSchema(t *testing.T, db *sandbox.DuckDB, path string) {
+func checkSchema(t *testing.T, db *testserver.DuckDB, path string) {
 	t.Helper()
 	schema := query(t, db, "SELECT * FROM parquet_schema("+lit(path)+")")
 	i := 1 // schema[0] is the root
@@ -416,7 +416,7 @@ func sameValue(got, want any) bool {
 // that the writer stays usable.
 func TestBadValues(t *testing.T) {
 	t.Parallel()
-	db := sandbox.DuckDBT(t)
+	db := testserver.DuckDBT(t)
 	tbl := &cdc.Table{ID: cdc.TableID{Schema: "shop", Name: "orders"}, Columns: []cdc.Column{
 		{Name: "id", Kind: cdc.KindInt64, Type: "bigint"},
 		{Name: "s", Kind: cdc.KindString, Type: "text"},
@@ -531,7 +531,7 @@ func TestNewWriterErrors(t *testing.T) {
 // TestEmpty checks that a writer without rows leaves a valid file.
 func TestEmpty(t *testing.T) {
 	t.Parallel()
-	db := sandbox.DuckDBT(t)
+	db := testserver.DuckDBT(t)
 	path, _ := writeFile(t, allKindsTable(), "zstd", nil, nil)
 	got := query(t, db, "SELECT count(*) AS n FROM read_parquet("+lit(path)+")")
 	if len(got) != 1 || got[0]["n"] != "0" {
@@ -548,7 +548,7 @@ func TestEmpty(t *testing.T) {
 // and filters correctly on the statistics (signed decimals, NaN floats).
 func TestRowGroups(t *testing.T) {
 	t.Parallel()
-	db := sandbox.DuckDBT(t)
+	db := testserver.DuckDBT(t)
 	tbl := &cdc.Table{ID: cdc.TableID{Schema: "s", Name: "t"}, Columns: []cdc.Column{
 		{Name: "id", Kind: cdc.KindInt64},
 		{Name: "d", Kind: cdc.KindDecimal, Precision: 30, Scale: 2},
@@ -695,7 +695,7 @@ func countPos(n, limit int64) int64 {
 // zeros as -0/+0. Every batch of 256 rows is its own row group.
 func TestStatistics(t *testing.T) {
 	t.Parallel()
-	db := sandbox.DuckDBT(t)
+	db := testserver.DuckDBT(t)
 	tbl := &cdc.Table{ID: cdc.TableID{Schema: "s", Name: "t"}, Columns: []cdc.Column{
 		{Name: "f", Kind: cdc.KindFloat64}, {Name: "g", Kind: cdc.KindFloat32},
 		{Name: "d", Kind: cdc.KindDecimal, Precision: 10, Scale: 0},

@@ -1,4 +1,4 @@
-package sandbox_test
+package testserver_test
 
 import (
 	"encoding/json"
@@ -8,12 +8,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fluxo-cdc/fluxo/sandbox"
+	"github.com/fluxo-cdc/fluxo/internal/testserver"
 )
 
 func TestDuckDB(t *testing.T) {
 	t.Parallel()
-	d := sandbox.DuckDBT(t)
+	d := testserver.DuckDBT(t)
 	ctx := ctxT(t)
 
 	rows, err := d.Query(ctx, `SELECT 1::INTEGER AS i, (-9223372036854775808)::BIGINT AS big,
@@ -66,10 +66,10 @@ func TestDuckDB(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, "t.parquet")
-	if _, err := sandbox.DuckDBQuery(ctx, "COPY (SELECT 5 AS v) TO "+sandbox.DuckDBString(path)+" (FORMAT parquet)"); err != nil {
+	if _, err := testserver.DuckDBQuery(ctx, "COPY (SELECT 5 AS v) TO "+testserver.DuckDBString(path)+" (FORMAT parquet)"); err != nil {
 		t.Fatal(err)
 	}
-	rows, err = sandbox.DuckDBQuery(ctx, "SELECT v FROM read_parquet("+sandbox.DuckDBString(path)+")")
+	rows, err = testserver.DuckDBQuery(ctx, "SELECT v FROM read_parquet("+testserver.DuckDBString(path)+")")
 	if err != nil || len(rows) != 1 || rows[0]["v"] != json.Number("5") {
 		t.Fatalf("parquet round trip = %v, %v", rows, err)
 	}

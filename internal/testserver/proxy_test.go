@@ -1,4 +1,4 @@
-package sandbox_test
+package testserver_test
 
 import (
 	"bufio"
@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fluxo-cdc/fluxo/sandbox"
+	"github.com/fluxo-cdc/fluxo/internal/testserver"
 )
 
 // echoServer echoes every line back, on a free port of 127.0.0.1.
@@ -54,7 +54,7 @@ func roundTrip(c net.Conn, d time.Duration) error {
 }
 
 func TestProxy(t *testing.T) {
-	p := sandbox.ProxyT(t, echoServer(t))
+	p := testserver.ProxyT(t, echoServer(t))
 	dial := func() net.Conn {
 		t.Helper()
 		c, err := net.DialTimeout("tcp", p.Addr(), time.Second)

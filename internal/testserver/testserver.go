@@ -1,4 +1,4 @@
-// Package sandbox starts throwaway servers for integration tests and demos:
+// Package testserver starts throwaway servers for integration tests and demos:
 // MariaDB and PostgreSQL (real binaries, run as child processes), a fake
 // Kafka cluster (kfake) and a fake Schema Registry (srfake).
 //
@@ -9,7 +9,7 @@
 // Non-test code may import this package: it does not import "testing". The
 // helpers in tb.go (MariaDBT, PostgresT, KafkaT, RegistryT, Require) take the
 // small TB interface, which *testing.T and *testing.B satisfy.
-package sandbox
+package testserver
 
 import (
 	"database/sql"

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/fluxo-cdc/fluxo/cdc"
-	"github.com/fluxo-cdc/fluxo/parquet"
+	"github.com/fluxo-cdc/fluxo/internal/lake/parquet"
 )
 
 // benchTable is a typical 10-column table.
