@@ -26,11 +26,11 @@ func benchHeader() Header { return Header{Version: "0.1.0", Name: "fx", TsMs: 1_
 // map hamba decodes it to, which hamba can encode again.
 func hambaGeneric(tb testing.TB, ev *cdc.Event) (hamba.Schema, []byte, map[string]any) {
 	tb.Helper()
-	enc, err := NewEncoder(ev.Table, ConnectorMySQL)
+	enc, err := NewEncoder(ev.Table, cdc.ConnectorMySQL)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	vs, err := ValueSchema(ev.Table, "fx.shop.orders", ConnectorMySQL)
+	vs, err := ValueSchema(ev.Table, "fx.shop.orders", cdc.ConnectorMySQL)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func TestHambaAgrees(t *testing.T) {
 // header, for a 10-column row, reusing the buffer.
 func BenchmarkEncode(b *testing.B) {
 	ev := benchEvent()
-	enc, err := NewEncoder(ev.Table, ConnectorMySQL)
+	enc, err := NewEncoder(ev.Table, cdc.ConnectorMySQL)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func BenchmarkEncode(b *testing.B) {
 // BenchmarkEncodeValue measures AppendValue alone.
 func BenchmarkEncodeValue(b *testing.B) {
 	ev := benchEvent()
-	enc, _ := NewEncoder(ev.Table, ConnectorMySQL)
+	enc, _ := NewEncoder(ev.Table, cdc.ConnectorMySQL)
 	var buf []byte
 	var err error
 	h := benchHeader()
@@ -116,7 +116,7 @@ func BenchmarkHambaGenericMap(b *testing.B) {
 func TestEncodeDoesNotAllocate(t *testing.T) {
 	buf := make([]byte, 0, 4096)
 	ev := benchEvent()
-	enc, _ := NewEncoder(ev.Table, ConnectorMySQL)
+	enc, _ := NewEncoder(ev.Table, cdc.ConnectorMySQL)
 	h := benchHeader()
 	if n := testing.AllocsPerRun(20, func() { _, _ = enc.AppendValue(buf, ev, h) }); n != 0 {
 		t.Errorf("AppendValue: %v allocs", n)
@@ -124,7 +124,7 @@ func TestEncodeDoesNotAllocate(t *testing.T) {
 	for _, kc := range kindCases() {
 		kc.col.Name = "v"
 		tbl := &cdc.Table{Columns: []cdc.Column{kc.col}, Key: []int{0}}
-		enc, _ := NewEncoder(tbl, ConnectorPostgres)
+		enc, _ := NewEncoder(tbl, cdc.ConnectorPostgres)
 		for _, v := range kc.values {
 			row := []any{v}
 			if n := testing.AllocsPerRun(5, func() { _, _ = enc.AppendKey(buf, row) }); n != 0 {

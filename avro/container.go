@@ -129,7 +129,7 @@ func NewContainerWriter(w io.Writer, t *cdc.Table, namespace, codec string, meta
 		return nil, err
 	}
 	// The connector only matters to AppendValue, which is not used here.
-	enc, err := NewEncoder(t, ConnectorMySQL)
+	enc, err := NewEncoder(t, cdc.ConnectorMySQL)
 	if err != nil {
 		return nil, err
 	}

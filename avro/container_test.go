@@ -743,7 +743,7 @@ func TestRowSchema(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			vs, err := ValueSchema(tbl, ns, ConnectorPostgres)
+			vs, err := ValueSchema(tbl, ns, cdc.ConnectorPostgres)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -765,7 +765,7 @@ func TestRowSchema(t *testing.T) {
 // the after image, without allocating, and leaves buf alone on error.
 func TestAppendRow(t *testing.T) {
 	tbl, rows := kindsTable(t, 40)
-	enc, err := NewEncoder(tbl, ConnectorMySQL)
+	enc, err := NewEncoder(tbl, cdc.ConnectorMySQL)
 	if err != nil {
 		t.Fatal(err)
 	}

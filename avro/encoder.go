@@ -11,7 +11,7 @@ import (
 // safe for concurrent use.
 type Encoder struct {
 	table     *cdc.Table
-	connector Connector
+	connector cdc.Connector
 	columns   []columnEncoder
 }
 
@@ -25,7 +25,7 @@ type columnEncoder struct {
 // NewEncoder compiles the encoder of t's records for connector c. It fails
 // on an unknown connector, on an invalid column, or when the Avro field
 // names of t's columns would collide.
-func NewEncoder(t *cdc.Table, c Connector) (*Encoder, error) {
+func NewEncoder(t *cdc.Table, c cdc.Connector) (*Encoder, error) {
 	if _, err := sourceSchema(c); err != nil {
 		return nil, err
 	}

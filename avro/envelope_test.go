@@ -48,21 +48,21 @@ func TestEnvelopeRoundTrip(t *testing.T) {
 	tx := &cdc.TxInfo{ID: "tx-1", TotalOrder: 3, DataCollectionOrder: 2}
 	cases := []struct {
 		name  string
-		conn  Connector
+		conn  cdc.Connector
 		ev    cdc.Event
 		wantS map[string]any
 	}{
-		{"mysql update", ConnectorMySQL,
+		{"mysql update", cdc.ConnectorMySQL,
 			cdc.Event{Op: cdc.OpUpdate, Before: orderRow(1, nil), After: orderRow(1, "hi 😀"), Source: src, Tx: tx},
 			map[string]any{"table": "orders", "server_id": int64(7), "gtid": src.GTID, "file": "binlog.000003",
 				"pos": int64(4711), "row": 2}},
-		{"mysql snapshot read", ConnectorMySQL,
+		{"mysql snapshot read", cdc.ConnectorMySQL,
 			cdc.Event{Op: cdc.OpRead, After: orderRow(2, nil), Source: cdc.SourceInfo{DB: "shop", Snapshot: cdc.SnapshotLast}},
 			map[string]any{"table": nil, "server_id": int64(0), "gtid": nil, "file": "", "pos": int64(0), "row": 0}},
-		{"postgresql delete", ConnectorPostgres,
+		{"postgresql delete", cdc.ConnectorPostgres,
 			cdc.Event{Op: cdc.OpDelete, Before: orderRow(3, "x"), Source: src, Tx: tx},
 			map[string]any{"schema": "shop", "table": "orders", "txId": int64(555), "lsn": int64(123456789)}},
-		{"postgresql truncate", ConnectorPostgres,
+		{"postgresql truncate", cdc.ConnectorPostgres,
 			cdc.Event{Op: cdc.OpTruncate, Source: cdc.SourceInfo{DB: "shop", Schema: "shop", Table: "orders"}},
 			map[string]any{"schema": "shop", "table": "orders", "txId": nil, "lsn": nil}},
 	}
@@ -75,7 +75,7 @@ func TestEnvelopeRoundTrip(t *testing.T) {
 }
 
 // checkEnvelope encodes ev and compares every decoded envelope field.
-func checkEnvelope(t *testing.T, tbl *cdc.Table, conn Connector, ev *cdc.Event, wantS map[string]any) {
+func checkEnvelope(t *testing.T, tbl *cdc.Table, conn cdc.Connector, ev *cdc.Event, wantS map[string]any) {
 	t.Helper()
 	enc, err := NewEncoder(tbl, conn)
 	if err != nil {
@@ -160,8 +160,8 @@ type orderValue struct {
 // as a typical Go consumer would (unknown fields are skipped).
 func TestTypedDecode(t *testing.T) {
 	tbl := ordersTable()
-	enc, _ := NewEncoder(tbl, ConnectorMySQL)
-	vs, _ := ValueSchema(tbl, "fx.shop.orders", ConnectorMySQL)
+	enc, _ := NewEncoder(tbl, cdc.ConnectorMySQL)
+	vs, _ := ValueSchema(tbl, "fx.shop.orders", cdc.ConnectorMySQL)
 	ev := &cdc.Event{Op: cdc.OpCreate, Table: tbl, After: orderRow(9, "n"),
 		Source: cdc.SourceInfo{TsMs: 5, DB: "shop", Table: "orders", File: "f", Pos: 4, Row: 1}}
 	data, err := enc.AppendValue(nil, ev, Header{Version: "v", Name: "fx", TsMs: 6})

@@ -57,7 +57,7 @@ func TestValueErrors(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			c.col.Name = "v"
 			tbl := &cdc.Table{ID: cdc.TableID{Schema: "shop", Name: "orders"}, Columns: []cdc.Column{c.col}, Key: []int{0}}
-			enc, err := NewEncoder(tbl, ConnectorPostgres)
+			enc, err := NewEncoder(tbl, cdc.ConnectorPostgres)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -84,14 +84,14 @@ func checkErr(t *testing.T, what string, out []byte, err error, want string) {
 // TestEventErrors covers errors not tied to one value.
 func TestEventErrors(t *testing.T) {
 	tbl := ordersTable()
-	enc, err := NewEncoder(tbl, ConnectorMySQL)
+	enc, err := NewEncoder(tbl, cdc.ConnectorMySQL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	other := ordersTable()
 	keyless := ordersTable()
 	keyless.Key = nil
-	keylessEnc, _ := NewEncoder(keyless, ConnectorMySQL)
+	keylessEnc, _ := NewEncoder(keyless, cdc.ConnectorMySQL)
 	nullKey := orderRow(1, nil)
 	nullKey[0] = nil
 	cases := []struct {
@@ -132,18 +132,18 @@ func TestConstructorErrors(t *testing.T) {
 	cases := []struct {
 		name string
 		tbl  *cdc.Table
-		conn Connector
+		conn cdc.Connector
 		want string
 	}{
 		{"unknown connector", col(cdc.Column{Kind: cdc.KindInt64}), "oracle", `unknown connector "oracle"`},
-		{"invalid kind", col(cdc.Column{}), ConnectorMySQL, "invalid kind"},
-		{"unknown kind", col(cdc.Column{Kind: cdc.KindArray + 1}), ConnectorMySQL, "unknown kind"},
-		{"decimal(0,0)", col(cdc.Column{Kind: cdc.KindDecimal}), ConnectorMySQL, "invalid decimal(0,0)"},
-		{"decimal(2,3)", col(cdc.Column{Kind: cdc.KindDecimal, Precision: 2, Scale: 3}), ConnectorMySQL, "invalid decimal(2,3)"},
-		{"array without elem", col(cdc.Column{Kind: cdc.KindArray}), ConnectorPostgres, "array without element type"},
-		{"bad array elem", col(cdc.Column{Kind: cdc.KindArray, Elem: &cdc.Column{}}), ConnectorPostgres, "invalid kind"},
+		{"invalid kind", col(cdc.Column{}), cdc.ConnectorMySQL, "invalid kind"},
+		{"unknown kind", col(cdc.Column{Kind: cdc.KindArray + 1}), cdc.ConnectorMySQL, "unknown kind"},
+		{"decimal(0,0)", col(cdc.Column{Kind: cdc.KindDecimal}), cdc.ConnectorMySQL, "invalid decimal(0,0)"},
+		{"decimal(2,3)", col(cdc.Column{Kind: cdc.KindDecimal, Precision: 2, Scale: 3}), cdc.ConnectorMySQL, "invalid decimal(2,3)"},
+		{"array without elem", col(cdc.Column{Kind: cdc.KindArray}), cdc.ConnectorPostgres, "array without element type"},
+		{"bad array elem", col(cdc.Column{Kind: cdc.KindArray, Elem: &cdc.Column{}}), cdc.ConnectorPostgres, "invalid kind"},
 		{"key out of range", &cdc.Table{Columns: []cdc.Column{{Name: "a", Kind: cdc.KindInt64}}, Key: []int{1}},
-			ConnectorMySQL, "key index 1 out of range"},
+			cdc.ConnectorMySQL, "key index 1 out of range"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -91,7 +91,7 @@ func TestKindsRoundTrip(t *testing.T) {
 		t.Run(kc.name, func(t *testing.T) {
 			kc.col.Name = "v"
 			tbl := &cdc.Table{ID: cdc.TableID{Schema: "db", Name: "t"}, Columns: []cdc.Column{kc.col}, Key: []int{0}}
-			enc, err := NewEncoder(tbl, ConnectorMySQL)
+			enc, err := NewEncoder(tbl, cdc.ConnectorMySQL)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -108,7 +108,7 @@ func TestKindsRoundTrip(t *testing.T) {
 // checkValueRoundTrip encodes v as the after image of a one-column row.
 func checkValueRoundTrip(t *testing.T, enc *Encoder, tbl *cdc.Table, v any) {
 	t.Helper()
-	vs, err := ValueSchema(tbl, "p.db.t", ConnectorMySQL)
+	vs, err := ValueSchema(tbl, "p.db.t", cdc.ConnectorMySQL)
 	if err != nil {
 		t.Fatal(err)
 	}

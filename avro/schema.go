@@ -40,7 +40,7 @@ func KeySchema(t *cdc.Table, topic string) (schema string, ok bool, err error) {
 // column, default null). The output is compact, deterministic JSON. It fails
 // when two columns sanitise to the same field name, when a column is
 // invalid, or when c is unknown.
-func ValueSchema(t *cdc.Table, topic string, c Connector) (string, error) {
+func ValueSchema(t *cdc.Table, topic string, c cdc.Connector) (string, error) {
 	source, err := sourceSchema(c)
 	if err != nil {
 		return "", err

@@ -26,7 +26,7 @@ func allKindsTable() *cdc.Table {
 // connectors and that they have the documented shape.
 func TestSchemasParse(t *testing.T) {
 	tbl := allKindsTable()
-	for _, c := range []Connector{ConnectorMySQL, ConnectorPostgres} {
+	for _, c := range []cdc.Connector{cdc.ConnectorMySQL, cdc.ConnectorPostgres} {
 		t.Run(string(c), func(t *testing.T) {
 			vs, err := ValueSchema(tbl, "fx.shop.all", c)
 			if err != nil {
@@ -109,7 +109,7 @@ func TestSchemaGolden(t *testing.T) {
 	if ks != wantKey {
 		t.Errorf("key schema\n got %s\nwant %s", ks, wantKey)
 	}
-	vs, err := ValueSchema(tbl, "pg.public.orders", ConnectorPostgres)
+	vs, err := ValueSchema(tbl, "pg.public.orders", cdc.ConnectorPostgres)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +133,7 @@ func TestSchemaGolden(t *testing.T) {
 // from an equal copy.
 func TestSchemaStable(t *testing.T) {
 	a, b := allKindsTable(), allKindsTable()
-	for _, c := range []Connector{ConnectorMySQL, ConnectorPostgres} {
+	for _, c := range []cdc.Connector{cdc.ConnectorMySQL, cdc.ConnectorPostgres} {
 		va, errA := ValueSchema(a, "x.y.z", c)
 		vb, errB := ValueSchema(b, "x.y.z", c)
 		va2, _ := ValueSchema(a, "x.y.z", c)
@@ -191,7 +191,7 @@ func TestSanitizedSchema(t *testing.T) {
 		{Name: "plain", Kind: cdc.KindBool},
 	}, Key: []int{0, 1}}
 	topic := "my-prefix.my-db.order items"
-	vs, err := ValueSchema(tbl, topic, ConnectorMySQL)
+	vs, err := ValueSchema(tbl, topic, cdc.ConnectorMySQL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,13 +223,13 @@ func TestSanitizeCollision(t *testing.T) {
 	tbl := &cdc.Table{ID: cdc.TableID{Schema: "s", Name: "t"}, Columns: []cdc.Column{
 		{Name: "a-b", Kind: cdc.KindInt64}, {Name: "a_b", Kind: cdc.KindInt64},
 	}, Key: []int{0, 1}}
-	if _, err := ValueSchema(tbl, "p.s.t", ConnectorMySQL); err == nil || !strings.Contains(err.Error(), `"a_b"`) {
+	if _, err := ValueSchema(tbl, "p.s.t", cdc.ConnectorMySQL); err == nil || !strings.Contains(err.Error(), `"a_b"`) {
 		t.Errorf("ValueSchema: %v", err)
 	}
 	if _, _, err := KeySchema(tbl, "p.s.t"); err == nil {
 		t.Error("KeySchema accepted colliding key columns")
 	}
-	if _, err := NewEncoder(tbl, ConnectorMySQL); err == nil {
+	if _, err := NewEncoder(tbl, cdc.ConnectorMySQL); err == nil {
 		t.Error("NewEncoder accepted colliding columns")
 	}
 }
@@ -251,7 +251,7 @@ func TestSchemaOddText(t *testing.T) {
 	if got := key.Fields()[0].Type().(hamba.PropertySchema).Prop("fluxo.type"); got != tbl.Columns[0].Type {
 		t.Errorf("fluxo.type %q, want %q", got, tbl.Columns[0].Type)
 	}
-	vs, err := ValueSchema(tbl, "", ConnectorPostgres)
+	vs, err := ValueSchema(tbl, "", cdc.ConnectorPostgres)
 	if err != nil {
 		t.Fatal(err)
 	}

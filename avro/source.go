@@ -6,16 +6,6 @@ import (
 	"github.com/fluxo-cdc/fluxo/cdc"
 )
 
-// Connector names the source kind; it selects the envelope's source record
-// and is written as source.connector.
-type Connector string
-
-// The connectors, spelled as Debezium spells them.
-const (
-	ConnectorMySQL    Connector = "mysql"
-	ConnectorPostgres Connector = "postgresql"
-)
-
 // Header carries the envelope values that do not come from the event.
 type Header struct {
 	// Version is source.version (the fluxo version).
@@ -63,11 +53,11 @@ const (
 )
 
 // sourceSchema returns the source record schema of c.
-func sourceSchema(c Connector) (string, error) {
+func sourceSchema(c cdc.Connector) (string, error) {
 	switch c {
-	case ConnectorMySQL:
+	case cdc.ConnectorMySQL:
 		return mysqlSourceSchema, nil
-	case ConnectorPostgres:
+	case cdc.ConnectorPostgres:
 		return postgresSourceSchema, nil
 	}
 	return "", fmt.Errorf("avro: unknown connector %q", string(c))
@@ -75,15 +65,15 @@ func sourceSchema(c Connector) (string, error) {
 
 // appendSource appends the source record of c (which sourceSchema
 // accepted). The calls are direct so that h does not escape.
-func appendSource(buf []byte, c Connector, s *cdc.SourceInfo, h *Header) []byte {
-	if c == ConnectorPostgres {
+func appendSource(buf []byte, c cdc.Connector, s *cdc.SourceInfo, h *Header) []byte {
+	if c == cdc.ConnectorPostgres {
 		return appendPostgresSource(buf, s, h)
 	}
 	return appendMySQLSource(buf, s, h)
 }
 
 // appendSourceCommon appends the fields every source record starts with.
-func appendSourceCommon(buf []byte, c Connector, s *cdc.SourceInfo, h *Header) []byte {
+func appendSourceCommon(buf []byte, c cdc.Connector, s *cdc.SourceInfo, h *Header) []byte {
 	buf = appendString(buf, h.Version)
 	buf = appendString(buf, string(c))
 	buf = appendString(buf, h.Name)
@@ -99,7 +89,7 @@ func appendSourceCommon(buf []byte, c Connector, s *cdc.SourceInfo, h *Header) [
 // appendMySQLSource appends an io.debezium.connector.mysql.Source record.
 // An empty table or GTID is written as null.
 func appendMySQLSource(buf []byte, s *cdc.SourceInfo, h *Header) []byte {
-	buf = appendSourceCommon(buf, ConnectorMySQL, s, h)
+	buf = appendSourceCommon(buf, cdc.ConnectorMySQL, s, h)
 	buf = appendOptString(buf, s.Table)
 	buf = appendLong(buf, s.ServerID)
 	buf = appendOptString(buf, s.GTID)
@@ -112,7 +102,7 @@ func appendMySQLSource(buf []byte, s *cdc.SourceInfo, h *Header) []byte {
 // record. A zero txId or LSN (both invalid in PostgreSQL) is written as
 // null.
 func appendPostgresSource(buf []byte, s *cdc.SourceInfo, h *Header) []byte {
-	buf = appendSourceCommon(buf, ConnectorPostgres, s, h)
+	buf = appendSourceCommon(buf, cdc.ConnectorPostgres, s, h)
 	buf = appendString(buf, s.Schema)
 	buf = appendString(buf, s.Table)
 	buf = appendOptLong(buf, s.TxID)

@@ -25,7 +25,7 @@ func Recover(ctx context.Context, h Health, log *slog.Logger, what string, cause
 	h.Down(ComponentSource, cause)
 	backoff := RetryFirst
 	for attempt := 1; ; attempt++ {
-		log.Warn(what+", retrying", append([]any{"err", firstLine(cause), "attempt", attempt, "backoff", backoff.String()}, attrs...)...)
+		log.Warn(what+", retrying", append([]any{LogError, firstLine(cause), "attempt", attempt, "backoff", backoff.String()}, attrs...)...)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()

@@ -4,6 +4,7 @@ package checkpoint
 
 import (
 	"context"
+	"github.com/fluxo-cdc/fluxo/cdc"
 	"time"
 )
 
@@ -12,8 +13,8 @@ type Checkpoint struct {
 	// Name is the config's name; a store refuses to hand a checkpoint of
 	// another stream back.
 	Name string `json:"name"`
-	// Connector is "mysql" or "postgresql".
-	Connector string `json:"connector"`
+	// Connector is the kind of source that wrote Position.
+	Connector cdc.Connector `json:"connector"`
 	// Position is the source's opaque resume position (it includes the table
 	// schemas in force there).
 	Position []byte `json:"position"`

@@ -13,6 +13,7 @@ import (
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 
 	"github.com/fluxo-cdc/fluxo/cdc"
+	"net"
 )
 
 // PreflightOptions configure Preflight; the fields mean what they mean in
@@ -79,9 +80,9 @@ func (p *preflight) add(name, status, detail, fix string, sql ...string) {
 	p.checks = append(p.checks, cdc.Check{Name: name, Status: status, Detail: detail, Fix: fix, SQL: sql})
 }
 
-// fail adds a failed check from err, using a PermanentError's fix.
+// fail adds a failed check from err, using a cdc.PermanentError's fix.
 func (p *preflight) fail(name string, err error, sql ...string) {
-	var pe *PermanentError
+	var pe *cdc.PermanentError
 	if errors.As(err, &pe) {
 		p.add(name, cdc.CheckFail, pe.Err.Error(), pe.Fix, sql...)
 		return
@@ -116,18 +117,25 @@ func (p *preflight) connect(ctx context.Context) bool {
 }
 
 func (p *preflight) connectFailed(ctx context.Context, err error) {
-	var pe *PermanentError
+	var pe *cdc.PermanentError
 	switch {
 	case errors.As(err, &pe):
 		user := quoteAccount(p.o.Conn.User + "@%")
 		p.add("source.connect", cdc.CheckFail, pe.Err.Error(), pe.Fix+"; if the user does not exist for this client host, create it: CREATE USER "+user+
 			" IDENTIFIED BY '...'; GRANT SELECT, REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO "+user+";")
-	case ctx.Err() != nil || strings.Contains(err.Error(), "i/o timeout"):
+	case ctx.Err() != nil || timedOut(err):
 		p.add("source.connect", cdc.CheckFail, fmt.Sprintf("mysql %s did not answer in time: %v", p.o.Conn.addr(), err),
 			"check that the server runs, that source.dsn's host:port is right and that no firewall drops the connection")
 	default:
 		p.add("source.connect", cdc.CheckFail, err.Error(), "start the server, or correct the host and port in source.dsn")
 	}
+}
+
+// timedOut reports whether err is a network timeout (a server or firewall
+// that drops packets).
+func timedOut(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // settings checks the binlog settings with serverInfo's checks.
@@ -166,7 +174,7 @@ func (p *preflight) settings() {
 // setting adds a failed server setting, with the SET GLOBAL that fixes it.
 func (p *preflight) setting(name string, err error, variable, want string) {
 	sql := fmt.Sprintf("SET GLOBAL %s = '%s';", variable, want)
-	var pe *PermanentError
+	var pe *cdc.PermanentError
 	errors.As(err, &pe)
 	p.add(name, cdc.CheckFail, pe.Err.Error(), fmt.Sprintf("run %s and set %s=%s in the server's config "+
 		"(sessions already open keep the old value until they reconnect)", sql, variable, want), sql)
@@ -216,7 +224,7 @@ func (p *preflight) privileges() {
 		p.add("source.replication", cdc.CheckOK, "not visible in SHOW GRANTS (granted through a role?): the binlog dump will tell", "")
 	}
 	file, pos, gtid, err := binlogPosition(p.conn, p.si)
-	var pe *PermanentError
+	var pe *cdc.PermanentError
 	if errors.As(err, &pe) {
 		err = pe.Err
 	}

@@ -259,7 +259,7 @@ func (d *Dumper) lockGlobal(coord *client.Conn) (bool, error) {
 		d.log.Info("the server refused FLUSH TABLES WITH READ LOCK: each table is read in a consistent snapshot of its own, "+
 			"at different points in time (per-table consistency) and in one chunk; "+
 			"GRANT RELOAD ON *.* TO the fluxo user for one consistent view of every table and parallel chunks",
-			"user", d.opts.Conn.User, "err", err.Error())
+			"user", d.opts.Conn.User, cdc.LogError, err.Error())
 		return false, nil
 	case code == gomysql.ER_LOCK_WAIT_TIMEOUT:
 		return false, fmt.Errorf("mysql %s: FLUSH TABLES WITH READ LOCK waited %ds for running statements "+
@@ -313,7 +313,7 @@ func (d *Dumper) position(coord, snap *client.Conn) string {
 		file, pos, gtid, err = mariadbSnapshotStatus(snap)
 	}
 	if err != nil || file == "" {
-		d.log.Debug("the view's binlog position is unknown", "err", fmt.Sprint(err))
+		d.log.Debug("the view's binlog position is unknown", cdc.LogError, fmt.Sprint(err))
 		return ""
 	}
 	return (&Position{File: file, Offset: pos, GTIDSet: gtid, SnapshotDone: true}).String()
@@ -466,7 +466,7 @@ func (g *guard) kill() {
 	defer cancel()
 	c, err := dial(ctx, g.d.opts.Conn)
 	if err != nil {
-		g.d.log.Debug("cannot connect to stop a read; cutting its connection", "err", err.Error())
+		g.d.log.Debug("cannot connect to stop a read; cutting its connection", cdc.LogError, err.Error())
 		g.cutConn()
 		return
 	}
@@ -478,7 +478,7 @@ func (g *guard) kill() {
 		return // the statement is over: do not kill the next one
 	}
 	if _, err := c.Execute(fmt.Sprintf("KILL QUERY %d", g.w.id)); err != nil {
-		g.d.log.Debug("KILL QUERY failed; cutting the connection", "err", err.Error())
+		g.d.log.Debug("KILL QUERY failed; cutting the connection", cdc.LogError, err.Error())
 		g.cutLocked()
 	}
 }

@@ -78,7 +78,7 @@ func (d *Dumper) inView(ctx context.Context, w *worker, fn func() error) error {
 		}
 	}
 	if endErr != nil {
-		d.log.Warn("cannot end a read; dropping its connection", "statement", end, "err", endErr.Error())
+		d.log.Warn("cannot end a read; dropping its connection", "statement", end, cdc.LogError, endErr.Error())
 		w.broken = true
 		if err == nil && d.global {
 			err = fmt.Errorf("mysql %s: %s: %w", d.opts.Conn.addr(), end, endErr)

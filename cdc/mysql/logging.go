@@ -28,7 +28,7 @@ func (h minLevel) WithGroup(name string) slog.Handler {
 // unless debug logging is on.
 func libraryLogger(log *slog.Logger) *slog.Logger {
 	if log.Enabled(context.Background(), slog.LevelDebug) {
-		return log.With("component", "binlog")
+		return log.With("library", "go-mysql")
 	}
-	return slog.New(minLevel{log.Handler(), slog.LevelWarn}).With("component", "binlog")
+	return slog.New(minLevel{log.Handler(), slog.LevelWarn}).With("library", "go-mysql")
 }

@@ -53,7 +53,7 @@ func (s *Source) deriveTable(id cdc.TableID, tm *replication.TableMapEvent) (*ta
 		}
 	} else if err := s.decorate(id, descs); err != nil {
 		s.log.Warn("cannot read column types from information_schema; keeping the declared types known so far",
-			"table", id.String(), "err", err.Error())
+			"table", id.String(), cdc.LogError, err.Error())
 		if prev := s.schemas.tables[id]; prev != nil {
 			copyDeclared(prev.Descs, descs)
 		}
@@ -101,7 +101,7 @@ func (s *Source) descsFallback(id cdc.TableID, tm *replication.TableMapEvent) ([
 		return nil, nil, err
 	}
 	if !fitsTableMap(descs, tm) {
-		return nil, nil, &PermanentError{Err: fmt.Errorf("table %s: the binlog row has %d columns that do not match information_schema's %d", id, tm.ColumnCount, len(descs)),
+		return nil, nil, &cdc.PermanentError{Err: fmt.Errorf("table %s: the binlog row has %d columns that do not match information_schema's %d", id, tm.ColumnCount, len(descs)),
 			Fix: "set binlog_row_metadata=FULL on the server so that old rows carry their own column names, then restart"}
 	}
 	// Binlog metadata is authoritative for lengths.

@@ -93,22 +93,13 @@ func explainConnError(c Conn, err error) error {
 	if errors.As(err, &me) {
 		switch me.Code {
 		case gomysql.ER_ACCESS_DENIED_ERROR, gomysql.ER_DBACCESS_DENIED_ERROR:
-			return &PermanentError{Err: fmt.Errorf("mysql %s: %w", c.addr(), err),
+			return &cdc.PermanentError{Err: fmt.Errorf("mysql %s: %w", c.addr(), err),
 				Fix: fmt.Sprintf("check the user and password in source.dsn (user %q)", c.User)}
 		}
 		return fmt.Errorf("mysql %s: %w", c.addr(), err)
 	}
 	return fmt.Errorf("mysql %s unreachable: %w (is the server running and source.dsn's host:port right?)", c.addr(), err)
 }
-
-// PermanentError is a failure that retrying cannot fix; Fix says what will.
-type PermanentError struct {
-	Err error
-	Fix string
-}
-
-func (e *PermanentError) Error() string { return e.Err.Error() + ": " + e.Fix }
-func (e *PermanentError) Unwrap() error { return e.Err }
 
 // serverInfo is what fluxo needs to know about the server.
 type serverInfo struct {
@@ -178,7 +169,7 @@ func (si serverInfo) check() error {
 
 func (si serverInfo) checkLogBin() error {
 	if !si.logBin {
-		return &PermanentError{Err: errors.New("the binary log is off (log_bin=OFF)"),
+		return &cdc.PermanentError{Err: errors.New("the binary log is off (log_bin=OFF)"),
 			Fix: "start the server with --log-bin --binlog-format=ROW --binlog-row-image=FULL"}
 	}
 	return nil
@@ -186,7 +177,7 @@ func (si serverInfo) checkLogBin() error {
 
 func (si serverInfo) checkFormat() error {
 	if !strings.EqualFold(si.format, "ROW") {
-		return &PermanentError{Err: fmt.Errorf("binlog_format is %s, fluxo needs ROW", si.format),
+		return &cdc.PermanentError{Err: fmt.Errorf("binlog_format is %s, fluxo needs ROW", si.format),
 			Fix: "run SET GLOBAL binlog_format = 'ROW' and set binlog_format=ROW in the server's config (existing sessions keep the old format until they reconnect)"}
 	}
 	return nil
@@ -194,7 +185,7 @@ func (si serverInfo) checkFormat() error {
 
 func (si serverInfo) checkRowImage() error {
 	if si.rowImage != "" && !strings.EqualFold(si.rowImage, "FULL") {
-		return &PermanentError{Err: fmt.Errorf("binlog_row_image is %s, fluxo needs FULL", si.rowImage),
+		return &cdc.PermanentError{Err: fmt.Errorf("binlog_row_image is %s, fluxo needs FULL", si.rowImage),
 			Fix: "run SET GLOBAL binlog_row_image = 'FULL' and set binlog_row_image=FULL in the server's config"}
 	}
 	return nil
@@ -228,7 +219,7 @@ func explainPrivilege(err error, priv string) error {
 	var me *gomysql.MyError
 	if errors.As(err, &me) && (me.Code == gomysql.ER_SPECIFIC_ACCESS_DENIED_ERROR || me.Code == gomysql.ER_ACCESS_DENIED_ERROR ||
 		me.Code == gomysql.ER_DBACCESS_DENIED_ERROR || me.Code == gomysql.ER_TABLEACCESS_DENIED_ERROR) {
-		return &PermanentError{Err: err, Fix: "GRANT " + priv + " ON *.* TO the fluxo user"}
+		return &cdc.PermanentError{Err: err, Fix: "GRANT " + priv + " ON *.* TO the fluxo user"}
 	}
 	return err
 }
@@ -247,7 +238,7 @@ func checkReplicationGrant(conn *client.Conn) error {
 	if has, known := hasGlobalPrivilege(readGrants(conn), "REPLICATION SLAVE", "REPLICATION REPLICA"); has || !known {
 		return nil
 	}
-	return &PermanentError{Err: errors.New("the user lacks the REPLICATION SLAVE privilege needed to read the binlog"),
+	return &cdc.PermanentError{Err: errors.New("the user lacks the REPLICATION SLAVE privilege needed to read the binlog"),
 		Fix: "run GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO the fluxo user (MariaDB 10.5+: also BINLOG MONITOR), plus SELECT on the captured tables"}
 }
 

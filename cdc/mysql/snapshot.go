@@ -288,7 +288,7 @@ func (s *Source) retrySnapshot(ctx context.Context, cause error) error {
 // server broke (so that a new one may succeed), rather than that the
 // server refused something or a value was bad.
 func connectionLost(err error) bool {
-	if errors.As(err, new(*PermanentError)) {
+	if cdc.Permanent(err) {
 		return false
 	}
 	var me *gomysql.MyError

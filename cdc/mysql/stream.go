@@ -50,7 +50,7 @@ func (s *Source) resume() error {
 // (failover is then true), and the binlogs still there.
 func verifyResume(conn *client.Conn, si serverInfo, p *Position) (failover bool, err error) {
 	if p.Flavor != si.flavor {
-		return false, &PermanentError{Err: fmt.Errorf("the checkpoint was taken on %s, the server is %s", p.Flavor, si.flavor),
+		return false, &cdc.PermanentError{Err: fmt.Errorf("the checkpoint was taken on %s, the server is %s", p.Flavor, si.flavor),
 			Fix: "point source.dsn at the server the checkpoint belongs to, or delete the checkpoint file to re-snapshot"}
 	}
 	if p.ServerID != si.identity {
@@ -65,7 +65,7 @@ func verifyResume(conn *client.Conn, si serverInfo, p *Position) (failover bool,
 // checkFailover accepts another server only when it has executed all of
 // the checkpoint's transactions (a replica of the same history).
 func checkFailover(conn *client.Conn, si serverInfo, p *Position) error {
-	wrong := &PermanentError{
+	wrong := &cdc.PermanentError{
 		Err: fmt.Errorf("the checkpoint was taken on server %s, this is %s, and its history does not contain the checkpoint's GTIDs", p.ServerID, si.identity),
 		Fix: "point source.dsn at the original server, or delete the checkpoint file to take a new snapshot (snapshot.mode: initial)"}
 	if p.GTIDSet == "" || !si.gtid {
@@ -85,7 +85,7 @@ func checkFailover(conn *client.Conn, si serverInfo, p *Position) error {
 
 // checkPurged fails when the server no longer has the binlogs to resume.
 func checkPurged(conn *client.Conn, si serverInfo, p *Position) error {
-	purged := &PermanentError{Err: fmt.Errorf("the server has purged binary logs that fluxo has not read yet (checkpoint at %s)", p),
+	purged := &cdc.PermanentError{Err: fmt.Errorf("the server has purged binary logs that fluxo has not read yet (checkpoint at %s)", p),
 		Fix: "the changes in between are lost to CDC: delete the checkpoint file to take a new snapshot, and raise binlog_expire_logs_seconds / expire_logs_days so it does not happen again"}
 	if si.flavor == gomysql.MySQLFlavor && p.GTIDSet != "" {
 		gp, err := queryString(conn, "SELECT @@gtid_purged")
@@ -166,13 +166,13 @@ func explainSyncError(err error) error {
 	if errors.As(err, &me) {
 		switch me.Code {
 		case gomysql.ER_MASTER_FATAL_ERROR_READING_BINLOG:
-			return &PermanentError{Err: fmt.Errorf("binlog dump: %w", err),
+			return &cdc.PermanentError{Err: fmt.Errorf("binlog dump: %w", err),
 				Fix: "the binlog position is no longer on the server (purged, or another server): delete the checkpoint file to take a new snapshot"}
 		case gomysql.ER_ACCESS_DENIED_ERROR, gomysql.ER_DBACCESS_DENIED_ERROR: // the login was refused
-			return &PermanentError{Err: fmt.Errorf("binlog dump: %w", err),
+			return &cdc.PermanentError{Err: fmt.Errorf("binlog dump: %w", err),
 				Fix: "check the user and password in source.dsn (changed on the server?), then restart fluxo"}
 		case gomysql.ER_SPECIFIC_ACCESS_DENIED_ERROR: // a privilege is missing
-			return &PermanentError{Err: fmt.Errorf("binlog dump: %w", err), Fix: "GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO the fluxo user"}
+			return &cdc.PermanentError{Err: fmt.Errorf("binlog dump: %w", err), Fix: "GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO the fluxo user"}
 		}
 	}
 	return fmt.Errorf("binlog dump: %w", err)
@@ -181,18 +181,16 @@ func explainSyncError(err error) error {
 // reconnect restarts the dump from the last yielded commit after a
 // transient failure; the partial transaction is read again (at-least-once).
 func (s *Source) reconnect(ctx context.Context, cause error) error {
-	if perr := explainSyncError(cause); errors.As(perr, new(*PermanentError)) {
+	if perr := explainSyncError(cause); cdc.Permanent(perr) {
 		return perr
 	}
 	s.syncer.Close()
 	s.syncer, s.streamer = nil, nil
 	s.dropMeta()
-	return cdc.Recover(ctx, s.opts.Health, s.log, "binlog connection lost", cause, notPermanent, s.startStream,
+	return cdc.Recover(ctx, s.opts.Health, s.log, "binlog connection lost", cause, cdc.Transient, s.startStream,
 		"from", s.last.String())
 }
 
-// notPermanent reports whether retrying after err may help.
-func notPermanent(err error) bool { return !errors.As(err, new(*PermanentError)) }
 
 // handle turns one binlog event into messages.
 func (s *Source) handle(ev *replication.BinlogEvent) error {
@@ -271,7 +269,7 @@ func (s *Source) handleQuery(ev *replication.BinlogEvent, e *replication.QueryEv
 func (s *Source) commit(h *replication.EventHeader) {
 	if s.tx.gtid != "" && s.gset != nil {
 		if err := s.gset.Update(s.tx.gtid); err != nil {
-			s.log.Warn("cannot add gtid to the executed set", "gtid", s.tx.gtid, "err", err)
+			s.log.Warn("cannot add gtid to the executed set", "gtid", s.tx.gtid, cdc.LogError, err)
 		}
 	}
 	p := &Position{Flavor: s.server.flavor, ServerID: s.server.identity, File: s.file,

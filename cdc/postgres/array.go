@@ -3,6 +3,7 @@ package postgres
 import (
 	"bytes"
 	"fmt"
+	"github.com/fluxo-cdc/fluxo/cdc"
 )
 
 // arrayDecoder returns the decoder of the arrays of column (of type typ,
@@ -134,7 +135,7 @@ func (p *arrayParser) dimsError() error {
 			break
 		}
 	}
-	return &PermanentError{Err: &dimsError{column: p.column, typ: p.typ, dims: dims}, Fix: dimsFix}
+	return &cdc.PermanentError{Err: &dimsError{column: p.column, typ: p.typ, dims: dims}, Fix: dimsFix}
 }
 
 // item parses one element, at a non-space: a quoted or an unquoted value.

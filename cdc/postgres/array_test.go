@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"errors"
+	"github.com/fluxo-cdc/fluxo/cdc"
 	"reflect"
 	"strings"
 	"testing"
@@ -61,7 +62,7 @@ func TestArrayDecoderDimensions(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.in, func(t *testing.T) {
 			got, err := arrayDecoder(decodeInt, ',', "grid", "integer[]")([]byte(tc.in))
-			var pe *PermanentError
+			var pe *cdc.PermanentError
 			var de *dimsError
 			if !errors.As(err, &pe) || !errors.As(err, &de) {
 				t.Fatalf("got %#v, %v; want a permanent dimsError", got, err)
@@ -88,7 +89,7 @@ func TestArrayDecoderErrors(t *testing.T) {
 	for _, in := range tests {
 		t.Run(in, func(t *testing.T) {
 			got, err := arrayDecoder(decodeText, ',', "v", "text[]")([]byte(in))
-			if !errors.Is(err, errSyntax) || !errors.As(err, new(*PermanentError)) {
+			if !errors.Is(err, errSyntax) || !cdc.Permanent(err) {
 				t.Fatalf("got %#v, %v; want a permanent errSyntax", got, err)
 			}
 		})

@@ -81,7 +81,7 @@ func (rs *relState) tuple(t *pglogrepl.TupleData, full *pglogrepl.TupleData) (ro
 // later delete in the stream removes the row anyway.
 func (s *Source) reread(ctx context.Context, rs *relState, t *pglogrepl.TupleData, row []any, cols []int) error {
 	if len(rs.pk) == 0 {
-		return &PermanentError{Err: fmt.Errorf("postgres: %s: an update left TOASTed columns unchanged and the table has no primary key to re-read them by", rs.table.ID),
+		return &cdc.PermanentError{Err: fmt.Errorf("postgres: %s: an update left TOASTed columns unchanged and the table has no primary key to re-read them by", rs.table.ID),
 			Fix: "run ALTER TABLE " + quoteID(rs.table.ID) + " REPLICA IDENTITY FULL"}
 	}
 	names := make([]string, len(cols))

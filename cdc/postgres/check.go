@@ -73,9 +73,9 @@ func (p *preflight) add(name, status, detail, fix string, sql ...string) {
 	p.checks = append(p.checks, cdc.Check{Name: name, Status: status, Detail: detail, Fix: fix, SQL: sql})
 }
 
-// fail adds a failed check from err, using a PermanentError's fix.
+// fail adds a failed check from err, using a cdc.PermanentError's fix.
 func (p *preflight) fail(name string, err error, sql ...string) {
-	var pe *PermanentError
+	var pe *cdc.PermanentError
 	if errors.As(err, &pe) {
 		p.add(name, cdc.CheckFail, pe.Err.Error(), pe.Fix, sql...)
 		return
@@ -120,11 +120,11 @@ func (p *preflight) connect(ctx context.Context) bool {
 }
 
 func (p *preflight) connectFailed(ctx context.Context, where string, err error) {
-	var pe *PermanentError
+	var pe *cdc.PermanentError
 	var pgErr *pgconn.PgError
 	msg := err.Error()
 	switch {
-	case strings.Contains(msg, "pg_hba.conf"):
+	case errors.As(err, &pgErr) && pgErr.Code == "28000" && strings.Contains(pgErr.Message, "pg_hba.conf"):
 		p.add("source.connect", cdc.CheckFail, msg, "add a line for this client to pg_hba.conf (host <database> <user> <client address>/32 scram-sha-256), then run SELECT pg_reload_conf();")
 	case errors.As(err, &pgErr) && (pgErr.Code == "28P01" || pgErr.Code == "28000") && errors.As(err, &pe):
 		p.add("source.connect", cdc.CheckFail, pe.Err.Error(), pe.Fix+"; if the role does not exist, create it: CREATE ROLE <user> LOGIN REPLICATION PASSWORD '...';")
@@ -143,7 +143,7 @@ func (p *preflight) connectFailed(ctx context.Context, where string, err error) 
 func (p *preflight) server(ctx context.Context) {
 	if err := checkWalLevel(ctx, p.conn); err != nil {
 		sql := "ALTER SYSTEM SET wal_level = logical;"
-		var pe *PermanentError
+		var pe *cdc.PermanentError
 		if errors.As(err, &pe) {
 			p.add("source.wal_level", cdc.CheckFail, pe.Err.Error(), "run "+sql+" and restart PostgreSQL", sql)
 		} else {
@@ -154,7 +154,7 @@ func (p *preflight) server(ctx context.Context) {
 	}
 	if err := checkReplicationRole(ctx, p.conn); err != nil {
 		sql := "ALTER ROLE " + p.role + " REPLICATION;"
-		var pe *PermanentError
+		var pe *cdc.PermanentError
 		if errors.As(err, &pe) {
 			p.add("source.replication_role", cdc.CheckFail, pe.Err.Error(), "run "+sql+" (Amazon RDS: GRANT rds_replication TO "+p.role+";)", sql)
 		} else {
@@ -241,7 +241,7 @@ func (p *preflight) inactiveSlots(ctx context.Context) string {
 func (p *preflight) tables(ctx context.Context) []cdc.TableID {
 	ids, err := capturedTables(ctx, p.conn, p.o.Filter)
 	if err == nil && len(ids) == 0 {
-		err = &PermanentError{Err: errors.New("postgres: no table matches source.tables"),
+		err = &cdc.PermanentError{Err: errors.New("postgres: no table matches source.tables"),
 			Fix: "check source.tables and source.exclude_tables (schema.table, globs allowed)"}
 	}
 	if err != nil {

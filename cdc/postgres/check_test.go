@@ -2,12 +2,13 @@ package postgres
 
 import (
 	"errors"
+	"github.com/fluxo-cdc/fluxo/cdc"
 	"strings"
 	"testing"
 )
 
 // TestVerifyResume: each reason a slot cannot resume a checkpoint is a
-// PermanentError naming the cause and the fix.
+// cdc.PermanentError naming the cause and the fix.
 func TestVerifyResume(t *testing.T) {
 	cp := &Position{SystemID: "7001", Slot: "fluxo_shop", LSN: 0x1000, SnapshotDone: true}
 	good := slot{exists: true, plugin: "pgoutput", database: "shop", confirmed: 0x0F00, walStatus: "reserved"}
@@ -35,9 +36,9 @@ func TestVerifyResume(t *testing.T) {
 				}
 				return
 			}
-			var pe *PermanentError
+			var pe *cdc.PermanentError
 			if !errors.As(err, &pe) {
-				t.Fatalf("got %v, want a PermanentError", err)
+				t.Fatalf("got %v, want a cdc.PermanentError", err)
 			}
 			for _, w := range tc.want {
 				if !strings.Contains(err.Error(), w) {

@@ -10,21 +10,13 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/fluxo-cdc/fluxo/cdc"
 	"github.com/fluxo-cdc/fluxo/internal/liveconn"
 )
 
 // sessionSQL prepares every fluxo connection so that text values have one
 // known form (see types.go).
 func sessionSQL() string { return sessionSetup }
-
-// PermanentError is a failure that retrying cannot fix; Fix says what will.
-type PermanentError struct {
-	Err error
-	Fix string
-}
-
-func (e *PermanentError) Error() string { return e.Err.Error() + ": " + e.Fix }
-func (e *PermanentError) Unwrap() error { return e.Err }
 
 // connConfig parses dsn into the settings every fluxo connection uses:
 // client_encoding UTF8 whatever the database's encoding, so that the server
@@ -89,15 +81,15 @@ func explainConnect(dsn string, err error) error {
 		switch pe.Code {
 		case "28P01", "28000":
 			if strings.Contains(pe.Message, "replication") {
-				return &PermanentError{Err: fmt.Errorf("postgres: %w", err),
+				return &cdc.PermanentError{Err: fmt.Errorf("postgres: %w", err),
 					Fix: "allow replication connections for the fluxo user in pg_hba.conf (host replication ... or host <db> ...)"}
 			}
-			return &PermanentError{Err: fmt.Errorf("postgres: %w", err), Fix: "check the user and password in source.dsn"}
+			return &cdc.PermanentError{Err: fmt.Errorf("postgres: %w", err), Fix: "check the user and password in source.dsn"}
 		case "42501":
-			return &PermanentError{Err: fmt.Errorf("postgres: %w", err),
+			return &cdc.PermanentError{Err: fmt.Errorf("postgres: %w", err),
 				Fix: "the role needs the REPLICATION attribute: ALTER ROLE <user> REPLICATION"}
 		case "3D000":
-			return &PermanentError{Err: fmt.Errorf("postgres: %w", err), Fix: "the database in source.dsn does not exist"}
+			return &cdc.PermanentError{Err: fmt.Errorf("postgres: %w", err), Fix: "the database in source.dsn does not exist"}
 		}
 		return fmt.Errorf("postgres: %w", err)
 	}
@@ -120,7 +112,7 @@ func checkWalLevel(ctx context.Context, conn *pgx.Conn) error {
 		return fmt.Errorf("postgres: read wal_level: %w", err)
 	}
 	if level != "logical" {
-		return &PermanentError{Err: fmt.Errorf("postgres: wal_level is %s, logical replication needs logical", level),
+		return &cdc.PermanentError{Err: fmt.Errorf("postgres: wal_level is %s, logical replication needs logical", level),
 			Fix: "run ALTER SYSTEM SET wal_level = logical and restart PostgreSQL"}
 	}
 	return nil
@@ -137,7 +129,7 @@ func checkReplicationRole(ctx context.Context, conn *pgx.Conn) error {
 		return fmt.Errorf("postgres: read role attributes: %w", err)
 	}
 	if !ok {
-		return &PermanentError{Err: errors.New("postgres: the role lacks the REPLICATION attribute"),
+		return &cdc.PermanentError{Err: errors.New("postgres: the role lacks the REPLICATION attribute"),
 			Fix: "run ALTER ROLE <fluxo user> REPLICATION (and GRANT SELECT on the captured tables)"}
 	}
 	return nil

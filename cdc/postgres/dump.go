@@ -160,7 +160,7 @@ func (d *Dumper) open(ctx context.Context) error {
 func readLSN(ctx context.Context, conn *pgx.Conn, log *slog.Logger) string {
 	var standby bool
 	if err := conn.QueryRow(ctx, "SELECT pg_is_in_recovery()").Scan(&standby); err != nil {
-		log.Warn("cannot read the WAL position; the manifest records the snapshot instead", "error", err)
+		log.Warn("cannot read the WAL position; the manifest records the snapshot instead", cdc.LogError, err)
 		return ""
 	}
 	fn := "pg_current_wal_lsn()"
@@ -169,7 +169,7 @@ func readLSN(ctx context.Context, conn *pgx.Conn, log *slog.Logger) string {
 	}
 	var lsn *string
 	if err := conn.QueryRow(ctx, "SELECT "+fn+"::text").Scan(&lsn); err != nil || lsn == nil {
-		log.Warn("cannot read the WAL position; the manifest records the snapshot instead", "error", err)
+		log.Warn("cannot read the WAL position; the manifest records the snapshot instead", cdc.LogError, err)
 		return ""
 	}
 	return *lsn
@@ -196,7 +196,7 @@ func dumpConnect(ctx context.Context, dsn string, readTimeout time.Duration, wor
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == "42501" { // no CONNECT privilege
-		return nil, &PermanentError{Err: fmt.Errorf("postgres: %w", err),
+		return nil, &cdc.PermanentError{Err: fmt.Errorf("postgres: %w", err),
 			Fix: "grant the role access to the database: GRANT CONNECT ON DATABASE <db> TO <user>"}
 	}
 	if err != nil {
@@ -270,7 +270,7 @@ func (d *Dumper) importSnapshot(ctx context.Context, conn *pgx.Conn) error {
 		quoteLiteral(d.info.Snapshot))
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == "22023" { // invalid_parameter_value: no such snapshot
-		return &PermanentError{Err: fmt.Errorf("postgres: import snapshot %s: %w", d.info.Snapshot, err),
+		return &cdc.PermanentError{Err: fmt.Errorf("postgres: import snapshot %s: %w", d.info.Snapshot, err),
 			Fix: "the connection that exported the snapshot was lost; run the full load again"}
 	}
 	if err != nil {

@@ -173,7 +173,7 @@ func (d *Dumper) describeTable(ctx context.Context, r relation) (*dumpTable, err
 		t.gone = true
 		d.log.Warn("table dropped since the snapshot: its rows can no longer be read", "table", r.id.String())
 	case errors.As(err, &pe) && pe.Code == "42501": // insufficient_privilege
-		return nil, &PermanentError{Err: fmt.Errorf("postgres: read %s: %w", r.id, err),
+		return nil, &cdc.PermanentError{Err: fmt.Errorf("postgres: read %s: %w", r.id, err),
 			Fix: fmt.Sprintf("GRANT SELECT ON %s TO <user>, or leave the table out (source.exclude_tables)", quoteID(r.id))}
 	case err != nil:
 		return nil, fmt.Errorf("postgres: lock %s: %w", r.id, err)
@@ -305,7 +305,7 @@ func (d *Dumper) checkColumnPrivileges(ctx context.Context, table *cdc.Table, re
 	if len(denied) == 0 {
 		return nil
 	}
-	return &PermanentError{Err: fmt.Errorf("postgres: the role may not read columns %s of %s", strings.Join(denied, ", "), table.ID),
+	return &cdc.PermanentError{Err: fmt.Errorf("postgres: the role may not read columns %s of %s", strings.Join(denied, ", "), table.ID),
 		Fix: fmt.Sprintf("GRANT SELECT (%s) ON %s TO <user>, or exclude them (source.exclude_columns)",
 			strings.Join(denied, ", "), quoteID(table.ID))}
 }

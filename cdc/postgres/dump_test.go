@@ -807,7 +807,7 @@ func testDumpErrors(t *testing.T, env *dumpEnv) {
 		d.textOnly = text
 		_, err := readRowsOf(d, cdc.Chunk{Table: badID, Lo: ptr(2), Hi: ptr(2)})
 		if err == nil || !strings.Contains(err.Error(), "public.bad") || !strings.Contains(err.Error(), "column n") ||
-			!strings.Contains(err.Error(), "NaN") || !errors.As(err, new(*PermanentError)) {
+			!strings.Contains(err.Error(), "NaN") || !cdc.Permanent(err) {
 			t.Errorf("text %v: NaN in a NOT NULL numeric(10,2): %v", text, err)
 		}
 		_, err = readRowsOf(d, cdc.Chunk{Table: badID, Lo: ptr(3), Hi: ptr(3)})
@@ -931,7 +931,7 @@ func testDumpInfo(t *testing.T, env *dumpEnv) {
 	for _, tc := range []struct{ table, want string }{{"pub", "GRANT SELECT (secret)"}, {"hidden", "GRANT SELECT ON"}} {
 		d = openDumper(t, DumpOptions{DSN: rdsn, Filter: testFilter{tables: "public." + tc.table}, Parallelism: 1})
 		_, err := d.Tables(ctx)
-		var pe *PermanentError
+		var pe *cdc.PermanentError
 		if !errors.As(err, &pe) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s without privileges: %v, want a permanent error saying %q", tc.table, err, tc.want)
 		}

@@ -62,7 +62,7 @@ func replicaIdentityError(bad []cdc.TableID) error {
 	for i, id := range bad {
 		names[i] = id.String()
 	}
-	return &PermanentError{Err: fmt.Errorf("postgres: tables without a primary key or replica identity: %s (PostgreSQL would refuse their updates and deletes once published)", strings.Join(names, ", ")),
+	return &cdc.PermanentError{Err: fmt.Errorf("postgres: tables without a primary key or replica identity: %s (PostgreSQL would refuse their updates and deletes once published)", strings.Join(names, ", ")),
 		Fix: "run " + strings.Join(replicaIdentitySQL(bad), " ") + " (or add a primary key), or leave them out with source.exclude_tables"}
 }
 
@@ -100,7 +100,7 @@ func replicaIdentitySQL(ids []cdc.TableID) []string {
 // checks that an existing one covers them.
 func ensurePublication(ctx context.Context, conn *pgx.Conn, name string, ids []cdc.TableID) error {
 	if len(ids) == 0 {
-		return &PermanentError{Err: errors.New("postgres: no table matches source.tables"), Fix: "check source.tables and source.exclude_tables (schema.table, globs allowed)"}
+		return &cdc.PermanentError{Err: errors.New("postgres: no table matches source.tables"), Fix: "check source.tables and source.exclude_tables (schema.table, globs allowed)"}
 	}
 	var exists bool
 	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $1)", name).Scan(&exists); err != nil {
@@ -125,7 +125,7 @@ func publicationSQL(name string, ids []cdc.TableID) string {
 func createPublication(ctx context.Context, conn *pgx.Conn, name string, ids []cdc.TableID) error {
 	sql := publicationSQL(name, ids)
 	if _, err := conn.Exec(ctx, sql); err != nil {
-		return &PermanentError{Err: fmt.Errorf("postgres: create publication %q: %w", name, err),
+		return &cdc.PermanentError{Err: fmt.Errorf("postgres: create publication %q: %w", name, err),
 			Fix: "create it as the tables' owner or a superuser: " + sql}
 	}
 	return nil
@@ -140,7 +140,7 @@ func checkPublication(ctx context.Context, conn *pgx.Conn, name string, ids []cd
 	for i, id := range missing {
 		names[i] = quoteID(id)
 	}
-	return &PermanentError{Err: fmt.Errorf("postgres: publication %q does not include %s", name, strings.Join(names, ", ")),
+	return &cdc.PermanentError{Err: fmt.Errorf("postgres: publication %q does not include %s", name, strings.Join(names, ", ")),
 		Fix: fmt.Sprintf("run %s or leave the tables out of source.tables", alterPublicationSQL(name, missing))}
 }
 

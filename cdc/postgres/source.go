@@ -167,19 +167,19 @@ func verifyResume(cp *Position, sl slot, systemID, dbName, name string) error {
 	resnap := "delete the checkpoint file and restart to take a new snapshot (snapshot.mode: initial)"
 	switch {
 	case cp.SystemID != systemID:
-		return &PermanentError{Err: fmt.Errorf("postgres: the checkpoint belongs to server %s, this is server %s", cp.SystemID, systemID),
+		return &cdc.PermanentError{Err: fmt.Errorf("postgres: the checkpoint belongs to server %s, this is server %s", cp.SystemID, systemID),
 			Fix: "point source.dsn at the original server, or " + resnap}
 	case !sl.exists:
-		return &PermanentError{Err: fmt.Errorf("postgres: replication slot %q is gone (dropped?), the changes since %s cannot be read", name, cp.LSN),
+		return &cdc.PermanentError{Err: fmt.Errorf("postgres: replication slot %q is gone (dropped?), the changes since %s cannot be read", name, cp.LSN),
 			Fix: resnap}
 	case sl.plugin != "pgoutput" || sl.database != dbName:
-		return &PermanentError{Err: fmt.Errorf("postgres: slot %q uses plugin %s on database %s", name, sl.plugin, sl.database),
+		return &cdc.PermanentError{Err: fmt.Errorf("postgres: slot %q uses plugin %s on database %s", name, sl.plugin, sl.database),
 			Fix: "give fluxo its own slot (source.slot)"}
 	case sl.confirmed > cp.LSN:
-		return &PermanentError{Err: fmt.Errorf("postgres: slot %q is at %s, ahead of the checkpoint at %s: the changes in between were confirmed by someone else and are lost to fluxo", name, sl.confirmed, cp.LSN),
+		return &cdc.PermanentError{Err: fmt.Errorf("postgres: slot %q is at %s, ahead of the checkpoint at %s: the changes in between were confirmed by someone else and are lost to fluxo", name, sl.confirmed, cp.LSN),
 			Fix: "make sure no other client uses the slot, then " + resnap}
 	case sl.walStatus == "lost":
-		return &PermanentError{Err: fmt.Errorf("postgres: replication slot %q is invalidated (wal_status lost): the server removed WAL it still needed (max_slot_wal_keep_size)", name),
+		return &cdc.PermanentError{Err: fmt.Errorf("postgres: replication slot %q is invalidated (wal_status lost): the server removed WAL it still needed (max_slot_wal_keep_size)", name),
 			Fix: "drop the slot (SELECT pg_drop_replication_slot('" + name + "')), then " + resnap + "; raise max_slot_wal_keep_size so it does not happen again"}
 	}
 	return nil
@@ -228,7 +228,7 @@ func (s *Source) fresh(ctx context.Context, sl slot, ids []cdc.TableID) error {
 func explainSlot(name string, err error) error {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == "53400" {
-		return &PermanentError{Err: fmt.Errorf("postgres: create slot %q: %w", name, err),
+		return &cdc.PermanentError{Err: fmt.Errorf("postgres: create slot %q: %w", name, err),
 			Fix: "raise max_replication_slots (and restart), or drop unused slots"}
 	}
 	return fmt.Errorf("postgres: create slot %q: %w", name, err)

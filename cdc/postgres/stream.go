@@ -15,6 +15,7 @@ import (
 
 	"github.com/fluxo-cdc/fluxo/cdc"
 	"github.com/fluxo-cdc/fluxo/internal/liveconn"
+	"syscall"
 )
 
 // streamState is the replication session's bookkeeping.
@@ -133,12 +134,9 @@ func (s *Source) quiet(ctx context.Context, d time.Duration) error {
 // from the last yielded commit; the server sends the transaction in
 // progress again (at-least-once).
 func (s *Source) reconnect(ctx context.Context, cause error) error {
-	return cdc.Recover(ctx, s.opts.Health, s.log, "postgres connection lost", cause, notPermanent,
+	return cdc.Recover(ctx, s.opts.Health, s.log, "postgres connection lost", cause, cdc.Transient,
 		func() error { return s.reopen(ctx) }, "from", s.last.String())
 }
-
-// notPermanent reports whether retrying after err may help.
-func notPermanent(err error) bool { return !errors.As(err, new(*PermanentError)) }
 
 // reopen replaces both connections, checks that server and slot are still
 // the ones of the stream, and arranges to restart replication at the last
@@ -161,7 +159,7 @@ func (s *Source) reopen(ctx context.Context) error {
 		return fmt.Errorf("postgres: identify system: %w", err)
 	}
 	if sys.SystemID != s.systemID {
-		return &PermanentError{Err: fmt.Errorf("postgres: reconnected to server %s, the stream was on %s", sys.SystemID, s.systemID),
+		return &cdc.PermanentError{Err: fmt.Errorf("postgres: reconnected to server %s, the stream was on %s", sys.SystemID, s.systemID),
 			Fix: "point source.dsn at the original server, or delete the checkpoint file to take a new snapshot"}
 	}
 	sl, err := readSlot(ctx, s.meta, s.opts.Slot)
@@ -169,7 +167,7 @@ func (s *Source) reopen(ctx context.Context) error {
 		return err
 	}
 	if !sl.exists {
-		return &PermanentError{Err: fmt.Errorf("postgres: replication slot %q is gone", s.opts.Slot),
+		return &cdc.PermanentError{Err: fmt.Errorf("postgres: replication slot %q is gone", s.opts.Slot),
 			Fix: "delete the checkpoint file and restart to take a new snapshot"}
 	}
 	if stale != 0 && uint32(sl.activePID) == stale {
@@ -191,7 +189,7 @@ func (s *Source) reopen(ctx context.Context) error {
 func (s *Source) endStaleSender(ctx context.Context, pid uint32) error {
 	s.log.Info("ending the walsender of the lost connection, which still holds the slot", "slot", s.opts.Slot, "pid", pid)
 	if _, err := s.meta.Exec(ctx, "SELECT pg_terminate_backend($1)", int32(pid)); err != nil {
-		s.log.Warn("cannot end the stale walsender; waiting for wal_sender_timeout to end it", "pid", pid, "err", err.Error())
+		s.log.Warn("cannot end the stale walsender; waiting for wal_sender_timeout to end it", "pid", pid, cdc.LogError, err.Error())
 	}
 	for deadline := time.Now().Add(max(2*s.opts.ReadTimeout, time.Minute)); time.Now().Before(deadline); {
 		sl, err := readSlot(ctx, s.meta, s.opts.Slot)
@@ -219,7 +217,7 @@ func (s *Source) housekeeping(ctx context.Context) error {
 	if !s.stream.tx.open && now.Sub(s.stream.lastActive) >= s.opts.Heartbeat {
 		s.stream.lastActive = now
 		if _, err := s.meta.Exec(ctx, "SELECT pg_logical_emit_message(false, 'fluxo_heartbeat', '')"); err != nil {
-			s.log.Warn("heartbeat failed", "err", err.Error())
+			s.log.Warn("heartbeat failed", cdc.LogError, err.Error())
 		}
 		s.idleAdvance()
 	}
@@ -284,7 +282,7 @@ func (s *Source) receive(ctx context.Context, msg pgproto3.BackendMessage) error
 
 func explainStream(err *pgconn.PgError) error {
 	if err.Code == "42704" || err.Code == "55000" {
-		return &PermanentError{Err: fmt.Errorf("postgres: replication: %w", err),
+		return &cdc.PermanentError{Err: fmt.Errorf("postgres: replication: %w", err),
 			Fix: "the slot or publication is gone: delete the checkpoint file to take a new snapshot"}
 	}
 	return fmt.Errorf("postgres: replication: %w", err)
@@ -345,7 +343,7 @@ var errUnknownRelation = errors.New("postgres: change for a relation the stream 
 // connectionLost reports whether err means the server went away (so that
 // reconnecting may help) rather than that it refused something.
 func connectionLost(err error) bool {
-	if errors.As(err, new(*PermanentError)) {
+	if cdc.Permanent(err) {
 		return false
 	}
 	var pe *pgconn.PgError
@@ -361,7 +359,6 @@ func connectionLost(err error) bool {
 	if errors.As(err, &ce) {
 		return true
 	}
-	msg := err.Error()
-	return strings.Contains(msg, "conn closed") || strings.Contains(msg, "unexpected EOF") || strings.Contains(msg, "broken pipe") ||
-		strings.Contains(msg, "connection reset") || strings.Contains(msg, "unreachable")
+	return errors.Is(err, pgconn.ErrConnClosed) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH)
 }

@@ -1,6 +1,9 @@
 package postgres
 
-import "math"
+import (
+	"github.com/fluxo-cdc/fluxo/cdc"
+	"math"
+)
 
 // Hand-written parsers for PostgreSQL's date/time text output with
 // DateStyle 'ISO, YMD' (see sessionSetup). They avoid time.Parse, which is
@@ -250,7 +253,7 @@ func timestampDecoder(f *fallback, withZone bool) textDecoder {
 // timestampRangeError returns the error about the timestamp text of f's
 // column beyond the range of int64 micros.
 func timestampRangeError(f *fallback, text string) error {
-	return &PermanentError{Err: &rangeError{column: f.column, typ: f.typ, text: text},
+	return &cdc.PermanentError{Err: &rangeError{column: f.column, typ: f.typ, text: text},
 		Fix: "exclude the column (source.exclude_columns) or keep its values before 294247-01-10"}
 }
 

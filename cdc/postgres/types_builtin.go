@@ -124,7 +124,7 @@ func numericNaN(f *fallback) (any, error) {
 	if f.optional {
 		return f.use([]byte("NaN"), nil, "null")
 	}
-	return nil, &PermanentError{Err: &nanError{column: f.column, typ: f.typ},
+	return nil, &cdc.PermanentError{Err: &nanError{column: f.column, typ: f.typ},
 		Fix: "make the column nullable (a NaN then becomes null) or exclude it (source.exclude_columns)"}
 }
 

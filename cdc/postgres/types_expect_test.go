@@ -170,7 +170,7 @@ func compareValue(col *cdc.Column, got any, err error, want []byte, dims string)
 // dimension lengths dims: one that stops the stream and counts them.
 func multiDimError(err error, dims string) string {
 	var de *dimsError
-	if !errors.As(err, &de) || !errors.As(err, new(*PermanentError)) {
+	if !errors.As(err, &de) || !cdc.Permanent(err) {
 		return fmt.Sprintf("a %s array decoded with error %v, want a permanent dimsError", dims, err)
 	}
 	if n := strings.Count(dims, ",") + 1; de.dims != n {

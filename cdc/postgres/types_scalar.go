@@ -3,6 +3,7 @@ package postgres
 import (
 	"encoding/hex"
 	"errors"
+	"github.com/fluxo-cdc/fluxo/cdc"
 	"math"
 	"strconv"
 )
@@ -14,10 +15,10 @@ import (
 var errSyntax = errors.New("malformed value")
 
 // badText returns the error for text that is not valid for type. Like all
-// decoders' errors it is a *PermanentError: the server sends the same value
+// decoders' errors it is a *cdc.PermanentError: the server sends the same value
 // again after a reconnect, so retrying cannot help and the stream must stop.
 func badText(typ string, b []byte) error {
-	return &PermanentError{Err: &decodeError{typ: typ, text: string(b)},
+	return &cdc.PermanentError{Err: &decodeError{typ: typ, text: string(b)},
 		Fix: "fluxo cannot read this text output of the server: exclude the column (source.exclude_columns) and report the value"}
 }
 

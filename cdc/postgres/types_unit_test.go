@@ -310,7 +310,7 @@ func TestFloatNaNBits(t *testing.T) {
 }
 
 // TestDecodeErrorsArePermanent checks that decoders fail with a
-// *PermanentError that says what to do: the server sends the same value
+// *cdc.PermanentError that says what to do: the server sends the same value
 // again after a reconnect, so only stopping the stream makes sense.
 func TestDecodeErrorsArePermanent(t *testing.T) {
 	f := &fallback{log: discardLogger(), column: "c", typ: "the type"}
@@ -334,9 +334,9 @@ func TestDecodeErrorsArePermanent(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			v, err := tc.dec([]byte(tc.in))
-			var pe *PermanentError
+			var pe *cdc.PermanentError
 			if !errors.As(err, &pe) || pe.Fix == "" {
-				t.Fatalf("got %#v, %v; want a *PermanentError with a fix", v, err)
+				t.Fatalf("got %#v, %v; want a *cdc.PermanentError with a fix", v, err)
 			}
 			for _, w := range tc.want {
 				if !strings.Contains(err.Error(), w) {

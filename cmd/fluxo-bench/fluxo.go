@@ -17,9 +17,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/fluxo-cdc/fluxo/app"
 	"github.com/fluxo-cdc/fluxo/cdc/mysql"
 	"github.com/fluxo-cdc/fluxo/checkpoint"
+	"github.com/fluxo-cdc/fluxo/internal/command"
 	"github.com/fluxo-cdc/fluxo/internal/config"
 )
 
@@ -129,7 +129,7 @@ type stream struct {
 func startStream(ctx context.Context, cfg *config.Config, log *slog.Logger) *stream {
 	sctx, cancel := context.WithCancel(ctx)
 	s := &stream{cancel: cancel, stopped: make(chan struct{})}
-	go func() { s.err = app.Stream(sctx, cfg, app.StreamOptions{}, log); close(s.stopped) }()
+	go func() { s.err = command.Stream(sctx, cfg, command.StreamOptions{}, log); close(s.stopped) }()
 	return s
 }
 

@@ -16,7 +16,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/fluxo-cdc/fluxo/app"
+	"github.com/fluxo-cdc/fluxo/internal/command"
 	"github.com/fluxo-cdc/fluxo/internal/config"
 	"github.com/fluxo-cdc/fluxo/internal/testserver"
 )
@@ -156,7 +156,7 @@ func fullloadOnce(ctx context.Context, dsn, dir string, parallelism, rows int) e
 	if err != nil {
 		return err
 	}
-	if err := app.Fullload(ctx, cfg, app.FullloadOptions{}, slog.New(slog.DiscardHandler)); err != nil {
+	if err := command.Fullload(ctx, cfg, command.FullloadOptions{}, slog.New(slog.DiscardHandler)); err != nil {
 		return err
 	}
 	manifests, _ := filepath.Glob(filepath.Join(dir, "bench", "*", "bench", "date=*", "run=*", "_manifest.json"))

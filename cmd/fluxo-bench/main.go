@@ -22,7 +22,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"github.com/fluxo-cdc/fluxo/app"
+	"github.com/fluxo-cdc/fluxo/internal/gctune"
 	"io"
 	"os"
 	"os/signal"
@@ -60,7 +60,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	app.TuneGC() // the same GC defaults as cmd/fluxo, for both passes
+	gctune.Apply() // the same GC defaults as cmd/fluxo, for both passes
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	benchFn := bench

@@ -21,7 +21,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/fluxo-cdc/fluxo/app"
+	"github.com/fluxo-cdc/fluxo/internal/command"
 	"github.com/fluxo-cdc/fluxo/internal/config"
 	"github.com/fluxo-cdc/fluxo/internal/testserver"
 )
@@ -86,7 +86,7 @@ func demo(ctx context.Context, srv *servers, dir string, out io.Writer) error {
 	}
 	section(out, "fluxo check: the preflight (app.Check)")
 	var check bytes.Buffer
-	if err := app.Check(ctx, cfg, &check, false); err != nil {
+	if err := command.Check(ctx, cfg, &check, false); err != nil {
 		return fmt.Errorf("fluxo check: %w\n%s", err, check.String())
 	}
 	indent(out, check.String())
@@ -117,7 +117,7 @@ func demo(ctx context.Context, srv *servers, dir string, out io.Writer) error {
 	fmt.Fprintf(out, "    %s\n    (fluxo status measures the lag below; the next start streams it)\n", late)
 	section(out, "fluxo status: the saved checkpoint and the lag behind the server (app.Status)")
 	var status bytes.Buffer
-	if err := app.Status(ctx, cfg, &status, false); err != nil {
+	if err := command.Status(ctx, cfg, &status, false); err != nil {
 		return err
 	}
 	indent(out, status.String())

@@ -12,9 +12,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/sr/srfake"
 
-	"github.com/fluxo-cdc/fluxo/app"
 	"github.com/fluxo-cdc/fluxo/cdc/mysql"
 	"github.com/fluxo-cdc/fluxo/checkpoint"
+	"github.com/fluxo-cdc/fluxo/internal/command"
 	"github.com/fluxo-cdc/fluxo/internal/config"
 	"github.com/fluxo-cdc/fluxo/internal/testserver"
 )
@@ -87,10 +87,10 @@ type stream struct {
 func startStream(ctx context.Context, cfg *config.Config) *stream {
 	ctx, cancel := context.WithCancel(ctx)
 	s := &stream{cancel: cancel, exited: make(chan struct{}), addr: make(chan string, 1)}
-	o := app.StreamOptions{Listening: func(a string) { s.addr <- a }}
+	o := command.StreamOptions{Listening: func(a string) { s.addr <- a }}
 	go func() {
 		defer close(s.exited)
-		s.err = app.Stream(ctx, cfg, o, newLogger())
+		s.err = command.Stream(ctx, cfg, o, newLogger())
 	}()
 	return s
 }

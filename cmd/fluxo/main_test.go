@@ -35,6 +35,15 @@ func TestCommandLine(t *testing.T) {
 		{"missing file", []string{"stream", "-c", filepath.Join(dir, "nope.yaml")}, 1, []string{"nope.yaml"}, nil},
 		{"bad log level", []string{"status", "-c", good, "--log-level", "loud"}, 2, []string{"--log-level"}, nil},
 		{"status without checkpoint", []string{"status", "-c", good}, 0, []string{"never"}, []string{"sekret"}},
+		{"flag of another command", []string{"stream", "-c", good, "--run-id", "7"}, 2,
+			[]string{"flag provided but not defined: -run-id", "usage: fluxo stream -c FILE"}, nil},
+		{"json on stream", []string{"stream", "-c", good, "--json"}, 2, []string{"not defined: -json"}, nil},
+		{"stray argument", []string{"stream", "-c", good, "extra.yaml"}, 2, []string{`unexpected argument "extra.yaml"`}, nil},
+		{"config as argument", []string{"check", good}, 2, []string{"unexpected argument", "usage: fluxo check -c FILE"}, nil},
+		{"command help", []string{"fullload", "-h"}, 0, []string{"usage: fluxo fullload", "-run-id", "-tables", "resume"}, []string{"-json"}},
+		{"bad --tables", []string{"fullload", "-c", good, "--tables", "orders"}, 2, []string{`--tables: "orders"`, "schema.table"}, nil},
+		{"help", []string{"help"}, 0, []string{"stream", "fullload", "check", "status", "version"}, nil},
+		{"version flag", []string{"--version"}, 0, []string{"fluxo 0.1.0-dev"}, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -64,5 +73,26 @@ func TestShippedExampleConfig(t *testing.T) {
 	var out, errOut bytes.Buffer
 	if code := run([]string{"status", "-c", "../../deploy/examples/shop.yaml"}, &out, &errOut); code != 0 {
 		t.Fatalf("exit %d: %s%s", code, out.String(), errOut.String())
+	}
+}
+
+func TestParseTables(t *testing.T) {
+	tests := []struct {
+		flag string
+		want []string
+		err  bool
+	}{
+		{"", nil, false},
+		{" shop.orders , shop.items", []string{"shop.orders", "shop.items"}, false},
+		{"orders", nil, true},
+		{"a.b.c", nil, true},
+		{".b", nil, true},
+		{"a.", nil, true},
+	}
+	for _, tc := range tests {
+		got, err := parseTables(tc.flag)
+		if (err != nil) != tc.err || strings.Join(got, ",") != strings.Join(tc.want, ",") {
+			t.Errorf("parseTables(%q) = %q, %v; want %q, error %v", tc.flag, got, err, tc.want, tc.err)
+		}
 	}
 }

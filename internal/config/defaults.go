@@ -1,6 +1,7 @@
 package config
 
 import (
+	"github.com/fluxo-cdc/fluxo/cdc"
 	"hash/fnv"
 	"strings"
 	"time"
@@ -56,14 +57,14 @@ func (c *Config) applyDefaults() {
 func (c *Config) nameDefaults() {
 	setDefault(&c.Kafka.TopicPrefix, c.Name)
 	setDefault(&c.Checkpoint.Path, c.Name+".checkpoint")
-	switch c.Source.Flavor() {
-	case FlavorPostgres:
+	switch c.Source.Connector() {
+	case cdc.ConnectorPostgres:
 		setDefault(&c.Source.Slot, postgresName(c.Name))
 		setDefault(&c.Source.Publication, postgresName(c.Name))
 		if c.Source.HeartbeatInterval == 0 {
 			c.Source.HeartbeatInterval = DefaultHeartbeatInterval
 		}
-	case FlavorMySQL:
+	case cdc.ConnectorMySQL:
 		if _, set := c.set["source.server_id"]; !set && c.Source.ServerID == 0 {
 			c.Source.ServerID = defaultServerID(c.Name)
 		}

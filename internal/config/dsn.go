@@ -8,27 +8,23 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/fluxo-cdc/fluxo/cdc"
 )
 
-// Flavors returned by Source.Flavor.
-const (
-	FlavorMySQL    = "mysql"
-	FlavorPostgres = "postgres"
-)
-
-// Flavor returns FlavorMySQL for a mysql:// DSN, FlavorPostgres for a
-// postgres:// or postgresql:// DSN, and "" otherwise. The scheme is not
-// case-sensitive.
-func (s Source) Flavor() string {
+// Connector returns the kind of source the DSN names: cdc.ConnectorMySQL for
+// a mysql:// DSN, cdc.ConnectorPostgres for a postgres:// or postgresql://
+// DSN, and "" otherwise. The scheme is not case-sensitive.
+func (s Source) Connector() cdc.Connector {
 	scheme, _, ok := strings.Cut(s.DSN, "://")
 	if !ok {
 		return ""
 	}
 	switch strings.ToLower(scheme) {
 	case "mysql":
-		return FlavorMySQL
+		return cdc.ConnectorMySQL
 	case "postgres", "postgresql":
-		return FlavorPostgres
+		return cdc.ConnectorPostgres
 	}
 	return ""
 }

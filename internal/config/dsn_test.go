@@ -2,20 +2,21 @@ package config
 
 import (
 	"fmt"
+	"github.com/fluxo-cdc/fluxo/cdc"
 	"net/url"
 	"reflect"
 	"strings"
 	"testing"
 )
 
-func TestFlavor(t *testing.T) {
-	tests := map[string]string{
-		"mysql://u@h/db": "mysql", "MySQL://h": "mysql", "postgres://h/db": "postgres",
-		"postgresql://h/db": "postgres", "mongodb://h": "", "h:3306": "", "": "",
+func TestConnector(t *testing.T) {
+	tests := map[string]cdc.Connector{
+		"mysql://u@h/db": cdc.ConnectorMySQL, "MySQL://h": cdc.ConnectorMySQL, "postgres://h/db": cdc.ConnectorPostgres,
+		"postgresql://h/db": cdc.ConnectorPostgres, "mongodb://h": "", "h:3306": "", "": "",
 	}
 	for dsn, want := range tests {
 		t.Run(dsn, func(t *testing.T) {
-			if got := (Source{DSN: dsn}).Flavor(); got != want {
+			if got := (Source{DSN: dsn}).Connector(); got != want {
 				t.Errorf("got %q, want %q", got, want)
 			}
 		})

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"github.com/fluxo-cdc/fluxo/cdc"
 	"maps"
 	"path"
 	"slices"
@@ -133,7 +134,7 @@ type fieldMsg struct{ key, msg string }
 // key_columns lists.
 func (s Source) patternErrors() []fieldMsg {
 	unit := "database"
-	if s.Flavor() == FlavorPostgres {
+	if s.Connector() == cdc.ConnectorPostgres {
 		unit = "schema"
 	}
 	var out []fieldMsg

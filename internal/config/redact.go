@@ -62,7 +62,7 @@ func (s Source) redacted() Source {
 
 // String returns the source's flavor and DSN with the password hidden.
 func (s Source) String() string {
-	return fmt.Sprintf("%s source %s", s.Flavor(), Redact(s.DSN))
+	return fmt.Sprintf("%s source %s", s.Connector(), Redact(s.DSN))
 }
 
 // GoString makes %#v as safe as %v.

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"github.com/fluxo-cdc/fluxo/cdc"
 	"net"
 	"net/url"
 	"regexp"
@@ -119,10 +120,10 @@ func (k *checker) source() {
 	for _, e := range s.patternErrors() {
 		k.errorf(e.key, "%s", e.msg)
 	}
-	switch s.Flavor() {
-	case FlavorMySQL:
+	switch s.Connector() {
+	case cdc.ConnectorMySQL:
 		k.mysqlOnly(s)
-	case FlavorPostgres:
+	case cdc.ConnectorPostgres:
 		k.postgresOnly(s)
 	}
 }
@@ -132,9 +133,9 @@ func (k *checker) dsn(s Source) {
 	switch {
 	case err != nil:
 		k.errorf("source.dsn", "source.dsn %s: %v", Redact(s.DSN), err)
-	case s.Flavor() == "":
+	case s.Connector() == "":
 		k.errorf("source.dsn", "source.dsn: scheme %q is not supported; use mysql:// (MySQL and MariaDB) or postgres://", u.Scheme)
-	case s.Flavor() == FlavorMySQL:
+	case s.Connector() == cdc.ConnectorMySQL:
 		if _, err := parseMySQL(s.DSN); err != nil {
 			k.errorf("source.dsn", "source.dsn %s: %v", Redact(s.DSN), err)
 		}

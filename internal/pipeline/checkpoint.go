@@ -41,7 +41,7 @@ func (p *Pipeline) saveCheckpoint(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("encode position: %w", err)
 	}
-	cp := &checkpoint.Checkpoint{Name: p.opts.Name, Connector: string(p.opts.Connector), Position: data,
+	cp := &checkpoint.Checkpoint{Name: p.opts.Name, Connector: p.opts.Connector, Position: data,
 		Describe: pos.String(), SavedAt: time.Now().UTC()}
 	if err := p.opts.Store.Save(ctx, cp); err != nil {
 		return err

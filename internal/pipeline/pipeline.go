@@ -13,7 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/fluxo-cdc/fluxo/avro"
 	"github.com/fluxo-cdc/fluxo/cdc"
 	"github.com/fluxo-cdc/fluxo/checkpoint"
 )
@@ -25,7 +24,7 @@ type Options struct {
 	Name string
 	// TopicPrefix starts every topic: <prefix>.<schema>.<table>.
 	TopicPrefix string
-	Connector   avro.Connector
+	Connector   cdc.Connector
 	// Version is fluxo's version, written as source.version.
 	Version string
 	// Tombstones adds a null-valued record after each delete.

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fluxo-cdc/fluxo/avro"
 	"github.com/fluxo-cdc/fluxo/cdc"
 	"github.com/fluxo-cdc/fluxo/checkpoint"
 )
@@ -114,7 +113,7 @@ func commit(p string) cdc.Message { return cdc.Message{Commit: pos(p)} }
 
 func start(t *testing.T, src *script, sink *heldSink, store *memStore) (cancel func() error) {
 	t.Helper()
-	p, err := New(Options{Name: "t", TopicPrefix: "fx", Connector: avro.ConnectorMySQL, Tombstones: true,
+	p, err := New(Options{Name: "t", TopicPrefix: "fx", Connector: cdc.ConnectorMySQL, Tombstones: true,
 		Source: src, Sink: sink, Registry: ids{}, Store: store, CheckpointInterval: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -228,7 +227,7 @@ func (k *fullSink) Produce(ctx context.Context, r *cdc.Record, done func(error))
 func TestStopWhileProducing(t *testing.T) {
 	src := &script{msgs: []cdc.Message{insert(1), commit("tx1"), insert(2), commit("tx2")}}
 	sink, store := &fullSink{}, &memStore{}
-	p, err := New(Options{Name: "t", TopicPrefix: "fx", Connector: avro.ConnectorMySQL, Source: src, Sink: sink,
+	p, err := New(Options{Name: "t", TopicPrefix: "fx", Connector: cdc.ConnectorMySQL, Source: src, Sink: sink,
 		Registry: ids{}, Store: store, CheckpointInterval: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

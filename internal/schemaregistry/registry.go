@@ -61,24 +61,10 @@ func New(opts Options) (*Client, error) {
 	return &Client{sr: sr, url: opts.URL, log: opts.Logger, health: opts.Health, ids: map[string]int32{}}, nil
 }
 
-// PermanentError is a registry answer that retrying cannot change (an
-// incompatible schema, bad credentials).
-type PermanentError struct {
-	Subject string
-	Err     error
-	Fix     string
-}
-
-func (e *PermanentError) Error() string {
-	return fmt.Sprintf("schema registry rejected subject %q: %v; %s", e.Subject, e.Err, e.Fix)
-}
-
-func (e *PermanentError) Unwrap() error { return e.Err }
-
 // Register registers schema under subject (or finds it registered) and
 // returns its id. Transient failures (registry unreachable, 5xx) are retried
 // with capped exponential backoff until ctx is done; rejections return a
-// *PermanentError.
+// *cdc.PermanentError.
 func (c *Client) Register(ctx context.Context, subject, schema string) (int32, error) {
 	key := subject + "\x00" + schema
 	c.mu.Lock()
@@ -103,7 +89,7 @@ func (c *Client) Register(ctx context.Context, subject, schema string) (int32, e
 			return 0, perr
 		}
 		c.health.Down(cdc.ComponentRegistry, err)
-		c.log.Warn("schema registry unavailable, retrying", "url", c.url, "subject", subject, "err", err, "backoff", backoff)
+		c.log.Warn("schema registry unavailable, retrying", "url", c.url, "subject", subject, cdc.LogError, err, "backoff", backoff)
 		select {
 		case <-ctx.Done():
 			return 0, fmt.Errorf("register %q at %s: %w (last error: %v)", subject, c.url, ctx.Err(), err)
@@ -111,6 +97,10 @@ func (c *Client) Register(ctx context.Context, subject, schema string) (int32, e
 		}
 		backoff = min(backoff*2, 10*time.Second)
 	}
+}
+
+func rejected(subject string, err error) error {
+	return fmt.Errorf("schema registry rejected subject %q: %w", subject, err)
 }
 
 // permanent classifies err: nil when retrying may help.
@@ -125,13 +115,13 @@ func permanent(subject string, err error) error {
 	}
 	switch {
 	case se.Code == 409 || se.Code == 42201 || se.Code == 422:
-		return &PermanentError{Subject: subject, Err: err,
+		return &cdc.PermanentError{Err: rejected(subject, err),
 			Fix: "the new schema is not compatible with the subject's compatibility level: set the subject's compatibility to BACKWARD or NONE, or move the table to a new topic prefix"}
 	case se.Code == 401 || se.Code == 403 || se.Code == 40101 || se.Code == 40301:
-		return &PermanentError{Subject: subject, Err: err,
+		return &cdc.PermanentError{Err: rejected(subject, err),
 			Fix: "check schema_registry.username/password and the user's write permission on the subject"}
 	case se.Code >= 400 && se.Code < 500, se.Code >= 40000 && se.Code < 50000:
-		return &PermanentError{Subject: subject, Err: err, Fix: "the registry refused the request"}
+		return &cdc.PermanentError{Err: rejected(subject, err), Fix: "the registry refused the request"}
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/fluxo-cdc/fluxo/cdc"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -57,7 +58,7 @@ func TestRegister(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			id, err := c.Register(ctx, "t-value", `"string"`)
-			var perr *PermanentError
+			var perr *cdc.PermanentError
 			if tc.permanent != errors.As(err, &perr) {
 				t.Fatalf("err = %v, permanent = %v", err, tc.permanent)
 			}

@@ -60,7 +60,7 @@ func TestDockerignoreKeepsPackages(t *testing.T) {
 		name, ignore, want string
 	}{
 		{"real file", string(real), ""},
-		{"whole bronze directory", "bin/\nbronze/\n", "excludes bronze/"},
+		{"lake packages", "bin/\ninternal/lake/\n", "excludes internal/lake/bronze/"},
 		{"go.sum", "*.sum\n", "excludes go.sum"},
 		{"cmd", "cmd\n", "excludes cmd/fluxo/"},
 	}

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/fluxo-cdc/fluxo/cdc"
 	"github.com/fluxo-cdc/fluxo/internal/config"
 )
 
@@ -178,7 +179,7 @@ func endpoints(cfg *config.Config, command string) []endpoint {
 
 // defaultDBPort is the source's port when the DSN names none.
 func defaultDBPort(cfg *config.Config) int {
-	if cfg.Source.Flavor() == config.FlavorPostgres {
+	if cfg.Source.Connector() == cdc.ConnectorPostgres {
 		return 5432
 	}
 	return 3306

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fluxo-cdc/fluxo/internal/config"
+	"github.com/fluxo-cdc/fluxo/cdc"
 )
 
 // TestParseFluxoArgs mirrors cmd/fluxo's command line.
@@ -77,8 +77,8 @@ func TestServedPortAndEndpoints(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Source.Flavor() != config.FlavorPostgres {
-		t.Fatalf("flavor %q", cfg.Source.Flavor())
+	if cfg.Source.Connector() != cdc.ConnectorPostgres {
+		t.Fatalf("flavor %q", cfg.Source.Connector())
 	}
 	got := endpoints(cfg, "stream")
 	want := []endpoint{{"source.dsn", "127.0.0.1", 5432}, {"kafka.brokers", "k1", 9092}, {"kafka.brokers", "k2", 9093}, {"schema_registry.url", "sr", 80}}

@@ -1,0 +1,47 @@
+package main
+
+import (
+	"context"
+	"os"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/fluxo-cdc/fluxo/internal/command"
+	"github.com/fluxo-cdc/fluxo/internal/ops/sdnotify"
+)
+
+const streamSynopsis = `stream -c FILE [--log-level L] [--log-format F]
+
+Streams the source's changes to Kafka until SIGINT or SIGTERM, then flushes
+Kafka and saves the checkpoint. The first start takes a snapshot as
+snapshot.mode says; later starts resume from the checkpoint. While it runs,
+http.listen serves /metrics, /healthz and /readyz.`
+
+func runStream(ctx context.Context, args []string, e *env) error {
+	var c common
+	fs := newFlagSet(e, "stream", streamSynopsis)
+	c.register(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := c.setup(e)
+	if err != nil {
+		return err
+	}
+	return command.Stream(ctx, cfg, streamOptions(), e.log)
+}
+
+// streamOptions gives `fluxo stream` a metrics registry with the Go
+// runtime and process collectors, and systemd's notification socket and
+// watchdog interval when systemd started it.
+func streamOptions() command.StreamOptions {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return command.StreamOptions{
+		Metrics:  reg,
+		Notify:   sdnotify.New(os.Getenv("NOTIFY_SOCKET")),
+		Watchdog: sdnotify.WatchdogInterval(os.Getenv("WATCHDOG_USEC"), os.Getenv("WATCHDOG_PID"), os.Getpid()),
+		Version:  version,
+	}
+}

@@ -1,0 +1,188 @@
+// Package app builds fluxo's components from a config and runs its
+// commands; cmd/fluxo parses the command line and calls it.
+package command
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/fluxo-cdc/fluxo/cdc"
+	"github.com/fluxo-cdc/fluxo/checkpoint"
+	"github.com/fluxo-cdc/fluxo/internal/config"
+	"github.com/fluxo-cdc/fluxo/internal/kafkasink"
+	"github.com/fluxo-cdc/fluxo/internal/ops/sdnotify"
+	"github.com/fluxo-cdc/fluxo/internal/pipeline"
+	"github.com/fluxo-cdc/fluxo/internal/schemaregistry"
+)
+
+// StreamOptions are the process-level parts of `fluxo stream`.
+type StreamOptions struct {
+	// Metrics is the registry the stream's metrics are registered in and
+	// /metrics serves (nil: a new one).
+	Metrics *prometheus.Registry
+	// Notify sends a systemd notification (sd_notify); nil sends none.
+	Notify *sdnotify.Notifier
+	// Watchdog is how often WATCHDOG=1 is sent while the stream is live
+	// (0: never).
+	Watchdog time.Duration
+	// Listening, when set, is called with the HTTP endpoint's address once
+	// it listens.
+	Listening func(addr string)
+	// Version is fluxo's version, logged and written into every envelope's
+	// source.version ("" is DevVersion).
+	Version string
+}
+
+// DevVersion is the version of a fluxo built without one.
+const DevVersion = "0.1.0-dev"
+
+func orDev(version string) string {
+	if version == "" {
+		return DevVersion
+	}
+	return version
+}
+
+// Stream runs `fluxo stream`: it streams changes until ctx is done (then
+// flushes Kafka, saves the checkpoint and returns nil) or a fatal error.
+// While it runs, cfg.HTTP.Listen serves /metrics, /healthz and /readyz.
+func Stream(ctx context.Context, cfg *config.Config, o StreamOptions, log *slog.Logger) error {
+	if err := cfg.ValidateStream(); err != nil {
+		return err
+	}
+	log = log.With("name", cfg.Name)
+	o.Version = orDev(o.Version)
+	log.Info("starting", "version", o.Version, "config", cfg.Redacted())
+	ops, err := startOps(cfg, o, log)
+	if err != nil {
+		return err
+	}
+	defer ops.close()
+	err = stream(ctx, cfg, ops, o.Version, log)
+	ops.state.Running(false, err)
+	ops.notify("STOPPING=1")
+	return err
+}
+
+func stream(ctx context.Context, cfg *config.Config, ops *ops, version string, log *slog.Logger) error {
+	store, cp, err := loadCheckpoint(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	kind, src, err := openSource(ctx, cfg, cp, ops.state, log)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	ops.state.Up(cdc.ComponentSource)
+	sink, err := openSink(ctx, cfg, ops, log)
+	if err != nil {
+		return err
+	}
+	defer sink.Close()
+	reg, err := openRegistry(cfg, ops.state, log)
+	if err != nil {
+		return err
+	}
+	p, err := pipeline.New(pipeline.Options{
+		Name: cfg.Name, TopicPrefix: cfg.Kafka.TopicPrefix, Connector: kind.connector, Version: version,
+		Tombstones: cfg.Kafka.Tombstones, MaxRecordBytes: cfg.Kafka.MaxRecordBytes, Source: src, Sink: sink, Registry: reg, Store: store,
+		Observer: observer{ops.metrics, ops.state}, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	if kind.watch != nil {
+		wctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		if err := kind.watch(wctx, cfg, ops, log); err != nil {
+			return err
+		}
+	}
+	start := time.Now()
+	ops.state.Running(true, nil)
+	ops.notify("READY=1\nSTATUS=streaming")
+	log.Info("streaming", "http", ops.addr())
+	err = p.Run(ctx)
+	st := p.Stats()
+	log.Info("stopped", "events", st.Events, "records", st.Records, "transactions", st.Commits, "elapsed", time.Since(start).Round(time.Millisecond).String())
+	return err
+}
+
+// loadCheckpoint opens cfg's checkpoint store and loads the checkpoint (nil
+// when none was saved).
+func loadCheckpoint(ctx context.Context, cfg *config.Config) (checkpoint.Store, *checkpoint.Checkpoint, error) {
+	if cfg.Checkpoint.Store != "file" {
+		return nil, nil, fmt.Errorf("checkpoint.store %q is not supported: use file", cfg.Checkpoint.Store)
+	}
+	store := checkpoint.NewFile(cfg.Checkpoint.Path, cfg.Name)
+	cp, err := store.Load(ctx)
+	return store, cp, err
+}
+
+// openSource opens the change stream of cfg's source from cp (nil: a first
+// start).
+func openSource(ctx context.Context, cfg *config.Config, cp *checkpoint.Checkpoint, h cdc.Health, log *slog.Logger) (*sourceKind, cdc.Source, error) {
+	kind, err := kindOf(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	filter, err := cfg.Source.TableFilter()
+	if err != nil {
+		return nil, nil, err
+	}
+	a := openArgs{filter: filter, health: h, log: log.With(cdc.LogComponent, string(kind.connector))}
+	if cp != nil {
+		if cp.Connector != kind.connector {
+			return nil, nil, fmt.Errorf("checkpoint %s was written by a %s source, the config names a %s source", cfg.Checkpoint.Path, cp.Connector, kind.connector)
+		}
+		a.position = cp.Position
+	}
+	src, err := kind.open(ctx, cfg, a)
+	return kind, src, err
+}
+
+func openSink(ctx context.Context, cfg *config.Config, ops *ops, log *slog.Logger) (*kafkasink.Sink, error) {
+	opts, err := sinkOptions(cfg)
+	if err != nil {
+		return nil, err
+	}
+	opts.Logger, opts.Health, opts.Delivered = log.With(cdc.LogComponent, "kafka"), ops.state, ops.metrics.Delivered
+	sink, err := kafkasink.New(opts)
+	if err != nil {
+		return nil, err
+	}
+	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := sink.Ping(pctx); err != nil {
+		sink.Close()
+		return nil, fmt.Errorf("%w (check kafka.brokers: %v)", err, cfg.Kafka.Brokers)
+	}
+	return sink, nil
+}
+
+// sinkOptions are the Kafka client options of cfg: brokers, TLS, SASL.
+func sinkOptions(cfg *config.Config) (kafkasink.Options, error) {
+	tc, err := cfg.Kafka.TLS.ClientConfig()
+	if err != nil {
+		return kafkasink.Options{}, fmt.Errorf("kafka.%w", err)
+	}
+	opts := kafkasink.Options{Brokers: cfg.Kafka.Brokers, TLS: tc, MaxRecordBytes: cfg.Kafka.MaxRecordBytes}
+	if s := cfg.Kafka.SASL; s != nil {
+		opts.SASL = kafkasink.SASL{Mechanism: s.Mechanism, Username: s.Username, Password: s.Password}
+	}
+	return opts, nil
+}
+
+func openRegistry(cfg *config.Config, h cdc.Health, log *slog.Logger) (*schemaregistry.Client, error) {
+	tc, err := cfg.SchemaRegistry.TLS.ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("schema_registry.%w", err)
+	}
+	return schemaregistry.New(schemaregistry.Options{URL: cfg.SchemaRegistry.URL, Username: cfg.SchemaRegistry.Username,
+		Password: cfg.SchemaRegistry.Password, TLS: tc, Health: h, Logger: log.With(cdc.LogComponent, "registry")})
+}
