@@ -191,7 +191,6 @@ func (s *Source) reconnect(ctx context.Context, cause error) error {
 		"from", s.last.String())
 }
 
-
 // handle turns one binlog event into messages.
 func (s *Source) handle(ev *replication.BinlogEvent) error {
 	if s.log.Enabled(context.Background(), slog.LevelDebug-4) {

@@ -43,7 +43,7 @@ func (f testFilter) ExcludedColumn(schema, table, column string) bool {
 
 func (f testFilter) KeyColumns(schema, table string) []string { return f.keys[schema+"."+table] }
 
-// dumpEnv is a sandbox server for the dumper tests; each test gets its own
+// dumpEnv is a test server for the dumper tests; each test gets its own
 // database.
 type dumpEnv struct {
 	p  *testserver.Postgres

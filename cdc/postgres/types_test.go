@@ -124,7 +124,7 @@ var typeCases = []typeCase{
 	{"hstore", "hstore", true, []string{`'a=>1, "b c"=>NULL'`}, cdc.Column{Kind: cdc.KindString}, "hstore"},
 }
 
-// TestTypesAgainstServer checks, on one sandbox server, every case's column
+// TestTypesAgainstServer checks, on one test server, every case's column
 // description and its decoder against expectations the server computes.
 func TestTypesAgainstServer(t *testing.T) {
 	p := testserver.PostgresT(t, testserver.PostgresOptions{})
@@ -143,7 +143,7 @@ func TestTypesAgainstServer(t *testing.T) {
 	t.Run("cache", func(t *testing.T) { checkCache(t, ctx, p, cases) })
 }
 
-// typesConn opens a connection to the sandbox that ran sessionSetup.
+// typesConn opens a connection to the test server that ran sessionSetup.
 func typesConn(t *testing.T, ctx context.Context, p *testserver.Postgres) *pgx.Conn {
 	t.Helper()
 	conn, err := pgx.Connect(ctx, p.SuperuserDSN("postgres"))

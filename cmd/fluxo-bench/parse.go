@@ -10,7 +10,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/replication"
 )
 
-// dbServer says how to reach the MariaDB sandbox and how it identifies.
+// dbServer says how to reach the MariaDB test server and how it identifies.
 type dbServer struct {
 	Host     string
 	Port     uint16

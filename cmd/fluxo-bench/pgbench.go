@@ -29,7 +29,7 @@ var pgSlotKinds = []string{parseVariants[0].Kind, parseVariants[1].Kind, "fluxo"
 // of the big transaction must fit max_replication_slots (pgServerArgs).
 const maxPGRounds = 8
 
-// pgServerArgs are added to the sandbox's postgres command line: room for
+// pgServerArgs are added to the test server's postgres command line: room for
 // the slots and walsenders, and fewer checkpoints while the backlog is
 // written (fewer full-page images in the WAL). Decoding settings
 // (logical_decoding_work_mem) keep their defaults.

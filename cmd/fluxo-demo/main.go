@@ -49,7 +49,7 @@ const installHint = "apt-get install -y mariadb-server"
 func run(ctx context.Context, stdout io.Writer) (err error) {
 	began := time.Now()
 	if err := testserver.Available(testserver.KindMariaDB); err != nil {
-		missing := strings.TrimSuffix(strings.TrimPrefix(err.Error(), "sandbox: "), ": "+installHint)
+		missing := strings.TrimSuffix(strings.TrimPrefix(err.Error(), "testserver: "), ": "+installHint)
 		return fmt.Errorf("this demo runs a throwaway MariaDB server, but its binaries are missing (%s).\n"+
 			"Install them (Debian/Ubuntu, as root) with:\n\n    %s\n", missing, installHint)
 	}

@@ -126,7 +126,7 @@ func testCheckPGCheckpoint(t *testing.T, e *env) {
 
 // TestCheckPGServerSettings: a server without wal_level=logical, and one
 // without a free replication slot, are reported with the statement that
-// fixes them. The sandbox sets wal_level on the command line, which ALTER
+// fixes them. The test server sets wal_level on the command line, which ALTER
 // SYSTEM cannot override, so the test runs that statement but cannot
 // restart into it; dropping the slot that is in the way passes.
 func TestCheckPGServerSettings(t *testing.T) {

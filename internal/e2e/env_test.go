@@ -143,7 +143,7 @@ func (e *env) conn() *client.Conn {
 }
 
 // mariadbConn opens a root connection that talks utf8mb4, as a client
-// application does (the sandbox server's own default is latin1).
+// application does (the test server's own default is latin1).
 func mariadbConn(t testing.TB, addr, db string) *client.Conn {
 	t.Helper()
 	c, err := client.Connect(addr, "root", "", db)

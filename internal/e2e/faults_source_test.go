@@ -222,7 +222,7 @@ func (e *env) purgeBinlogs() {
 
 // passwordUser creates (or resets) user fluxo_pw with password pw and every
 // privilege fluxo needs; on PostgreSQL it also makes the server check its
-// password (the sandbox trusts every local connection), until the test ends.
+// password (the test server trusts every local connection), until the test ends.
 func (e *env) passwordUser(pw string) {
 	e.t.Helper()
 	if e.pg == nil {

@@ -80,7 +80,7 @@ func findDuckDB() (*DuckDB, error) {
 		return nil, err
 	}
 	if len(rows) != 1 || fmt.Sprint(rows[0]["answer"]) != "42" {
-		return nil, fmt.Errorf("sandbox: duckdb: probe query returned %v", rows)
+		return nil, fmt.Errorf("testserver: duckdb: probe query returned %v", rows)
 	}
 	return d, nil
 }
@@ -135,7 +135,7 @@ func (d *DuckDB) Query(ctx context.Context, sql string) ([]map[string]any, error
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("sandbox: duckdb: %w: %s", err, strings.TrimSpace(stderr.String()))
+		return nil, fmt.Errorf("testserver: duckdb: %w: %s", err, strings.TrimSpace(stderr.String()))
 	}
 	dec := json.NewDecoder(&stdout)
 	dec.UseNumber()
@@ -145,7 +145,7 @@ func (d *DuckDB) Query(ctx context.Context, sql string) ([]map[string]any, error
 		if err := dec.Decode(&row); err == io.EOF {
 			return rows, nil
 		} else if err != nil {
-			return nil, fmt.Errorf("sandbox: duckdb: decode output: %w", err)
+			return nil, fmt.Errorf("testserver: duckdb: decode output: %w", err)
 		}
 		rows = append(rows, row)
 	}
@@ -156,7 +156,7 @@ func (d *DuckDB) Query(ctx context.Context, sql string) ([]map[string]any, error
 func DuckDBQuery(ctx context.Context, sql string) ([]map[string]any, error) {
 	d, err := FindDuckDB()
 	if err != nil {
-		return nil, fmt.Errorf("sandbox: duckdb not available: %w", err)
+		return nil, fmt.Errorf("testserver: duckdb not available: %w", err)
 	}
 	return d.Query(ctx, sql)
 }
@@ -168,9 +168,9 @@ func DuckDBT(t TB) *DuckDB {
 	d, err := FindDuckDB()
 	if err != nil {
 		if InCI() {
-			t.Fatalf("sandbox: %s is required when CI=true: %v", KindDuckDB, err)
+			t.Fatalf("testserver: %s is required when CI=true: %v", KindDuckDB, err)
 		}
-		t.Skipf("sandbox: %s not available: %v", KindDuckDB, err)
+		t.Skipf("testserver: %s not available: %v", KindDuckDB, err)
 	}
 	return d
 }

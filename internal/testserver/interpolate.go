@@ -35,11 +35,11 @@ func interpolate(query string, args []any) (string, error) {
 			quote = r
 		case r == '?':
 			if n == len(args) {
-				return "", fmt.Errorf("sandbox: query has more placeholders than the %d args", len(args))
+				return "", fmt.Errorf("testserver: query has more placeholders than the %d args", len(args))
 			}
 			lit, err := sqlLiteral(args[n])
 			if err != nil {
-				return "", fmt.Errorf("sandbox: arg %d: %w", n, err)
+				return "", fmt.Errorf("testserver: arg %d: %w", n, err)
 			}
 			n++
 			b.WriteString(lit)
@@ -48,7 +48,7 @@ func interpolate(query string, args []any) (string, error) {
 		b.WriteRune(r)
 	}
 	if n != len(args) {
-		return "", fmt.Errorf("sandbox: query has %d placeholders but %d args", n, len(args))
+		return "", fmt.Errorf("testserver: query has %d placeholders but %d args", n, len(args))
 	}
 	return b.String(), nil
 }

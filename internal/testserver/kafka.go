@@ -26,7 +26,7 @@ func kafkaDefaults() []kfake.Opt {
 func StartKafka(opts ...kfake.Opt) (*kfake.Cluster, []string, error) {
 	c, err := kfake.NewCluster(append(kafkaDefaults(), opts...)...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("sandbox: start kfake: %w", err)
+		return nil, nil, fmt.Errorf("testserver: start kfake: %w", err)
 	}
 	return c, c.ListenAddrs(), nil
 }
@@ -49,18 +49,18 @@ func RestartKafka(addrs []string, opts ...kfake.Opt) (*kfake.Cluster, error) {
 	for _, a := range addrs {
 		host, port, err := net.SplitHostPort(a)
 		if err != nil || host != loopback {
-			return nil, fmt.Errorf("sandbox: restart kfake: %q is not a 127.0.0.1 address", a)
+			return nil, fmt.Errorf("testserver: restart kfake: %q is not a 127.0.0.1 address", a)
 		}
 		n, err := strconv.Atoi(port)
 		if err != nil {
-			return nil, fmt.Errorf("sandbox: restart kfake: bad port in %q", a)
+			return nil, fmt.Errorf("testserver: restart kfake: bad port in %q", a)
 		}
 		ports = append(ports, n)
 	}
 	all := append(kafkaDefaults(), opts...)
 	c, err := kfake.NewCluster(append(all, kfake.Ports(ports...))...)
 	if err != nil {
-		return nil, fmt.Errorf("sandbox: restart kfake: %w", err)
+		return nil, fmt.Errorf("testserver: restart kfake: %w", err)
 	}
 	return c, nil
 }
@@ -72,7 +72,7 @@ func StartRegistry(opts ...srfake.Option) (reg *srfake.Registry, url string, err
 	defer func() {
 		// httptest.NewServer, used by srfake.New, panics if it cannot listen.
 		if r := recover(); r != nil {
-			reg, url, err = nil, "", fmt.Errorf("sandbox: start srfake: %v", r)
+			reg, url, err = nil, "", fmt.Errorf("testserver: start srfake: %v", r)
 		}
 	}()
 	reg = srfake.New(opts...)

@@ -40,7 +40,7 @@ type MariaDBOptions struct {
 	TimeZone string
 }
 
-// DefaultTimeZone is the system time zone of the sandbox's database servers
+// DefaultTimeZone is the system time zone of the test database servers
 // unless options say otherwise: a zone behind UTC, with daylight saving time
 // in its past, as production servers run in local time.
 const DefaultTimeZone = "America/Sao_Paulo"
@@ -74,13 +74,13 @@ func findMariaDB() (mariadbBins, error) {
 	var b mariadbBins
 	var err error
 	if b.server, err = findBinary([]string{"mariadbd", "mysqld"}, dirs...); err != nil {
-		return b, fmt.Errorf("sandbox: %w: %s", err, mariadbInstallHint)
+		return b, fmt.Errorf("testserver: %w: %s", err, mariadbInstallHint)
 	}
 	if b.install, err = findBinary([]string{"mariadb-install-db", "mysql_install_db"}, dirs...); err != nil {
-		return b, fmt.Errorf("sandbox: %w: %s", err, mariadbInstallHint)
+		return b, fmt.Errorf("testserver: %w: %s", err, mariadbInstallHint)
 	}
 	if b.client, err = findBinary([]string{"mariadb", "mysql"}, dirs...); err != nil {
-		return b, fmt.Errorf("sandbox: %w: %s", err, mariadbInstallHint)
+		return b, fmt.Errorf("testserver: %w: %s", err, mariadbInstallHint)
 	}
 	return b, nil
 }
@@ -96,7 +96,7 @@ func StartMariaDB(ctx context.Context, opts MariaDBOptions) (*MariaDB, error) {
 	}
 	dir, err := os.MkdirTemp(opts.Parent, "fluxo-mariadb-")
 	if err != nil {
-		return nil, fmt.Errorf("sandbox: %w", err)
+		return nil, fmt.Errorf("testserver: %w", err)
 	}
 	m := &MariaDB{Dir: dir, opts: opts, bins: bins}
 	if err := m.install(ctx); err != nil {
@@ -142,7 +142,7 @@ func (m *MariaDB) install(ctx context.Context) error {
 	cmd := exec.CommandContext(ctx, m.bins.install, args...)
 	cmd.Dir = m.Dir
 	if err := runLogged(cmd, m.LogPath()); err != nil {
-		return fmt.Errorf("sandbox: mariadb-install-db: %w", err)
+		return fmt.Errorf("testserver: mariadb-install-db: %w", err)
 	}
 	return nil
 }
@@ -186,21 +186,21 @@ func (m *MariaDB) serverArgs() []string {
 // SELECT 1 works.
 func (m *MariaDB) Start(ctx context.Context) error {
 	if m.proc.running() {
-		return fmt.Errorf("sandbox: mariadb on port %d is already running", m.Port)
+		return fmt.Errorf("testserver: mariadb on port %d is already running", m.Port)
 	}
 	cmd := exec.Command(m.bins.server, m.serverArgs()...)
 	cmd.Dir = m.Dir
 	cmd.Env = append(os.Environ(), "TZ="+cmp.Or(m.opts.TimeZone, DefaultTimeZone))
 	p, err := startProcess(cmd, m.LogPath(), m.opts.Stdout)
 	if err != nil {
-		return fmt.Errorf("sandbox: start mariadbd: %w", err)
+		return fmt.Errorf("testserver: start mariadbd: %w", err)
 	}
 	m.proc = p
 	ctx, cancel := withTimeout(ctx, m.opts.StartTimeout)
 	defer cancel()
 	if err := waitReady(ctx, p, m.ping); err != nil {
 		p.kill()
-		return fmt.Errorf("sandbox: mariadb on port %d: %w\n%s", m.Port, err, logTail(m.LogPath()))
+		return fmt.Errorf("testserver: mariadb on port %d: %w\n%s", m.Port, err, logTail(m.LogPath()))
 	}
 	return nil
 }
@@ -221,7 +221,7 @@ func (m *MariaDB) ping(ctx context.Context) error {
 // if ctx ends first the server is killed. Stopping a stopped server is a no-op.
 func (m *MariaDB) Stop(ctx context.Context) error {
 	if err := m.proc.stop(ctx, syscall.SIGTERM); err != nil {
-		return fmt.Errorf("sandbox: stop mariadb: %w", err)
+		return fmt.Errorf("testserver: stop mariadb: %w", err)
 	}
 	return nil
 }

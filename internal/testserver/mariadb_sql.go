@@ -68,7 +68,7 @@ func (m *MariaDB) run(ctx context.Context, sql string, asXML bool) ([]byte, erro
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("sandbox: mariadb: %w: %s", err, strings.TrimSpace(stderr.String()))
+		return nil, fmt.Errorf("testserver: mariadb: %w: %s", err, strings.TrimSpace(stderr.String()))
 	}
 	return stdout.Bytes(), nil
 }
@@ -102,7 +102,7 @@ func parseMariaXML(out []byte) (*Result, error) {
 			return res, nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("sandbox: parse mariadb xml output: %w", err)
+			return nil, fmt.Errorf("testserver: parse mariadb xml output: %w", err)
 		}
 		res = &Result{}
 		for _, row := range rs.Rows {

@@ -75,7 +75,7 @@ func findPostgres() (string, error) {
 	if p, err := exec.LookPath("postgres"); err == nil {
 		return filepath.Dir(p), nil
 	}
-	return "", fmt.Errorf("sandbox: postgres binaries not found: %s", postgresInstallHint)
+	return "", fmt.Errorf("testserver: postgres binaries not found: %s", postgresInstallHint)
 }
 
 // pgMajor extracts N from /usr/lib/postgresql/N/bin (0 if not a number).
@@ -92,12 +92,12 @@ func postgresCredential() (*syscall.Credential, error) {
 	}
 	u, err := user.Lookup("postgres")
 	if err != nil {
-		return nil, fmt.Errorf("sandbox: running as root needs the postgres system user (%s): %w", postgresInstallHint, err)
+		return nil, fmt.Errorf("testserver: running as root needs the postgres system user (%s): %w", postgresInstallHint, err)
 	}
 	uid, err1 := strconv.ParseUint(u.Uid, 10, 32)
 	gid, err2 := strconv.ParseUint(u.Gid, 10, 32)
 	if err := errors.Join(err1, err2); err != nil {
-		return nil, fmt.Errorf("sandbox: postgres user ids: %w", err)
+		return nil, fmt.Errorf("testserver: postgres user ids: %w", err)
 	}
 	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
 }
@@ -134,7 +134,7 @@ func StartPostgres(ctx context.Context, opts PostgresOptions) (*Postgres, error)
 func makePostgresDir(parent string, cred *syscall.Credential) (string, error) {
 	dir, err := os.MkdirTemp(parent, "fluxo-pg-")
 	if err != nil {
-		return "", fmt.Errorf("sandbox: %w", err)
+		return "", fmt.Errorf("testserver: %w", err)
 	}
 	if cred == nil {
 		return dir, nil
@@ -145,7 +145,7 @@ func makePostgresDir(parent string, cred *syscall.Credential) (string, error) {
 	}
 	if err != nil {
 		os.RemoveAll(dir)
-		return "", fmt.Errorf("sandbox: %w", err)
+		return "", fmt.Errorf("testserver: %w", err)
 	}
 	return dir, nil
 }
@@ -189,7 +189,7 @@ func (p *Postgres) initdb(ctx context.Context) error {
 		"-D", p.dataDir(), "-A", "trust", "-U", "postgres",
 		"--no-sync", "-E", "UTF8", "--locale=C")
 	if err := runLogged(p.command(cmd), p.LogPath()); err != nil {
-		return fmt.Errorf("sandbox: initdb: %w", err)
+		return fmt.Errorf("testserver: initdb: %w", err)
 	}
 	return nil
 }
@@ -218,19 +218,19 @@ func (p *Postgres) serverArgs() []string {
 // works.
 func (p *Postgres) Start(ctx context.Context) error {
 	if p.proc.running() {
-		return fmt.Errorf("sandbox: postgres on port %d is already running", p.Port)
+		return fmt.Errorf("testserver: postgres on port %d is already running", p.Port)
 	}
 	cmd := p.command(exec.Command(filepath.Join(p.binDir, "postgres"), p.serverArgs()...))
 	proc, err := startProcess(cmd, p.LogPath(), p.opts.Stdout)
 	if err != nil {
-		return fmt.Errorf("sandbox: start postgres: %w", err)
+		return fmt.Errorf("testserver: start postgres: %w", err)
 	}
 	p.proc = proc
 	ctx, cancel := withTimeout(ctx, p.opts.StartTimeout)
 	defer cancel()
 	if err := waitReady(ctx, proc, p.ping); err != nil {
 		proc.kill()
-		return fmt.Errorf("sandbox: postgres on port %d: %w\n%s", p.Port, err, logTail(p.LogPath()))
+		return fmt.Errorf("testserver: postgres on port %d: %w\n%s", p.Port, err, logTail(p.LogPath()))
 	}
 	return nil
 }
@@ -251,7 +251,7 @@ func (p *Postgres) ping(ctx context.Context) error {
 // Stopping a stopped server is a no-op.
 func (p *Postgres) Stop(ctx context.Context) error {
 	if err := p.proc.stop(ctx, syscall.SIGINT); err != nil {
-		return fmt.Errorf("sandbox: stop postgres: %w", err)
+		return fmt.Errorf("testserver: stop postgres: %w", err)
 	}
 	return nil
 }

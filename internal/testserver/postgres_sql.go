@@ -58,14 +58,14 @@ func (p *Postgres) psql(ctx context.Context, db string, stdin *strings.Reader, a
 		"-h", loopback, "-p", portString(p.Port), "-U", "postgres", "-d", db,
 	}
 	cmd := exec.CommandContext(ctx, filepath.Join(p.binDir, "psql"), append(base, args...)...)
-	cmd.Env = cleanEnv([]string{"PG"}, "PGCONNECT_TIMEOUT=5", "PGAPPNAME=fluxo-sandbox", "PGCLIENTENCODING=UTF8")
+	cmd.Env = cleanEnv([]string{"PG"}, "PGCONNECT_TIMEOUT=5", "PGAPPNAME=fluxo-testserver", "PGCLIENTENCODING=UTF8")
 	if stdin != nil {
 		cmd.Stdin = stdin
 	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("sandbox: psql: %w: %s", err, strings.TrimSpace(stderr.String()))
+		return nil, fmt.Errorf("testserver: psql: %w: %s", err, strings.TrimSpace(stderr.String()))
 	}
 	return stdout.Bytes(), nil
 }
@@ -82,7 +82,7 @@ func nullSentinel() string {
 func parsePsqlCSV(out []byte, null string) (*Result, error) {
 	recs, err := csv.NewReader(bytes.NewReader(out)).ReadAll()
 	if err != nil {
-		return nil, fmt.Errorf("sandbox: parse psql csv output: %w", err)
+		return nil, fmt.Errorf("testserver: parse psql csv output: %w", err)
 	}
 	res := &Result{}
 	if len(recs) == 0 {

@@ -40,7 +40,7 @@ type proxyPair struct {
 func StartProxy(target string) (*Proxy, error) {
 	ln, err := net.Listen("tcp", net.JoinHostPort(loopback, "0"))
 	if err != nil {
-		return nil, fmt.Errorf("sandbox: proxy: %w", err)
+		return nil, fmt.Errorf("testserver: proxy: %w", err)
 	}
 	p := &Proxy{target: target, addr: ln.Addr().String(), pairs: map[*proxyPair]struct{}{}}
 	p.serve(ln)
@@ -207,5 +207,5 @@ func ListenAgain(addr string) (net.Listener, error) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	return nil, fmt.Errorf("sandbox: listen again on %s: %w", addr, err)
+	return nil, fmt.Errorf("testserver: listen again on %s: %w", addr, err)
 }

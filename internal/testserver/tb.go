@@ -37,9 +37,9 @@ func Require(t TB, kind string) {
 		return
 	}
 	if InCI() {
-		t.Fatalf("sandbox: %s is required when CI=true: %v", kind, err)
+		t.Fatalf("testserver: %s is required when CI=true: %v", kind, err)
 	}
-	t.Skipf("sandbox: %s not available: %v", kind, err)
+	t.Skipf("testserver: %s not available: %v", kind, err)
 }
 
 // MariaDBT calls Require and StartMariaDB, fails the test if the server does

@@ -22,7 +22,7 @@ import (
 	"time"
 )
 
-// loopback is the only address the sandbox servers listen on and the only
+// loopback is the only address the test servers listen on and the only
 // address its clients connect to.
 const loopback = "127.0.0.1"
 
@@ -44,7 +44,7 @@ const (
 func FreePort() (int, error) {
 	l, err := net.Listen("tcp", net.JoinHostPort(loopback, "0"))
 	if err != nil {
-		return 0, fmt.Errorf("sandbox: find free port: %w", err)
+		return 0, fmt.Errorf("testserver: find free port: %w", err)
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
@@ -71,7 +71,7 @@ func Available(kind string) error {
 	case KindDuckDB:
 		return DuckDBAvailable()
 	}
-	return fmt.Errorf("sandbox: unknown server kind %q", kind)
+	return fmt.Errorf("testserver: unknown server kind %q", kind)
 }
 
 // Result is the outcome of a query run through a command-line client. Every
@@ -87,7 +87,7 @@ type Result struct {
 // first returns the first column of the first row, NULL as "".
 func (r *Result) first() (string, error) {
 	if len(r.Rows) == 0 || len(r.Rows[0]) == 0 {
-		return "", fmt.Errorf("sandbox: query returned no rows")
+		return "", fmt.Errorf("testserver: query returned no rows")
 	}
 	return r.Rows[0][0].String, nil
 }

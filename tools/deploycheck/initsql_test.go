@@ -16,7 +16,7 @@ import (
 // quotes and a backslash, which the scripts must not interpolate as SQL.
 const dbPassword = `it's a "p@ss" \word`
 
-// servers starts a throwaway PostgreSQL and MariaDB (the sandbox's, never
+// servers starts a throwaway PostgreSQL and MariaDB (internal/testserver's, never
 // the machine's) at the same time.
 func servers(t *testing.T) (*testserver.Postgres, *testserver.MariaDB) {
 	t.Helper()
