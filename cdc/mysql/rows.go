@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/replication"
 
+	"errors"
 	"github.com/fluxo-cdc/fluxo/cdc"
 )
 
@@ -207,18 +208,50 @@ func (s *Source) handleDDL(ev *replication.BinlogEvent, schema, q string) error 
 			schema = m[1]
 		}
 		id := cdc.TableID{Schema: schema, Name: m[2]}
-		if e := s.byName[id]; e != nil && s.opts.Filter.Match(id.Schema, id.Name) {
-			evt := cdc.NewTxEvent(s.txInfo(e.state.table))
-			evt.Op, evt.Table = cdc.OpTruncate, e.state.table
-			evt.Source = s.sourceInfo(id, ev.Header, int64(ev.Header.LogPos)-int64(ev.Header.EventSize), 0)
-			s.pending.Push(cdc.Message{Event: evt})
+		if !s.opts.Filter.Match(id.Schema, id.Name) {
+			return nil
 		}
+		ts, err := s.knownTable(id)
+		if errors.Is(err, cdc.ErrTableGone) {
+			// Never captured and dropped since: no topic holds its rows.
+			s.log.Warn("TRUNCATE of a table that no longer exists and whose schema fluxo never saw: skipped", "table", id.String())
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("truncate of %s: %w", id, err)
+		}
+		evt := cdc.NewTxEvent(s.txInfo(ts.table))
+		evt.Op, evt.Table = cdc.OpTruncate, ts.table
+		evt.Source = s.sourceInfo(id, ev.Header, int64(ev.Header.LogPos)-int64(ev.Header.EventSize), 0)
+		s.pending.Push(cdc.Message{Event: evt})
 		return nil
 	}
 	if looksLikeSchemaChange(q) && s.server.rowMetadata != "FULL" {
 		s.byName = map[cdc.TableID]*tableEntry{} // MINIMAL metadata: re-read information_schema
 	}
 	return nil
+}
+
+// knownTable returns the schema in force of a captured table, also when no
+// row change of it was mapped since the source opened (a TRUNCATE first):
+// the one the checkpoint saved, else information_schema's.
+func (s *Source) knownTable(id cdc.TableID) (*tableState, error) {
+	if e := s.byName[id]; e != nil {
+		return e.state, nil
+	}
+	if prev := s.schemas.tables[id]; prev != nil {
+		ts, err := buildTable(id, prev.Descs, prev.PK, s.opts.Filter, s.log)
+		if err != nil {
+			return nil, err
+		}
+		s.byName[id] = &tableEntry{state: ts} // no fingerprint: the first table map re-derives and reuses ts.table
+		return ts, nil
+	}
+	conn, err := s.metaConn()
+	if err != nil {
+		return nil, err
+	}
+	return s.snapshotTable(conn, id)
 }
 
 func looksLikeSchemaChange(q string) bool {

@@ -1,0 +1,182 @@
+package cdctest
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strconv"
+	"testing"
+
+	"github.com/fluxo-cdc/fluxo/cdc"
+)
+
+// inserts returns the statements inserting rows into table, one each.
+func inserts(table string, rows ...row) []string {
+	out := make([]string, len(rows))
+	for i, r := range rows {
+		out[i] = "INSERT INTO " + table + " VALUES (" + r.sql() + ")"
+	}
+	return out
+}
+
+// row is a row of the suite's tables: (id, v).
+type row struct {
+	id int64
+	v  string
+}
+
+func (r row) sql() string { return strconv.FormatInt(r.id, 10) + ", '" + r.v + "'" }
+
+// testSnapshotHandoff: snapshot mode initial yields each existing row
+// once as a read, then a Commit, then what was written after the snapshot
+// began as creates: every row exactly once. Resuming from the snapshot's
+// Commit reads nothing of the snapshot again.
+func testSnapshotHandoff(t *testing.T, e env) {
+	before := []row{{1, "a"}, {2, "b"}, {3, "c"}}
+	setup(t, e, append([]string{createTable("t")}, inserts("t", before...)...)...)
+	s := open(t, e, OpenOptions{Snapshot: cdc.SnapshotInitial})
+	e.Exec(t, inserts("t", row{4, "d"})...) // after Open: the stream's, not the snapshot's
+	snap := s.tx()
+	checkSnapshot(t, e, snap.events, before)
+	checkSaveNow(t, snap)
+	e.Exec(t, inserts("t", row{5, "e"})...)
+	after := []want{
+		{op: cdc.OpCreate, table: "t", after: []any{4, "d"}},
+		{op: cdc.OpCreate, table: "t", after: []any{5, "e"}},
+	}
+	checkEvents(t, e, eventsOf(s.mark(e)), after)
+	s.close()
+	s = open(t, e, OpenOptions{Snapshot: cdc.SnapshotInitial, Checkpoint: position(t, snap.commit)})
+	checkEvents(t, e, s.tx().events, after[:1])
+	checkEvents(t, e, s.tx().events, after[1:])
+}
+
+// checkSaveNow fails t unless the snapshot's Commit asks to be saved now:
+// the stream after the snapshot starts at the snapshot's position, which
+// the source relies on being durable (cdc.Message.SaveNow).
+func checkSaveNow(t *testing.T, snap txn) {
+	t.Helper()
+	if !snap.saveNow {
+		t.Errorf("the snapshot's commit at %s has SaveNow false, want true", snap.commit)
+	}
+}
+
+// eventsOf returns the events of txs in order.
+func eventsOf(txs []txn) []*cdc.Event {
+	var out []*cdc.Event
+	for _, tx := range txs {
+		out = append(out, tx.events...)
+	}
+	return out
+}
+
+// checkSnapshot fails t unless events are reads of table t outside any
+// transaction, each row of want exactly once, in any order.
+func checkSnapshot(t *testing.T, e env, events []*cdc.Event, want []row) {
+	t.Helper()
+	var got []row
+	for _, ev := range events {
+		if ev.Op != cdc.OpRead || ev.Table.ID != e.Table("t") || ev.Tx != nil || ev.Before != nil || len(ev.After) != 2 {
+			t.Fatalf("in the snapshot, %s; want reads of %s, Tx nil", describe(cdc.Message{Event: ev}), e.Table("t"))
+		}
+		id, _ := norm(ev.After[0]).(int64)
+		v, _ := ev.After[1].(string)
+		got = append(got, row{id, v})
+	}
+	slices.SortFunc(got, func(a, b row) int { return int(a.id - b.id) })
+	if !slices.Equal(got, want) {
+		t.Fatalf("the snapshot read %v, want %v", got, want)
+	}
+}
+
+// testSchemaChange: an event after ALTER TABLE ADD COLUMN has a Table with
+// the new column and its value; the event before keeps the old Table.
+func testSchemaChange(t *testing.T, e env) {
+	setup(t, e, createTable("t"))
+	s := open(t, e, OpenOptions{Snapshot: cdc.SnapshotNever})
+	s.ready(e)
+	e.Exec(t, "INSERT INTO t VALUES (1, 'a')")
+	e.Exec(t, "ALTER TABLE t ADD COLUMN w INT")
+	e.Exec(t, "INSERT INTO t VALUES (2, 'b', 7)")
+	first, second := s.tx(), s.tx()
+	checkEvents(t, e, first.events, []want{{op: cdc.OpCreate, table: "t", after: []any{1, "a"}}})
+	checkEvents(t, e, second.events, []want{{op: cdc.OpCreate, table: "t", after: []any{2, "b", 7}}})
+	checkColumns(t, "before the change", first.events[0].Table, "id", "v")
+	checkColumns(t, "after the change", second.events[0].Table, "id", "v", "w")
+}
+
+// checkColumns fails t unless table has the named columns, in order.
+func checkColumns(t *testing.T, when string, table *cdc.Table, names ...string) {
+	t.Helper()
+	var got []string
+	for _, c := range table.Columns {
+		got = append(got, c.Name)
+	}
+	if !slices.Equal(got, names) {
+		t.Errorf("%s, the table has columns %v, want %v", when, got, names)
+	}
+}
+
+// testTruncate: TRUNCATE TABLE yields a truncate event for the table,
+// alone in its transaction.
+func testTruncate(t *testing.T, e env) {
+	setup(t, e, createTable("t"), "INSERT INTO t VALUES (1, 'a')")
+	s := open(t, e, OpenOptions{Snapshot: cdc.SnapshotNever})
+	s.ready(e)
+	e.Exec(t, "INSERT INTO t VALUES (2, 'b')", "TRUNCATE TABLE t")
+	checkTxs(t, e, s.mark(e), [][]want{
+		{{op: cdc.OpCreate, table: "t", after: []any{2, "b"}}},
+		{{op: cdc.OpTruncate, table: "t"}},
+	})
+}
+
+// testTruncateUnchanged: a truncate is yielded also when it is the first
+// change to its table since the source opened, on a first start and after
+// a resume.
+func testTruncateUnchanged(t *testing.T, e env) {
+	setup(t, e, createTable("t"), "INSERT INTO t VALUES (1, 'a')")
+	s := open(t, e, OpenOptions{Snapshot: cdc.SnapshotNever})
+	s.ready(e)
+	e.Exec(t, "TRUNCATE TABLE t")
+	truncated := [][]want{{{op: cdc.OpTruncate, table: "t"}}}
+	checkTxs(t, e, s.mark(e), truncated)
+	e.Exec(t, "INSERT INTO t VALUES (2, 'b')")
+	cp := position(t, s.tx().commit)
+	s.close()
+	e.Exec(t, "TRUNCATE TABLE t")
+	s = open(t, e, OpenOptions{Snapshot: cdc.SnapshotNever, Checkpoint: cp})
+	checkTxs(t, e, s.mark(e), truncated)
+}
+
+// checkTxs fails t unless got are the transactions of want, in order.
+func checkTxs(t *testing.T, e env, got []txn, want [][]want) {
+	t.Helper()
+	if len(got) != len(want) {
+		var all []string
+		for _, tx := range got {
+			all = append(all, describeTx(tx))
+		}
+		t.Fatalf("got %d transactions, want %d: %v", len(got), len(want), all)
+	}
+	for i := range want {
+		checkEvents(t, e, got[i].events, want[i])
+	}
+}
+
+// testEndOfStream: snapshot mode initial_only yields the snapshot and its
+// Commit, then ends with cdc.ErrEndOfStream.
+func testEndOfStream(t *testing.T, e env) {
+	rows := []row{{1, "a"}, {2, "b"}}
+	setup(t, e, append([]string{createTable("t")}, inserts("t", rows...)...)...)
+	s := open(t, e, OpenOptions{Snapshot: cdc.SnapshotInitialOnly})
+	e.Exec(t, inserts("t", row{3, "c"})...) // after the snapshot: never yielded
+	snap := s.tx()
+	checkSnapshot(t, e, snap.events, rows)
+	checkSaveNow(t, snap)
+	ctx, cancel := context.WithTimeout(context.Background(), nextTimeout)
+	defer cancel()
+	m, err := s.src.Next(ctx)
+	if !errors.Is(err, cdc.ErrEndOfStream) {
+		t.Fatalf("after the snapshot's Commit, Next = %s, %v; want cdc.ErrEndOfStream", describe(m), err)
+	}
+}

@@ -1,0 +1,111 @@
+// Package cdctest is the contract every cdc.Source keeps, written as tests
+// that run against a real server: a transaction's events and its one
+// commit, resuming from a marshalled position, Ack, the handoff from
+// snapshot to stream, schema changes, truncates, the end of an initial_only
+// stream and Close. It is modelled on litestream's replica_client_test.go:
+// each source's tests run RunSource against a real server. A new source
+// feature gets its case here first.
+//
+// The suite imports "testing"; only tests use it.
+package cdctest
+
+import (
+	"testing"
+
+	"github.com/fluxo-cdc/fluxo/cdc"
+)
+
+// Harness gives the suite a real server for one kind of source.
+type Harness interface {
+	// Fixture returns a fresh, isolated place (a database on MariaDB, a
+	// database or schema on PostgreSQL) for one case; t.Cleanup removes
+	// what it made (slots included).
+	Fixture(t *testing.T) Fixture
+}
+
+// Fixture is one case's place on the server.
+type Fixture interface {
+	// Table is the TableID the source reports for a table created in the
+	// fixture under name.
+	Table(name string) cdc.TableID
+	// Exec runs the statements in order on one connection (so BEGIN ...
+	// COMMIT makes one transaction), failing t on error.
+	Exec(t *testing.T, stmts ...string)
+	// Open opens a source capturing the fixture's tables; o.Checkpoint nil
+	// is a first start. Every Open of one fixture uses the same slot /
+	// server id. It fails t when the source does not open; the suite closes
+	// the source. A source that reports its progress to the server
+	// periodically (a PostgreSQL status update) should do so at least every
+	// second here: the ack case streams idle for a little longer, giving a
+	// source that confirms too early the time to do so.
+	Open(t *testing.T, o OpenOptions) cdc.Source
+}
+
+// OpenOptions are the options of one Fixture.Open.
+type OpenOptions struct {
+	// Snapshot is cdc.SnapshotInitial, cdc.SnapshotNever or
+	// cdc.SnapshotInitialOnly; it applies to a first start.
+	Snapshot string
+	// Checkpoint is a position the source yielded, as MarshalBinary
+	// encoded it, or nil for a first start.
+	Checkpoint []byte
+}
+
+// Limits says where a source, by design, reports less than the full
+// contract. The zero value expects everything.
+type Limits struct {
+	// KeyOnlyBefore: an update's Before may be nil, and a delete's Before
+	// may hold only the key columns (the others nil), as PostgreSQL sends
+	// them for a table with REPLICA IDENTITY DEFAULT.
+	KeyOnlyBefore bool
+}
+
+// Limited is implemented by a Harness whose source has Limits; a Harness
+// that does not implement it is held to the full contract.
+type Limited interface {
+	Limits() Limits
+}
+
+// limitsOf returns h's Limits.
+func limitsOf(h Harness) Limits {
+	if l, ok := h.(Limited); ok {
+		return l.Limits()
+	}
+	return Limits{}
+}
+
+// env is what a case gets: its fixture and the harness's limits.
+type env struct {
+	Fixture
+	limits Limits
+}
+
+// testCase is one case of the suite, run with a fixture of its own.
+type testCase struct {
+	name string
+	run  func(t *testing.T, e env)
+}
+
+// cases are the suite's cases, in the order they run.
+var cases = []testCase{
+	{"transaction then commit", testTransaction},
+	{"resume from a marshalled position", testResume},
+	{"ack as documented", testAck},
+	{"snapshot to stream handoff", testSnapshotHandoff},
+	{"schema change mid-stream", testSchemaChange},
+	{"truncate", testTruncate},
+	{"truncate of a table unchanged since open", testTruncateUnchanged},
+	{"end of stream", testEndOfStream},
+	{"close twice", testCloseTwice},
+}
+
+// RunSource runs every case of the contract as a subtest of t, each with a
+// fresh fixture from h.
+func RunSource(t *testing.T, h Harness) {
+	limits := limitsOf(h)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			c.run(t, env{Fixture: h.Fixture(t), limits: limits})
+		})
+	}
+}

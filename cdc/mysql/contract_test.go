@@ -1,0 +1,120 @@
+package mysql_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/client"
+
+	"github.com/fluxo-cdc/fluxo/cdc"
+	"github.com/fluxo-cdc/fluxo/cdc/cdctest"
+	"github.com/fluxo-cdc/fluxo/cdc/mysql"
+	"github.com/fluxo-cdc/fluxo/internal/testserver"
+)
+
+// TestContract holds the MySQL/MariaDB source to the cdc.Source contract,
+// on one MariaDB server shared by the cases.
+func TestContract(t *testing.T) {
+	m := testserver.MariaDBT(t, testserver.MariaDBOptions{})
+	cdctest.RunSource(t, &harness{m: m})
+}
+
+// harness is a cdctest.Harness on a MariaDB server: a fixture is a
+// database, with a server id of its own.
+type harness struct {
+	m *testserver.MariaDB
+	n int // fixtures made so far
+}
+
+// knownBugs are the contract cases this source fails, by subtest name,
+// with the bug: they are skipped, saying so, until it is fixed. Empty: a
+// bug found goes here with its case until the fix lands.
+var knownBugs = map[string]string{}
+
+// Fixture implements cdctest.Harness; a case of knownBugs is skipped.
+func (h *harness) Fixture(t *testing.T) cdctest.Fixture {
+	if bug, ok := knownBugs[path.Base(t.Name())]; ok {
+		t.Skip("BUG: " + bug)
+	}
+	h.n++
+	f := &fixture{m: h.m, db: fixtureName(h.n, t.Name()), serverID: uint32(9000 + h.n)}
+	f.exec(t, "", "CREATE DATABASE `"+f.db+"`")
+	t.Cleanup(func() { f.exec(t, "", "DROP DATABASE IF EXISTS `"+f.db+"`") })
+	return f
+}
+
+// fixtureName is a database name for fixture n of the test called name.
+func fixtureName(n int, name string) string {
+	s := fmt.Sprintf("c%d_%s", n, strings.ToLower(name))
+	s = strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '_'
+	}, s)
+	return s[:min(len(s), 60)]
+}
+
+// fixture is one database of the harness's server.
+type fixture struct {
+	m        *testserver.MariaDB
+	db       string
+	serverID uint32
+}
+
+// Table implements cdctest.Fixture.
+func (f *fixture) Table(name string) cdc.TableID { return cdc.TableID{Schema: f.db, Name: name} }
+
+// Exec implements cdctest.Fixture.
+func (f *fixture) Exec(t *testing.T, stmts ...string) {
+	t.Helper()
+	f.exec(t, f.db, stmts...)
+}
+
+// exec runs stmts on one root connection to database db ("": none).
+func (f *fixture) exec(t *testing.T, db string, stmts ...string) {
+	t.Helper()
+	c, err := client.Connect(f.m.Addr(), "root", "", db)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	defer c.Close()
+	for _, q := range append([]string{"SET NAMES utf8mb4"}, stmts...) {
+		if _, err := c.Execute(q); err != nil {
+			t.Fatalf("exec %q: %v", q, err)
+		}
+	}
+}
+
+// Open implements cdctest.Fixture.
+func (f *fixture) Open(t *testing.T, o cdctest.OpenOptions) cdc.Source {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	src, err := mysql.Open(ctx, mysql.Options{
+		Conn:     mysql.Conn{Host: "127.0.0.1", Port: uint16(f.m.Port), User: "root"},
+		ServerID: f.serverID, Filter: dbFilter(f.db), Snapshot: o.Snapshot, Checkpoint: o.Checkpoint,
+		Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
+	})
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	return src
+}
+
+// dbFilter captures every table of one database.
+type dbFilter string
+
+// Match implements cdc.Filter.
+func (f dbFilter) Match(schema, _ string) bool { return schema == string(f) }
+
+// ExcludedColumn implements cdc.Filter.
+func (dbFilter) ExcludedColumn(string, string, string) bool { return false }
+
+// KeyColumns implements cdc.Filter.
+func (dbFilter) KeyColumns(string, string) []string { return nil }
