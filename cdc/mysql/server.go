@@ -16,6 +16,7 @@ import (
 
 	"github.com/fluxo-cdc/fluxo/cdc"
 	"github.com/fluxo-cdc/fluxo/internal/liveconn"
+	"os"
 )
 
 // Conn says how to reach the server.
@@ -49,6 +50,7 @@ func dial(ctx context.Context, c Conn) (*client.Conn, error) {
 	}
 	var raw net.Conn
 	var stop func() bool
+	var deadline time.Time
 	dialer := func(ctx context.Context, network, addr string) (net.Conn, error) {
 		nc, err := c.dialer().DialContext(ctx, network, addr)
 		if err != nil {
@@ -56,7 +58,7 @@ func dial(ctx context.Context, c Conn) (*client.Conn, error) {
 		}
 		// The handshake reads without a deadline of its own: a server that
 		// accepts and never answers would block forever.
-		deadline := time.Now().Add(handshakeTimeout)
+		deadline = time.Now().Add(handshakeTimeout)
 		if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
 			deadline = dl
 		}
@@ -69,6 +71,11 @@ func dial(ctx context.Context, c Conn) (*client.Conn, error) {
 		stop()
 	}
 	if err != nil {
+		if !deadline.IsZero() && !time.Now().Before(deadline) {
+			// go-mysql keeps only the text of the network error: say
+			// again, typed, that the server did not answer in time.
+			err = fmt.Errorf("%w (%w)", err, os.ErrDeadlineExceeded)
+		}
 		return nil, explainConnError(c, err)
 	}
 	raw.SetDeadline(time.Time{})
