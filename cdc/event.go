@@ -17,6 +17,9 @@ const (
 	SnapshotFalse = "false"
 	SnapshotTrue  = "true"
 	SnapshotLast  = "last"
+	// SnapshotIncremental marks the reads of an incremental snapshot's
+	// chunks (Debezium's value).
+	SnapshotIncremental = "incremental"
 )
 
 // SourceInfo is the envelope's "source" block: where and when the change

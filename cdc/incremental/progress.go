@@ -1,0 +1,73 @@
+package incremental
+
+import (
+	"slices"
+
+	"github.com/fluxo-cdc/fluxo/cdc"
+)
+
+// Progress is a stream's incremental snapshot work: the tables still to
+// read, in order, each with its cursor. It is immutable: the positions that
+// carry it may be marshalled long after the stream moved on, so every change
+// returns a new Progress. The zero value (or nil) has nothing to do.
+type Progress struct {
+	Tables []Cursor `json:"tables,omitempty"`
+}
+
+// Pending reports whether a table remains to be read.
+func (p *Progress) Pending() bool { return p != nil && len(p.Tables) > 0 }
+
+// Current is the cursor of the table being read, or nil.
+func (p *Progress) Current() *Cursor {
+	if !p.Pending() {
+		return nil
+	}
+	return &p.Tables[0]
+}
+
+// Advance returns the progress after a chunk of the current table: its
+// cursor moved to last, rows more emitted; done ends the table.
+func (p *Progress) Advance(last []Value, rows int, done bool) *Progress {
+	n := &Progress{Tables: slices.Clone(p.Tables)}
+	if done {
+		n.Tables = n.Tables[1:]
+		return n
+	}
+	c := &n.Tables[0]
+	c.Last, c.Rows, c.Chunks = last, c.Rows+int64(rows), c.Chunks+1
+	return n
+}
+
+// With returns the progress with the tables of ids that it does not list
+// yet added at the end.
+func (p *Progress) With(ids ...cdc.TableID) *Progress {
+	n := &Progress{}
+	if p != nil {
+		n.Tables = slices.Clone(p.Tables)
+	}
+	for _, id := range ids {
+		if !n.Has(id) {
+			n.Tables = append(n.Tables, Cursor{Table: id})
+		}
+	}
+	return n
+}
+
+// Keep returns the progress without the tables keep rejects (tables no
+// longer captured).
+func (p *Progress) Keep(keep func(cdc.TableID) bool) *Progress {
+	n := &Progress{}
+	if p != nil {
+		for _, c := range p.Tables {
+			if keep(c.Table) {
+				n.Tables = append(n.Tables, c)
+			}
+		}
+	}
+	return n
+}
+
+// Has reports whether id is still to be read.
+func (p *Progress) Has(id cdc.TableID) bool {
+	return p != nil && slices.ContainsFunc(p.Tables, func(c Cursor) bool { return c.Table == id })
+}
