@@ -49,6 +49,10 @@ type OpenOptions struct {
 	// Checkpoint is a position the source yielded, as MarshalBinary
 	// encoded it, or nil for a first start.
 	Checkpoint []byte
+	// Tables, when set, narrows the capture to these tables of the fixture
+	// (names as Fixture.Table takes them), as source.tables does; nil
+	// captures every table of the fixture.
+	Tables []string
 }
 
 // Limits says where a source, by design, reports less than the full
@@ -58,6 +62,10 @@ type Limits struct {
 	// may hold only the key columns (the others nil), as PostgreSQL sends
 	// them for a table with REPLICA IDENTITY DEFAULT.
 	KeyOnlyBefore bool
+	// NoAddedTableSnapshot: the source does not yet snapshot a table added
+	// to the capture when it resumes (PostgreSQL, until issue 12 lands
+	// there).
+	NoAddedTableSnapshot bool
 }
 
 // Limited is implemented by a Harness whose source has Limits; a Harness
@@ -97,6 +105,7 @@ var cases = []testCase{
 	{"truncate of a table unchanged since open", testTruncateUnchanged},
 	{"end of stream", testEndOfStream},
 	{"close twice", testCloseTwice},
+	{"table added at a restart", testAddedTable},
 }
 
 // RunSource runs every case of the contract as a subtest of t, each with a

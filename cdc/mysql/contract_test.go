@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -98,7 +99,7 @@ func (f *fixture) Open(t *testing.T, o cdctest.OpenOptions) cdc.Source {
 	defer cancel()
 	src, err := mysql.Open(ctx, mysql.Options{
 		Conn:     mysql.Conn{Host: "127.0.0.1", Port: uint16(f.m.Port), User: "root"},
-		ServerID: f.serverID, Filter: dbFilter(f.db), Snapshot: o.Snapshot, Checkpoint: o.Checkpoint,
+		ServerID: f.serverID, Filter: dbFilter{f.db, o.Tables}, Snapshot: o.Snapshot, Checkpoint: o.Checkpoint,
 		Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
@@ -107,11 +108,17 @@ func (f *fixture) Open(t *testing.T, o cdctest.OpenOptions) cdc.Source {
 	return src
 }
 
-// dbFilter captures every table of one database.
-type dbFilter string
+// dbFilter captures the tables of one database: only those named, when
+// any are.
+type dbFilter struct {
+	db   string
+	only []string
+}
 
 // Match implements cdc.Filter.
-func (f dbFilter) Match(schema, _ string) bool { return schema == string(f) }
+func (f dbFilter) Match(schema, table string) bool {
+	return schema == f.db && (f.only == nil || slices.Contains(f.only, table))
+}
 
 // ExcludedColumn implements cdc.Filter.
 func (dbFilter) ExcludedColumn(string, string, string) bool { return false }

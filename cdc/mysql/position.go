@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	"github.com/fluxo-cdc/fluxo/cdc"
+	"github.com/fluxo-cdc/fluxo/cdc/incremental"
 )
 
 // Position is a MySQL/MariaDB resume point: the executed GTID set after a
@@ -20,6 +21,13 @@ type Position struct {
 	// SnapshotDone is false while an initial snapshot is under way.
 	SnapshotDone bool
 	schemas      *schemaSet
+	// captured lists the tables whose changes the stream covers from this
+	// position on (nil in checkpoints older than the list: the saved
+	// schemas stand in); a captured table missing from it is new and gets
+	// an incremental snapshot.
+	captured []cdc.TableID
+	// incremental is the incremental snapshot work left (nil: none).
+	incremental *incremental.Progress
 }
 
 // schemaSet is the immutable set of captured table schemas at one position;
@@ -55,12 +63,18 @@ type positionDoc struct {
 	Offset       uint32        `json:"pos"`
 	SnapshotDone bool          `json:"snapshot_done"`
 	Tables       []*savedTable `json:"tables"`
+	Captured     []cdc.TableID `json:"captured,omitempty"`
+	// Incremental is the incremental snapshot's progress, when one runs.
+	Incremental *incremental.Progress `json:"incremental,omitempty"`
 }
 
 // MarshalBinary implements cdc.Position.
 func (p *Position) MarshalBinary() ([]byte, error) {
 	doc := positionDoc{Flavor: p.Flavor, ServerID: p.ServerID, GTIDSet: p.GTIDSet,
-		File: p.File, Offset: p.Offset, SnapshotDone: p.SnapshotDone}
+		File: p.File, Offset: p.Offset, SnapshotDone: p.SnapshotDone, Captured: p.captured}
+	if p.incremental.Pending() {
+		doc.Incremental = p.incremental
+	}
 	if p.schemas != nil {
 		for _, t := range p.schemas.tables {
 			doc.Tables = append(doc.Tables, t)
@@ -79,6 +93,9 @@ func (p *Position) String() string {
 	if !p.SnapshotDone {
 		s += ", initial snapshot not complete"
 	}
+	if c := p.incremental.Current(); c != nil {
+		s += fmt.Sprintf(", incremental snapshot of %s at row %d (%d tables left)", c.Table, c.Rows, len(p.incremental.Tables))
+	}
 	return s
 }
 
@@ -90,12 +107,16 @@ func ParsePosition(b []byte) (*Position, error) {
 	}
 	p := &Position{Flavor: doc.Flavor, ServerID: doc.ServerID, GTIDSet: doc.GTIDSet,
 		File: doc.File, Offset: doc.Offset, SnapshotDone: doc.SnapshotDone,
-		schemas: &schemaSet{tables: map[cdc.TableID]*savedTable{}}}
+		schemas: &schemaSet{tables: map[cdc.TableID]*savedTable{}}, captured: doc.Captured, incremental: doc.Incremental}
 	for _, t := range doc.Tables {
 		p.schemas.tables[t.ID] = t
 	}
 	return p, nil
 }
+
+// Incremental is the incremental snapshot's progress at p: the tables left
+// and the cursor of the one being read (nil: none under way).
+func (p *Position) Incremental() *incremental.Progress { return p.incremental }
 
 // Tables lists the saved table schemas with their versions, for fluxo status.
 func (p *Position) Tables() map[string]int {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/go-mysql-org/go-mysql/replication"
@@ -37,6 +38,11 @@ func (s *Source) mapTable(ev *replication.BinlogEvent, tm *replication.TableMapE
 	ts, err := s.deriveTable(id, tm)
 	if err != nil {
 		return err
+	}
+	if s.captured != nil && !slices.Contains(s.captured, id) {
+		// Created while streaming: the stream has all of it, so the next
+		// start must not take it for a table added to source.tables.
+		s.captured = append(slices.Clone(s.captured), id)
 	}
 	s.byName[id] = &tableEntry{fingerprint: bytes.Clone(fp), state: ts}
 	s.tables[tm.TableID] = ts
@@ -177,9 +183,21 @@ func (s *Source) handleRows(ev *replication.BinlogEvent, e *replication.RowsEven
 				return err
 			}
 		}
+		s.observe(evt, ev.Header)
 		s.pending.Push(cdc.Message{Event: evt})
 	}
 	return nil
+}
+
+// observe hands a change to the waiting chunk's window when it comes after
+// the chunk's low watermark (MySQL: the read may not have seen it).
+func (s *Source) observe(evt *cdc.Event, h *replication.EventHeader) {
+	if s.inc == nil || s.inc.chunk == nil {
+		return
+	}
+	if c := s.inc.chunk; c.low.before(binlogPoint{s.file, h.LogPos}) {
+		c.window.Observe(evt)
+	}
 }
 
 func (s *Source) sourceInfo(id cdc.TableID, h *replication.EventHeader, pos int64, row int32) cdc.SourceInfo {
@@ -223,6 +241,7 @@ func (s *Source) handleDDL(ev *replication.BinlogEvent, schema, q string) error 
 		evt := cdc.NewTxEvent(s.txInfo(ts.table))
 		evt.Op, evt.Table = cdc.OpTruncate, ts.table
 		evt.Source = s.sourceInfo(id, ev.Header, int64(ev.Header.LogPos)-int64(ev.Header.EventSize), 0)
+		s.observe(evt, ev.Header)
 		s.pending.Push(cdc.Message{Event: evt})
 		return nil
 	}

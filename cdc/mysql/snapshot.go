@@ -50,6 +50,7 @@ func startSnapshot(ctx context.Context, s *Source, from *Position) (*snapshotter
 		conn.Close()
 		return nil, err
 	}
+	s.captured = ids
 	file, pos, gtid, err := consistentPosition(conn, s.server)
 	if err != nil {
 		conn.Close()
@@ -147,9 +148,20 @@ func mariadbSnapshotPosition(conn *client.Conn) (file string, pos uint32, gtid s
 // snapshot open on conn (MariaDB's binlog_snapshot_file and _position), which
 // needs no privilege.
 func mariadbSnapshotStatus(conn *client.Conn) (file string, pos uint32, gtid string, err error) {
+	if file, pos, err = mariadbSnapshotPoint(conn); err != nil {
+		return "", 0, "", err
+	}
+	gtid, err = queryString(conn, fmt.Sprintf("SELECT BINLOG_GTID_POS('%s', %d)", strings.ReplaceAll(file, "'", "''"), pos))
+	return file, pos, gtid, err
+}
+
+// mariadbSnapshotPoint is the binlog file and offset of the consistent
+// snapshot open on conn. (BINLOG_GTID_POS, which mariadbSnapshotStatus
+// adds, reads the binlog file up to that point: too slow per chunk.)
+func mariadbSnapshotPoint(conn *client.Conn) (file string, pos uint32, err error) {
 	r, err := conn.Execute("SHOW STATUS LIKE 'binlog_snapshot_%'")
 	if err != nil {
-		return "", 0, "", fmt.Errorf("snapshot: read binlog_snapshot_file: %w", err)
+		return "", 0, fmt.Errorf("snapshot: read binlog_snapshot_file: %w", err)
 	}
 	defer r.Close()
 	for i := range r.Values {
@@ -165,10 +177,9 @@ func mariadbSnapshotStatus(conn *client.Conn) (file string, pos uint32, gtid str
 		}
 	}
 	if file == "" {
-		return "", 0, "", errors.New("snapshot: the server reports no binlog_snapshot_file: is log_bin on?")
+		return "", 0, errors.New("snapshot: the server reports no binlog_snapshot_file: is log_bin on?")
 	}
-	gtid, err = queryString(conn, fmt.Sprintf("SELECT BINLOG_GTID_POS('%s', %d)", strings.ReplaceAll(file, "'", "''"), pos))
-	return file, pos, gtid, err
+	return file, pos, nil
 }
 
 // run sends first (when set), the rows, and the commit at end.
@@ -217,15 +228,34 @@ func (sn *snapshotter) run(ctx context.Context, s *Source, states []*tableState,
 
 // readTable streams a table's captured columns through fn.
 func readTable(conn *client.Conn, ts *tableState, fn func(row []any) error) error {
+	q := fmt.Sprintf("SELECT %s FROM %s", strings.Join(selectColumns(ts), ", "), quoteTable(ts.table.ID))
+	return selectRows(conn, ts, q, nil, func(_, row []any) error { return fn(row) })
+}
+
+// selectColumns lists the source columns a read of ts selects: the captured
+// ones, in source order.
+func selectColumns(ts *tableState) []string {
 	var cols []string
-	var srcIdx []int
 	for i, p := range ts.plan {
 		if p.idx >= 0 {
 			cols = append(cols, quoteIdent(ts.descs[i].Name))
+		}
+	}
+	return cols
+}
+
+func quoteTable(id cdc.TableID) string { return quoteIdent(id.Schema) + "." + quoteIdent(id.Name) }
+
+// selectRows runs q (selecting selectColumns(ts)) with args through the
+// binary protocol, handing fn each row both raw (indexed like ts.plan,
+// excluded columns nil; reused between rows) and converted.
+func selectRows(conn *client.Conn, ts *tableState, q string, args []any, fn func(raw, row []any) error) error {
+	var srcIdx []int
+	for i, p := range ts.plan {
+		if p.idx >= 0 {
 			srcIdx = append(srcIdx, i)
 		}
 	}
-	q := fmt.Sprintf("SELECT %s FROM %s.%s", strings.Join(cols, ", "), quoteIdent(ts.table.ID.Schema), quoteIdent(ts.table.ID.Name))
 	stmt, err := conn.Prepare(q)
 	if err != nil {
 		return err
@@ -241,8 +271,8 @@ func readTable(conn *client.Conn, ts *tableState, fn func(row []any) error) erro
 		if err != nil {
 			return err
 		}
-		return fn(out)
-	}, nil)
+		return fn(raw, out)
+	}, nil, args...)
 }
 
 // fieldValue copies a binary-protocol value into the form the binlog

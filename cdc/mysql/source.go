@@ -34,6 +34,9 @@ type Options struct {
 	// Health receives the server's reachability while streaming: Down when
 	// the connection is lost, Up once it is back (nil: not reported).
 	Health cdc.Health
+	// ChunkRows is the incremental snapshot's chunk size (0:
+	// DefaultChunkRows).
+	ChunkRows int
 }
 
 // Source implements cdc.Source for MySQL and MariaDB.
@@ -58,6 +61,13 @@ type Source struct {
 	tx      txState
 	pending cdc.Queue
 	done    bool // initial_only finished
+
+	// at is where the stream is in the binlog: after the last event read.
+	at binlogPoint
+	// captured lists the captured tables when the source opened.
+	captured []cdc.TableID
+	// inc is the incremental snapshot under way (nil: none).
+	inc *incState
 }
 
 type tableEntry struct {
@@ -106,8 +116,11 @@ func (s *Source) open(ctx context.Context) error {
 			"binlog_row_metadata", s.server.rowMetadata, "fix", "SET GLOBAL binlog_row_metadata = 'FULL' (MySQL 8.0.1+, MariaDB 10.5+)")
 	}
 	if s.opts.Checkpoint != nil {
-		if err := s.resume(); err != nil || s.last.SnapshotDone {
+		if err := s.resume(); err != nil {
 			return err
+		}
+		if s.last.SnapshotDone {
+			return s.planIncremental(s.last)
 		}
 		s.log.Warn("the initial snapshot was interrupted: taking it again, then streaming from the position of the first attempt",
 			"from", s.last.String())
@@ -115,6 +128,9 @@ func (s *Source) open(ctx context.Context) error {
 		return err
 	}
 	if s.opts.Snapshot == cdc.SnapshotNever {
+		if s.captured, err = listTables(s.meta, s.opts.Filter); err != nil {
+			return err
+		}
 		file, pos, gtid, err := binlogPosition(s.meta, s.server)
 		if err != nil {
 			return err
@@ -128,8 +144,10 @@ func (s *Source) open(ctx context.Context) error {
 }
 
 func (s *Source) newPosition(file string, pos uint32, gtid string) *Position {
-	return &Position{Flavor: s.server.flavor, ServerID: s.server.identity, GTIDSet: gtid,
+	p := &Position{Flavor: s.server.flavor, ServerID: s.server.identity, GTIDSet: gtid,
 		File: file, Offset: pos, SnapshotDone: true, schemas: s.schemas}
+	s.stamp(p)
+	return p
 }
 
 // Next implements cdc.Source.
@@ -150,6 +168,9 @@ func (s *Source) fill(ctx context.Context) error {
 			return err
 		}
 	}
+	if queued, err := s.stepIncremental(ctx); queued || err != nil {
+		return err
+	}
 	ev, err := s.streamer.GetEvent(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -158,7 +179,24 @@ func (s *Source) fill(ctx context.Context) error {
 		return s.reconnect(ctx, err)
 	}
 	s.opts.Health.Heard(cdc.ComponentSource) // heartbeat events too
-	return s.handle(ev)
+	if err := s.handle(ev); err != nil {
+		return err
+	}
+	s.advance(ev)
+	return nil
+}
+
+// advance moves the stream's binlog point past ev.
+func (s *Source) advance(ev *replication.BinlogEvent) {
+	if r, ok := ev.Event.(*replication.RotateEvent); ok {
+		if next := string(r.NextLogName); next != s.at.file {
+			s.at = binlogPoint{next, uint32(r.Position)}
+		}
+		return
+	}
+	if ev.Header.LogPos > s.at.offset {
+		s.at.offset = ev.Header.LogPos
+	}
 }
 
 // Ack implements cdc.Source; the binlog needs no confirmation.
@@ -170,6 +208,7 @@ func (s *Source) Close() error {
 		s.snap.close()
 		s.snap = nil
 	}
+	s.closeIncremental()
 	if s.syncer != nil {
 		s.syncer.Close()
 		s.syncer = nil

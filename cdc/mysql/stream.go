@@ -142,6 +142,7 @@ func (s *Source) startStream() error {
 		return explainSyncError(err)
 	}
 	s.file = p.File
+	s.at = binlogPoint{p.File, p.Offset}
 	s.tx = txState{}
 	return nil
 }
@@ -273,6 +274,7 @@ func (s *Source) commit(h *replication.EventHeader) {
 	}
 	p := &Position{Flavor: s.server.flavor, ServerID: s.server.identity, File: s.file,
 		Offset: h.LogPos, SnapshotDone: true, schemas: s.schemas}
+	s.stamp(p)
 	if s.gset != nil {
 		p.GTIDSet = s.gset.String()
 	}

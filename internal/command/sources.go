@@ -109,7 +109,7 @@ func openMySQL(ctx context.Context, cfg *config.Config, a openArgs) (cdc.Source,
 		return nil, err
 	}
 	src, err := mysql.Open(ctx, mysql.Options{Conn: conn, ServerID: cfg.Source.ServerID, Filter: a.filter,
-		Snapshot: cfg.Snapshot.Mode, Checkpoint: a.position, Health: a.health, Logger: a.log})
+		Snapshot: cfg.Snapshot.Mode, ChunkRows: cfg.Snapshot.ChunkRows, Checkpoint: a.position, Health: a.health, Logger: a.log})
 	if err != nil {
 		return nil, err
 	}

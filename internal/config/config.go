@@ -151,6 +151,9 @@ type Snapshot struct {
 	// "never" (stream from the current position) or "initial_only"
 	// (snapshot, then exit).
 	Mode string `yaml:"mode"`
+	// ChunkRows is the size of an incremental snapshot's chunks (default
+	// 8192): each is one short read in key order.
+	ChunkRows int `yaml:"chunk_rows"`
 }
 
 // Bronze is the data-lake target of `fluxo fullload`.

@@ -92,7 +92,7 @@ func TestParseFullFile(t *testing.T) {
 		SchemaRegistry: SchemaRegistry{URL: "http://127.0.0.1:8081", Username: "sr", Password: "srsecret",
 			TLS: &TLS{CAFile: "/etc/sr-ca.pem"}},
 		Checkpoint: Checkpoint{Store: "file", Path: "/var/lib/fluxo/shop.checkpoint"},
-		Snapshot:   Snapshot{Mode: "initial"},
+		Snapshot:   Snapshot{Mode: "initial", ChunkRows: 8192},
 		Bronze:     Bronze{URL: "file:///var/lib/fluxo/bronze", Format: "avro", Compression: "snappy", Parallelism: 4, MaxPartBytes: 256 << 20},
 		HTTP:       HTTP{Listen: "127.0.0.1:9187"},
 	}
@@ -136,7 +136,7 @@ func TestDefaults(t *testing.T) {
 				Source:         Source{DSN: "mysql://u@db/shop", ServerID: defaultServerID("shop"), ReadTimeout: DefaultReadTimeout},
 				Kafka:          Kafka{TopicPrefix: "shop", Tombstones: true, MaxRecordBytes: 1 << 20},
 				Checkpoint:     Checkpoint{Store: "file", Path: "shop.checkpoint"},
-				Snapshot:       Snapshot{Mode: "initial"},
+				Snapshot:       Snapshot{Mode: "initial", ChunkRows: DefaultChunkRows},
 				Bronze:         Bronze{URL: "file://./bronze", Format: "avro", Compression: "snappy", Parallelism: 4, MaxPartBytes: 256 << 20},
 				HTTP:           HTTP{Listen: "127.0.0.1:9187"},
 				SchemaRegistry: SchemaRegistry{},

@@ -1,10 +1,11 @@
 package config
 
 import (
-	"github.com/fluxo-cdc/fluxo/cdc"
 	"hash/fnv"
 	"strings"
 	"time"
+
+	"github.com/fluxo-cdc/fluxo/cdc"
 )
 
 // Default values that do not depend on the name.
@@ -12,6 +13,7 @@ const (
 	DefaultCheckpointStore    = "file"
 	DefaultSnapshotMode       = "initial"
 	DefaultBronzeURL          = "file://./bronze"
+	DefaultChunkRows          = 8192
 	DefaultBronzeFormat       = "avro"
 	DefaultBronzeCompression  = "snappy"
 	DefaultBronzeParallelism  = 4
@@ -30,6 +32,9 @@ func (c *Config) applyDefaults() {
 	}
 	setDefault(&c.Checkpoint.Store, DefaultCheckpointStore)
 	setDefault(&c.Snapshot.Mode, DefaultSnapshotMode)
+	if c.Snapshot.ChunkRows == 0 {
+		c.Snapshot.ChunkRows = DefaultChunkRows
+	}
 	setDefault(&c.Bronze.URL, DefaultBronzeURL)
 	setDefault(&c.Bronze.Format, DefaultBronzeFormat)
 	setDefault(&c.Bronze.Compression, DefaultBronzeCompression)

@@ -1,0 +1,383 @@
+package mysql
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/client"
+	gomysql "github.com/go-mysql-org/go-mysql/mysql"
+
+	"github.com/fluxo-cdc/fluxo/cdc"
+	"github.com/fluxo-cdc/fluxo/cdc/incremental"
+)
+
+// DefaultChunkRows is the incremental snapshot's chunk size when
+// Options.ChunkRows is 0 (snapshot.chunk_rows).
+const DefaultChunkRows = 8192
+
+// incState is the incremental snapshot of a streaming source: the work left
+// and the chunk waiting for the stream to reach its high watermark.
+type incState struct {
+	progress *incremental.Progress
+	conn     *client.Conn // reads the chunks; opened on first use
+	chunk    *chunk       // nil between chunks
+}
+
+// chunk is one chunk read, waiting in its window.
+type chunk struct {
+	window    *incremental.Window
+	low, high binlogPoint // the read saw everything up to low and nothing after high
+	last      []any       // the key of its last row, as the next query binds it
+	full      bool        // it returned chunkRows rows: the table may have more
+}
+
+// binlogPoint is a place in the binlog, ordered by file then offset.
+type binlogPoint struct {
+	file   string
+	offset uint32
+}
+
+// before reports whether p comes before q. Binlog files are numbered
+// (name.000042); a file of another name sorts by name.
+func (p binlogPoint) before(q binlogPoint) bool {
+	if p.file != q.file {
+		pb, pn := splitBinlogName(p.file)
+		qb, qn := splitBinlogName(q.file)
+		if pb == qb {
+			return pn < qn
+		}
+		return p.file < q.file
+	}
+	return p.offset < q.offset
+}
+
+func splitBinlogName(f string) (base string, n uint64) {
+	i := strings.LastIndexByte(f, '.')
+	if i < 0 {
+		return f, 0
+	}
+	n, _ = strconv.ParseUint(f[i+1:], 10, 64)
+	return f[:i], n
+}
+
+// planIncremental compares the captured tables with those the checkpoint
+// covers: a table added to source.tables is queued for an incremental
+// snapshot, a removed one leaves the queue.
+func (s *Source) planIncremental(p *Position) error {
+	ids, err := listTables(s.meta, s.opts.Filter)
+	if err != nil {
+		return err
+	}
+	s.captured = ids
+	covered := p.captured
+	if covered == nil { // a checkpoint older than the list: its schemas stand in
+		for id := range p.schemas.tables {
+			covered = append(covered, id)
+		}
+	}
+	progress := p.incremental.Keep(func(id cdc.TableID) bool { return slices.Contains(ids, id) })
+	var added []cdc.TableID
+	for _, id := range ids {
+		if !slices.Contains(covered, id) && !progress.Has(id) {
+			added = append(added, id)
+		}
+	}
+	if len(added) > 0 {
+		if s.opts.Snapshot == cdc.SnapshotNever {
+			s.log.Info("tables added to source.tables are streamed without a snapshot (snapshot.mode never)", "tables", fmt.Sprint(added))
+		} else {
+			s.log.Info("tables added to source.tables: snapshotting them incrementally while streaming", "tables", fmt.Sprint(added))
+			progress = progress.With(added...)
+		}
+	}
+	if progress.Pending() {
+		s.inc = &incState{progress: progress}
+		c := progress.Current()
+		s.log.Info("incremental snapshot", "table", c.Table.String(), "rows_done", c.Rows, "tables_left", len(progress.Tables))
+	}
+	return nil
+}
+
+// stepIncremental runs the incremental snapshot between binlog events: it
+// reads the next chunk when none waits, and emits the waiting one once the
+// stream passed its high watermark, between transactions. It reports
+// whether it queued messages.
+func (s *Source) stepIncremental(ctx context.Context) (bool, error) {
+	if s.inc == nil || s.tx.open {
+		return false, nil
+	}
+	if s.inc.chunk == nil {
+		if !s.inc.progress.Pending() {
+			s.closeIncremental()
+			return false, nil
+		}
+		if err := s.readChunk(ctx); err != nil {
+			return false, err
+		}
+	}
+	if s.at.before(s.inc.chunk.high) {
+		return false, nil // the stream reads on up to the high watermark
+	}
+	if s.inc.chunk.window.Stale() { // the table was altered inside the window
+		s.inc.chunk = nil
+		return false, nil
+	}
+	s.emitChunk()
+	return true, nil
+}
+
+// emitChunk queues the chunk's rows left in its window as reads, then a
+// commit whose position carries the advanced cursor.
+func (s *Source) emitChunk() {
+	c, cur := s.inc.chunk, s.inc.progress.Current()
+	rows := c.window.Rows()
+	t := c.window.Table()
+	now := time.Now().UnixMilli()
+	for _, row := range rows {
+		s.pending.Push(cdc.Message{Event: &cdc.Event{Op: cdc.OpRead, Table: t, After: row, Source: cdc.SourceInfo{
+			TsMs: now, Snapshot: cdc.SnapshotIncremental, DB: t.ID.Schema, Table: t.ID.Name,
+			File: c.high.file, Pos: int64(c.high.offset)}}})
+	}
+	last, err := incremental.EncodeValues(c.last)
+	done := !c.full || err != nil
+	if err != nil {
+		s.log.Warn("incremental snapshot: the key cannot be saved; the table was read to here and ends", "table", t.ID.String(), cdc.LogError, err.Error())
+	}
+	s.inc.progress = s.inc.progress.Advance(last, len(rows), done)
+	s.inc.chunk = nil
+	if done {
+		s.log.Info("incremental snapshot of a table complete", "table", cur.Table.String(), "rows", cur.Rows+int64(len(rows)),
+			"chunks", cur.Chunks+1, "tables_left", len(s.inc.progress.Tables))
+	}
+	p := s.boundary()
+	s.last = p
+	s.pending.Push(cdc.Message{Commit: p})
+}
+
+// boundary is the position between transactions where the stream is now.
+func (s *Source) boundary() *Position {
+	p := &Position{Flavor: s.server.flavor, ServerID: s.server.identity, File: s.at.file,
+		Offset: s.at.offset, SnapshotDone: true, schemas: s.schemas}
+	s.stamp(p)
+	if s.gset != nil {
+		p.GTIDSet = s.gset.String()
+	}
+	return p
+}
+
+// stamp records the captured tables and the incremental snapshot's
+// progress in a position the stream yields.
+func (s *Source) stamp(p *Position) {
+	p.captured = s.captured
+	if s.inc != nil {
+		p.incremental = s.inc.progress
+	}
+}
+
+func (s *Source) closeIncremental() {
+	if s.inc != nil && s.inc.conn != nil {
+		s.inc.conn.Close()
+	}
+	s.inc = nil
+}
+
+// readChunk reads the next chunk of the current table, in key order after
+// the cursor, and opens its window. MariaDB tells the binlog position of
+// the read's consistent snapshot, so the window is a point; MySQL's is the
+// binlog between the positions read before and after.
+func (s *Source) readChunk(ctx context.Context) error {
+	cur := s.inc.progress.Current()
+	if s.inc.conn == nil {
+		conn, err := dial(ctx, s.opts.Conn)
+		if err != nil {
+			return err
+		}
+		if _, err := conn.Execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ"); err != nil {
+			conn.Close()
+			return err
+		}
+		s.inc.conn = conn
+	}
+	conn := s.inc.conn
+	ts, err := s.chunkTable(conn, cur.Table)
+	if err != nil {
+		return err
+	}
+	if len(ts.table.Key) == 0 && cur.Chunks == 0 {
+		s.log.Warn("incremental snapshot: the table has no primary key, so it is read in one chunk",
+			"table", cur.Table.String(), "fix", "set source.key_columns for it to read it in chunks")
+	}
+	after, err := incremental.DecodeValues(cur.Last)
+	if err != nil {
+		return err
+	}
+	c, rows, err := readChunkRows(conn, s.server, ts, after, s.chunkRows())
+	if err != nil {
+		conn.Close() // dialed again for the next attempt
+		s.inc.conn = nil
+		return fmt.Errorf("incremental snapshot of %s: %w", cur.Table, err)
+	}
+	c.window = incremental.NewWindow(ts.table, rows)
+	s.inc.chunk = c
+	return nil
+}
+
+func (s *Source) chunkRows() int {
+	if s.opts.ChunkRows > 0 {
+		return s.opts.ChunkRows
+	}
+	return DefaultChunkRows
+}
+
+// chunkTable describes a table for a chunk read from information_schema
+// (the table as it is now, which the read sees), sharing the stream's
+// *cdc.Table when the two agree so that the window recognizes the
+// stream's events of the table.
+func (s *Source) chunkTable(conn *client.Conn, id cdc.TableID) (*tableState, error) {
+	e := s.byName[id]
+	if e == nil {
+		return s.snapshotTable(conn, id)
+	}
+	descs, pk, err := descsFromInfoSchema(conn, id)
+	if err != nil {
+		return nil, err
+	}
+	ts, err := buildTable(id, descs, pk, s.opts.Filter, s.log)
+	if err != nil {
+		return nil, err
+	}
+	if reflect.DeepEqual(ts.table, e.state.table) {
+		ts.table = e.state.table
+	}
+	return ts, nil
+}
+
+// readChunkRows reads up to n rows of ts with keys after after (nil: from
+// the first), in key order, with the binlog window the read belongs in.
+// A table without a key is read whole, in one chunk.
+func readChunkRows(conn *client.Conn, si serverInfo, ts *tableState, after []any, n int) (*chunk, [][]any, error) {
+	q, args := chunkQuery(ts, after, n)
+	c := &chunk{}
+	var err error
+	if si.flavor == gomysql.MariaDBFlavor {
+		err = mariadbChunkWindow(conn, c)
+	} else {
+		err = mysqlChunkWindow(conn, si, &c.low)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	defer conn.Execute("COMMIT")
+	var rows [][]any
+	keyRaw := keySources(ts)
+	err = selectRows(conn, ts, q, args, func(raw, row []any) error {
+		rows = append(rows, row)
+		c.last = c.last[:0]
+		for _, i := range keyRaw {
+			c.last = append(c.last, bindable(raw[i])) // the read's buffers are reused
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	c.full = len(ts.table.Key) > 0 && len(rows) == n
+	if si.flavor != gomysql.MariaDBFlavor {
+		file, pos, _, err := binlogPosition(conn, si)
+		if err != nil {
+			return nil, nil, err
+		}
+		c.high = binlogPoint{file, pos}
+	}
+	return c, rows, nil
+}
+
+// mariadbChunkWindow starts the read's consistent snapshot and reads its
+// binlog position, which needs no lock on MariaDB: the window is that point.
+func mariadbChunkWindow(conn *client.Conn, c *chunk) error {
+	if _, err := conn.Execute("START TRANSACTION WITH CONSISTENT SNAPSHOT"); err != nil {
+		return err
+	}
+	file, pos, err := mariadbSnapshotPoint(conn)
+	if err != nil {
+		return err
+	}
+	c.low = binlogPoint{file, pos}
+	c.high = c.low
+	return nil
+}
+
+// mysqlChunkWindow reads the binlog position before the read's snapshot
+// starts: the low watermark.
+func mysqlChunkWindow(conn *client.Conn, si serverInfo, low *binlogPoint) error {
+	file, pos, _, err := binlogPosition(conn, si)
+	if err != nil {
+		return err
+	}
+	*low = binlogPoint{file, pos}
+	_, err = conn.Execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+	return err
+}
+
+// chunkQuery is the query of a chunk: up to n rows in key order after the
+// key values after (nil: from the first). A composite key compares as
+// k1 > ? OR (k1 = ? AND k2 > ?) ..., which every server's range optimizer
+// turns into an index range. A table without a key is read whole.
+func chunkQuery(ts *tableState, after []any, n int) (string, []any) {
+	q := "SELECT " + strings.Join(selectColumns(ts), ", ") + " FROM " + quoteTable(ts.table.ID)
+	keys := make([]string, len(ts.table.Key))
+	for i, c := range ts.table.Key {
+		keys[i] = quoteIdent(ts.table.Columns[c].Name)
+	}
+	if len(keys) == 0 {
+		return q, nil
+	}
+	var args []any
+	if len(after) > 0 {
+		where, a := keyAfter(keys, after)
+		q += " WHERE " + where
+		args = a
+	}
+	return q + " ORDER BY " + strings.Join(keys, ", ") + " LIMIT " + strconv.Itoa(n), args
+}
+
+// keyAfter is the condition "the key (keys) comes after vals".
+func keyAfter(keys []string, vals []any) (string, []any) {
+	if len(keys) == 1 {
+		return keys[0] + " > ?", []any{vals[0]}
+	}
+	rest, args := keyAfter(keys[1:], vals[1:])
+	return "(" + keys[0] + " > ? OR (" + keys[0] + " = ? AND " + rest + "))", append([]any{vals[0], vals[0]}, args...)
+}
+
+// keySources are the source column indexes (ts.plan's) of the key columns.
+func keySources(ts *tableState) []int {
+	out := make([]int, len(ts.table.Key))
+	for k, c := range ts.table.Key {
+		for i, p := range ts.plan {
+			if p.idx == c {
+				out[k] = i
+			}
+		}
+	}
+	return out
+}
+
+// bindable copies a raw value out of the read's buffers into a type that
+// both a prepared statement and the cursor take.
+func bindable(v any) any {
+	switch x := v.(type) {
+	case serverText:
+		return strings.Clone(string(x))
+	case string:
+		return strings.Clone(x)
+	case []byte:
+		return slices.Clone(x)
+	}
+	return v
+}
