@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -205,6 +206,10 @@ func (s *Source) readChunk(ctx context.Context) error {
 	}
 	conn := s.inc.conn
 	ts, err := s.chunkTable(conn, cur.Table)
+	if errors.Is(err, cdc.ErrTableGone) {
+		s.tableGone(cur)
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -217,6 +222,10 @@ func (s *Source) readChunk(ctx context.Context) error {
 		return err
 	}
 	c, rows, err := readChunkRows(conn, s.server, ts, after, s.chunkRows())
+	if errorCode(err) == gomysql.ER_NO_SUCH_TABLE {
+		s.tableGone(cur)
+		return nil
+	}
 	if err != nil {
 		conn.Close() // dialed again for the next attempt
 		s.inc.conn = nil
@@ -225,6 +234,13 @@ func (s *Source) readChunk(ctx context.Context) error {
 	c.window = incremental.NewWindow(ts.table, rows)
 	s.inc.chunk = c
 	return nil
+}
+
+// tableGone ends the snapshot of a table dropped (or renamed) while it was
+// being read: the stream carries what happened to it.
+func (s *Source) tableGone(cur *incremental.Cursor) {
+	s.log.Warn("incremental snapshot: the table no longer exists; its snapshot ends", "table", cur.Table.String(), "rows_done", cur.Rows)
+	s.inc.progress = s.inc.progress.Advance(nil, 0, true)
 }
 
 func (s *Source) chunkRows() int {
