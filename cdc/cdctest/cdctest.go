@@ -53,6 +53,9 @@ type OpenOptions struct {
 	// (names as Fixture.Table takes them), as source.tables does; nil
 	// captures every table of the fixture.
 	Tables []string
+	// ChunkRows is the incremental snapshot's chunk size (0: the source's
+	// default).
+	ChunkRows int
 }
 
 // Limits says where a source, by design, reports less than the full
@@ -106,6 +109,7 @@ var cases = []testCase{
 	{"end of stream", testEndOfStream},
 	{"close twice", testCloseTwice},
 	{"table added at a restart", testAddedTable},
+	{"added table with a composite text key, in small chunks", testAddedTableChunks},
 }
 
 // RunSource runs every case of the contract as a subtest of t, each with a
