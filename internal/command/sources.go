@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/fluxo-cdc/fluxo/cdc"
+	"github.com/fluxo-cdc/fluxo/cdc/incremental"
 	"github.com/fluxo-cdc/fluxo/cdc/mysql"
 	"github.com/fluxo-cdc/fluxo/cdc/postgres"
 	"github.com/fluxo-cdc/fluxo/internal/config"
@@ -31,6 +32,9 @@ type sourceKind struct {
 	// tables lists the tables whose schemas position holds, with their
 	// schema versions (fluxo status).
 	tables func(position []byte) (map[string]int, error)
+	// snapshot, when set, reads the incremental snapshot's progress at a
+	// position (nil: none under way).
+	snapshot func(position []byte) *incremental.Progress
 	// watch, when set, starts the kind's own metrics in the background
 	// until ctx is done (a PostgreSQL slot's WAL figures).
 	watch func(ctx context.Context, cfg *config.Config, x *ops, log *slog.Logger) error
@@ -60,6 +64,13 @@ var sourceKinds = [...]sourceKind{
 				return nil, err
 			}
 			return p.Tables(), nil
+		},
+		snapshot: func(pos []byte) *incremental.Progress {
+			p, err := mysql.ParsePosition(pos)
+			if err != nil {
+				return nil
+			}
+			return p.Incremental()
 		}},
 	{connector: cdc.ConnectorPostgres, open: openPostgres, dumper: postgresDumper, check: checkPostgres, lag: postgresLag,
 		tables: func(pos []byte) (map[string]int, error) {

@@ -23,6 +23,17 @@ type StatusReport struct {
 	AgeSeconds float64        `json:"age_seconds,omitempty"`
 	Tables     map[string]int `json:"tables,omitempty"` // table -> schema version
 	Lag        *LagReport     `json:"lag,omitempty"`
+	// Snapshot lists the tables an incremental snapshot still has to read,
+	// the first being read, as of the checkpoint.
+	Snapshot []SnapshotTable `json:"incremental_snapshot,omitempty"`
+}
+
+// SnapshotTable is one table of an incremental snapshot under way.
+type SnapshotTable struct {
+	Table    string `json:"table"`
+	RowsDone int64  `json:"rows_done"`
+	Chunks   int64  `json:"chunks"`
+	Reading  bool   `json:"reading"` // false: queued behind the first
 }
 
 // LagReport is how far the checkpoint is behind the source, where the
@@ -59,6 +70,7 @@ func Status(ctx context.Context, cfg *config.Config, w io.Writer, asJSON bool) e
 		r.AgeSeconds = time.Since(cp.SavedAt).Seconds()
 		if kind := kindNamed(cp.Connector); kind != nil {
 			r.Tables, _ = kind.tables(cp.Position)
+			r.Snapshot = snapshotTables(kind, cp.Position)
 			lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			r.Lag = readLag(lctx, cfg, kind, cp.Position)
 			cancel()
@@ -86,6 +98,17 @@ func printStatus(w io.Writer, r StatusReport) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	for i, t := range r.Snapshot {
+		state := "queued"
+		if t.Reading {
+			state = fmt.Sprintf("reading: %d rows in %d chunks so far", t.RowsDone, t.Chunks)
+		}
+		label := ""
+		if i == 0 {
+			label = "snapshot:"
+		}
+		fmt.Fprintf(w, "%-13s%s (incremental, %s)\n", label, t.Table, state)
+	}
 	if r.Lag != nil {
 		fmt.Fprintf(w, "lag:         %s\n", r.Lag.Text)
 		if r.Lag.Source != "" {
@@ -106,4 +129,20 @@ func readLag(ctx context.Context, cfg *config.Config, kind *sourceKind, position
 		return &LagReport{Bytes: -1, Transactions: -1, Text: "unknown: " + err.Error(), Error: err.Error()}
 	}
 	return r
+}
+
+// snapshotTables lists the incremental snapshot's tables at position.
+func snapshotTables(kind *sourceKind, position []byte) []SnapshotTable {
+	if kind.snapshot == nil {
+		return nil
+	}
+	p := kind.snapshot(position)
+	if p == nil {
+		return nil
+	}
+	var out []SnapshotTable
+	for i, c := range p.Tables {
+		out = append(out, SnapshotTable{Table: c.Table.String(), RowsDone: c.Rows, Chunks: c.Chunks, Reading: i == 0})
+	}
+	return out
 }

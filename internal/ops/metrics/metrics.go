@@ -51,7 +51,7 @@ func New(reg prometheus.Registerer, now func() time.Time) (*Stream, error) {
 		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "fluxo_kafka_bytes_total",
 			Help: "Key and value bytes of the Kafka records produced, by table."}, []string{"table"}),
 		snapshotRows: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "fluxo_snapshot_rows_total",
-			Help: "Rows read by the initial snapshot, by table."}, []string{"table"}),
+			Help: "Rows read by snapshots (the initial one and incremental ones), by table."}, []string{"table"}),
 		lag: prometheus.NewGauge(prometheus.GaugeOpts{Name: "fluxo_source_lag_seconds",
 			Help: "When the last event was handled, how long after its source commit (Debezium's MilliSecondsBehindSource, in seconds)."}),
 		lastEvent: prometheus.NewGauge(prometheus.GaugeOpts{Name: "fluxo_last_event_timestamp_seconds",
@@ -178,6 +178,8 @@ func (t *Table) Record(n int) {
 
 func (m *Stream) snapshotEvent(ev *cdc.Event, t *Table) {
 	switch {
+	case ev.Op == cdc.OpRead && ev.Source.Snapshot == cdc.SnapshotIncremental:
+		t.snapshotRows.Inc() // chunks interleave with changes: not the initial snapshot's state
 	case ev.Op == cdc.OpRead:
 		t.snapshotRows.Inc()
 		if ev.Source.Snapshot == cdc.SnapshotLast {

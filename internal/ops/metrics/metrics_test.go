@@ -33,6 +33,7 @@ func TestStream(t *testing.T) {
 		{"insert committed 2.5s ago", ev(cdc.OpCreate, cdc.SnapshotFalse, now.UnixMilli()-2500), 0, 2.5},
 		{"update", ev(cdc.OpUpdate, cdc.SnapshotFalse, now.UnixMilli()-100), 0, 0.1},
 		{"delete", ev(cdc.OpDelete, cdc.SnapshotFalse, 0), 0, 0.1}, // no source time: lag unchanged
+		{"incremental chunk read", ev(cdc.OpRead, cdc.SnapshotIncremental, now.UnixMilli()), 0, 0},
 	}
 	for _, s := range steps {
 		orders.Event(s.ev)
@@ -43,13 +44,13 @@ func TestStream(t *testing.T) {
 			t.Errorf("%s: fluxo_source_lag_seconds = %v, want %v", s.name, got, s.lag)
 		}
 	}
-	for op, want := range map[string]float64{"r": 3, "c": 1, "u": 1, "d": 1, "t": 0} {
+	for op, want := range map[string]float64{"r": 4, "c": 1, "u": 1, "d": 1, "t": 0} {
 		if got := testutil.ToFloat64(m.events.WithLabelValues("shop.orders", op)); got != want {
 			t.Errorf("events{op=%s} = %v, want %v", op, got, want)
 		}
 	}
-	if got := testutil.ToFloat64(m.snapshotRows.WithLabelValues("shop.orders")); got != 3 {
-		t.Errorf("snapshot rows = %v, want 3", got)
+	if got := testutil.ToFloat64(m.snapshotRows.WithLabelValues("shop.orders")); got != 4 {
+		t.Errorf("snapshot rows = %v, want 4", got)
 	}
 	orders.Record(100)
 	orders.Record(23)
