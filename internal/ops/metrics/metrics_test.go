@@ -78,3 +78,22 @@ func TestStream(t *testing.T) {
 type errTest struct{}
 
 func (errTest) Error() string { return "test" }
+
+// TestIncrementalReads: chunks of an incremental snapshot count as
+// snapshot rows but do not claim the initial snapshot is running.
+func TestIncrementalReads(t *testing.T) {
+	m, err := New(prometheus.NewRegistry(), time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	late := m.Table(cdc.TableID{Schema: "shop", Name: "late"})
+	for range 3 {
+		late.Event(&cdc.Event{Op: cdc.OpRead, Source: cdc.SourceInfo{Snapshot: cdc.SnapshotIncremental}})
+	}
+	if got := testutil.ToFloat64(m.snapshot); got != 0 {
+		t.Errorf("fluxo_snapshot_running = %v during incremental reads, want 0", got)
+	}
+	if got := testutil.ToFloat64(m.snapshotRows.WithLabelValues("shop.late")); got != 3 {
+		t.Errorf("snapshot rows = %v, want 3", got)
+	}
+}
