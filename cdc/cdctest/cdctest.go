@@ -110,6 +110,7 @@ var cases = []testCase{
 	{"close twice", testCloseTwice},
 	{"table added at a restart", testAddedTable},
 	{"added table with a composite text key, in small chunks", testAddedTableChunks},
+	{"added table altered between chunks", testAddedTableAltered},
 }
 
 // RunSource runs every case of the contract as a subtest of t, each with a
