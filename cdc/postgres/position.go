@@ -22,6 +22,9 @@ type Position struct {
 	SnapshotDone bool
 	// Versions counts schema versions per table, for fluxo status.
 	versions map[string]int
+	// captured lists the tables whose changes the stream covers from this
+	// position on (nil in older checkpoints: versions stands in).
+	captured []cdc.TableID
 }
 
 type positionDoc struct {
@@ -30,12 +33,13 @@ type positionDoc struct {
 	LSN          string         `json:"lsn"`
 	SnapshotDone bool           `json:"snapshot_done"`
 	Tables       map[string]int `json:"tables,omitempty"`
+	Captured     []cdc.TableID  `json:"captured,omitempty"`
 }
 
 // MarshalBinary implements cdc.Position.
 func (p *Position) MarshalBinary() ([]byte, error) {
 	return json.Marshal(positionDoc{SystemID: p.SystemID, Slot: p.Slot, LSN: p.LSN.String(),
-		SnapshotDone: p.SnapshotDone, Tables: p.versions})
+		SnapshotDone: p.SnapshotDone, Tables: p.versions, Captured: p.captured})
 }
 
 // String implements cdc.Position.
@@ -61,7 +65,7 @@ func ParsePosition(b []byte) (*Position, error) {
 		return nil, fmt.Errorf("decode postgres position: %w", err)
 	}
 	return &Position{SystemID: doc.SystemID, Slot: doc.Slot, LSN: lsn, SnapshotDone: doc.SnapshotDone,
-		versions: doc.Tables}, nil
+		versions: doc.Tables, captured: doc.Captured}, nil
 }
 
 var _ cdc.Position = (*Position)(nil)

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -57,6 +59,7 @@ type Source struct {
 
 	current  map[string]*cdc.Table // schema in force per table
 	versions map[string]int
+	captured []cdc.TableID // the captured tables when the source opened
 	rels     map[uint32]*relState
 
 	snap     *snapshotter
@@ -128,6 +131,7 @@ func (s *Source) open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	s.captured = ids
 	if s.opts.Checkpoint != nil {
 		return s.resume(ctx, sl, ids)
 	}
@@ -135,7 +139,26 @@ func (s *Source) open(ctx context.Context) error {
 }
 
 func (s *Source) position(lsn pglogrepl.LSN, done bool) *Position {
-	return &Position{SystemID: s.systemID, Slot: s.opts.Slot, LSN: lsn, SnapshotDone: done, versions: s.versions}
+	return &Position{SystemID: s.systemID, Slot: s.opts.Slot, LSN: lsn, SnapshotDone: done, versions: s.versions,
+		captured: s.captured}
+}
+
+// warnAdded says which captured tables the checkpoint cp does not cover:
+// tables added to source.tables, whose existing rows this source does not
+// snapshot yet (their changes stream from now on).
+func (s *Source) warnAdded(cp *Position, ids []cdc.TableID) {
+	var added []string
+	for _, id := range ids {
+		covered := cp.versions[id.String()] > 0 || slices.Contains(cp.captured, id)
+		if !covered && s.opts.Snapshot != cdc.SnapshotNever {
+			added = append(added, id.String())
+		}
+	}
+	if len(added) > 0 {
+		s.log.Warn("tables added to source.tables: their changes stream from now on, but PostgreSQL does not snapshot their existing rows yet",
+			"tables", strings.Join(added, ","), "fix", "load the existing rows with fluxo fullload --tables "+strings.Join(added, ",")+
+				", or delete the checkpoint to snapshot every table again")
+	}
 }
 
 // resume continues from a checkpoint, refusing a different server, a
@@ -150,6 +173,9 @@ func (s *Source) resume(ctx context.Context, sl slot, ids []cdc.TableID) error {
 	}
 	if cp.versions != nil {
 		s.versions = cp.versions
+	}
+	if cp.captured != nil || cp.versions != nil {
+		s.warnAdded(cp, ids)
 	}
 	s.startLSN, s.last = cp.LSN, cp
 	s.acked.Store(uint64(cp.LSN))
