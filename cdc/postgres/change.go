@@ -43,6 +43,7 @@ func (s *Source) change(ctx context.Context, op cdc.Op, relID uint32, old *pglog
 			}
 		}
 	}
+	s.observe(ev)
 	s.pending.Push(cdc.Message{Event: ev})
 	return nil
 }
@@ -127,6 +128,7 @@ func (s *Source) truncate(m *pglogrepl.TruncateMessage) error {
 		}
 		ev := cdc.NewTxEvent(s.stream.tx.orders.Next(s.stream.tx.id, rs.table))
 		ev.Op, ev.Table, ev.Source = cdc.OpTruncate, rs.table, s.sourceInfo(rs.table.ID)
+		s.observe(ev)
 		s.pending.Push(cdc.Message{Event: ev})
 	}
 	return nil

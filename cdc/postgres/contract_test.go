@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -34,11 +35,9 @@ type harness struct {
 }
 
 // Limits implements cdctest.Limited: the suite's tables have REPLICA
-// IDENTITY DEFAULT, so updates carry no old row and deletes only its key;
-// and the source does not yet snapshot a table added to the capture (the
-// harness ignores OpenOptions.Tables).
+// IDENTITY DEFAULT, so updates carry no old row and deletes only its key.
 func (h *harness) Limits() cdctest.Limits {
-	return cdctest.Limits{KeyOnlyBefore: true, NoAddedTableSnapshot: true}
+	return cdctest.Limits{KeyOnlyBefore: true}
 }
 
 // Fixture implements cdctest.Harness.
@@ -132,8 +131,10 @@ func (f *fixture) Open(t *testing.T, o cdctest.OpenOptions) cdc.Source {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	filter := schemaFilter{f.name, o.Tables}
+	f.publish(t, filter)
 	src, err := postgres.Open(ctx, postgres.Options{
-		DSN: f.dsn, Slot: f.name, Publication: f.name, Filter: schemaFilter(f.name),
+		DSN: f.dsn, Slot: f.name, Publication: f.name, Filter: filter, ChunkRows: o.ChunkRows,
 		Snapshot: o.Snapshot, Checkpoint: o.Checkpoint, Heartbeat: 2 * time.Second, StatusInterval: 100 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
@@ -143,11 +144,48 @@ func (f *fixture) Open(t *testing.T, o cdctest.OpenOptions) cdc.Source {
 	return src
 }
 
-// schemaFilter captures every table of one schema.
-type schemaFilter string
+// publish adds the tables filter captures to the fixture's publication
+// when it exists, as an operator does before restarting fluxo with tables
+// added to source.tables (fluxo creates a publication, never alters one).
+func (f *fixture) publish(t *testing.T, filter schemaFilter) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := pgx.Connect(ctx, f.dsn)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	defer c.Close(context.Background())
+	rows, err := c.Query(ctx, `SELECT tablename FROM pg_tables WHERE schemaname = $1
+		AND EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $1)
+		AND tablename NOT IN (SELECT tablename FROM pg_publication_tables WHERE pubname = $1 AND schemaname = $1)`, f.name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range names {
+		if filter.Match(f.name, n) {
+			if _, err := c.Exec(ctx, "ALTER PUBLICATION "+f.name+" ADD TABLE "+f.name+"."+n); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// schemaFilter captures the tables of one schema: only those named, when
+// any are.
+type schemaFilter struct {
+	schema string
+	only   []string
+}
 
 // Match implements cdc.Filter.
-func (f schemaFilter) Match(schema, _ string) bool { return schema == string(f) }
+func (f schemaFilter) Match(schema, table string) bool {
+	return schema == f.schema && (f.only == nil || slices.Contains(f.only, table))
+}
 
 // ExcludedColumn implements cdc.Filter.
 func (schemaFilter) ExcludedColumn(string, string, string) bool { return false }

@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pglogrepl"
 
 	"github.com/fluxo-cdc/fluxo/cdc"
+	"github.com/fluxo-cdc/fluxo/cdc/incremental"
 )
 
 // Position is a PostgreSQL resume point: the end LSN of the last
@@ -25,6 +26,8 @@ type Position struct {
 	// captured lists the tables whose changes the stream covers from this
 	// position on (nil in older checkpoints: versions stands in).
 	captured []cdc.TableID
+	// incremental is the incremental snapshot work left (nil: none).
+	incremental *incremental.Progress
 }
 
 type positionDoc struct {
@@ -34,12 +37,18 @@ type positionDoc struct {
 	SnapshotDone bool           `json:"snapshot_done"`
 	Tables       map[string]int `json:"tables,omitempty"`
 	Captured     []cdc.TableID  `json:"captured,omitempty"`
+	// Incremental is the incremental snapshot's progress, when one runs.
+	Incremental *incremental.Progress `json:"incremental,omitempty"`
 }
 
 // MarshalBinary implements cdc.Position.
 func (p *Position) MarshalBinary() ([]byte, error) {
-	return json.Marshal(positionDoc{SystemID: p.SystemID, Slot: p.Slot, LSN: p.LSN.String(),
-		SnapshotDone: p.SnapshotDone, Tables: p.versions, Captured: p.captured})
+	doc := positionDoc{SystemID: p.SystemID, Slot: p.Slot, LSN: p.LSN.String(),
+		SnapshotDone: p.SnapshotDone, Tables: p.versions, Captured: p.captured}
+	if p.incremental.Pending() {
+		doc.Incremental = p.incremental
+	}
+	return json.Marshal(doc)
 }
 
 // String implements cdc.Position.
@@ -48,8 +57,15 @@ func (p *Position) String() string {
 	if !p.SnapshotDone {
 		s += ", initial snapshot not complete"
 	}
+	if c := p.incremental.Current(); c != nil {
+		s += fmt.Sprintf(", incremental snapshot of %s at row %d (%d tables left)", c.Table, c.Rows, len(p.incremental.Tables))
+	}
 	return s
 }
+
+// Incremental is the incremental snapshot's progress at p: the tables left
+// and the cursor of the one being read (nil: none under way).
+func (p *Position) Incremental() *incremental.Progress { return p.incremental }
 
 // Tables returns the schema version of each table seen, for fluxo status.
 func (p *Position) Tables() map[string]int { return maps.Clone(p.versions) }
@@ -65,7 +81,7 @@ func ParsePosition(b []byte) (*Position, error) {
 		return nil, fmt.Errorf("decode postgres position: %w", err)
 	}
 	return &Position{SystemID: doc.SystemID, Slot: doc.Slot, LSN: lsn, SnapshotDone: doc.SnapshotDone,
-		versions: doc.Tables, captured: doc.Captured}, nil
+		versions: doc.Tables, captured: doc.Captured, incremental: doc.Incremental}, nil
 }
 
 var _ cdc.Position = (*Position)(nil)

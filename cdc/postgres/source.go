@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -45,6 +43,9 @@ type Options struct {
 	// Health receives the server's reachability while streaming: Down when
 	// the connection is lost, Up once it is back (nil: not reported).
 	Health cdc.Health
+	// ChunkRows is the incremental snapshot's chunk size (0:
+	// DefaultChunkRows).
+	ChunkRows int
 }
 
 // Source implements cdc.Source for PostgreSQL.
@@ -60,6 +61,7 @@ type Source struct {
 	current  map[string]*cdc.Table // schema in force per table
 	versions map[string]int
 	captured []cdc.TableID // the captured tables when the source opened
+	inc      *incState     // the incremental snapshot under way (nil: none)
 	rels     map[uint32]*relState
 
 	snap     *snapshotter
@@ -139,26 +141,12 @@ func (s *Source) open(ctx context.Context) error {
 }
 
 func (s *Source) position(lsn pglogrepl.LSN, done bool) *Position {
-	return &Position{SystemID: s.systemID, Slot: s.opts.Slot, LSN: lsn, SnapshotDone: done, versions: s.versions,
+	p := &Position{SystemID: s.systemID, Slot: s.opts.Slot, LSN: lsn, SnapshotDone: done, versions: s.versions,
 		captured: s.captured}
-}
-
-// warnAdded says which captured tables the checkpoint cp does not cover:
-// tables added to source.tables, whose existing rows this source does not
-// snapshot yet (their changes stream from now on).
-func (s *Source) warnAdded(cp *Position, ids []cdc.TableID) {
-	var added []string
-	for _, id := range ids {
-		covered := cp.versions[id.String()] > 0 || slices.Contains(cp.captured, id)
-		if !covered && s.opts.Snapshot != cdc.SnapshotNever {
-			added = append(added, id.String())
-		}
+	if s.inc != nil {
+		p.incremental = s.inc.progress
 	}
-	if len(added) > 0 {
-		s.log.Warn("tables added to source.tables: their changes stream from now on, but PostgreSQL does not snapshot their existing rows yet",
-			"tables", strings.Join(added, ","), "fix", "load the existing rows with fluxo fullload --tables "+strings.Join(added, ",")+
-				", or delete the checkpoint to snapshot every table again")
-	}
+	return p
 }
 
 // resume continues from a checkpoint, refusing a different server, a
@@ -174,9 +162,7 @@ func (s *Source) resume(ctx context.Context, sl slot, ids []cdc.TableID) error {
 	if cp.versions != nil {
 		s.versions = cp.versions
 	}
-	if cp.captured != nil || cp.versions != nil {
-		s.warnAdded(cp, ids)
-	}
+	s.planIncremental(cp, ids)
 	s.startLSN, s.last = cp.LSN, cp
 	s.acked.Store(uint64(cp.LSN))
 	if cp.SnapshotDone {
@@ -297,6 +283,7 @@ func (s *Source) Close() error {
 		s.snap.close()
 		s.snap = nil
 	}
+	s.closeIncremental()
 	s.closeConns()
 	return nil
 }

@@ -56,7 +56,10 @@ func (s *Source) startStreaming(ctx context.Context) error {
 // fillStream adds at least one message to pending, or fails.
 func (s *Source) fillStream(ctx context.Context) error {
 	for s.pending.Len() == 0 {
-		err := s.step(ctx)
+		queued, err := s.stepIncremental(ctx)
+		if !queued && err == nil {
+			err = s.step(ctx)
+		}
 		switch {
 		case err == nil:
 		case ctx.Err() != nil:

@@ -80,6 +80,13 @@ var sourceKinds = [...]sourceKind{
 			}
 			return p.Tables(), nil
 		},
+		snapshot: func(pos []byte) *incremental.Progress {
+			p, err := postgres.ParsePosition(pos)
+			if err != nil {
+				return nil
+			}
+			return p.Incremental()
+		},
 		watch: watchSlot},
 }
 
@@ -130,7 +137,7 @@ func openMySQL(ctx context.Context, cfg *config.Config, a openArgs) (cdc.Source,
 func openPostgres(ctx context.Context, cfg *config.Config, a openArgs) (cdc.Source, error) {
 	src, err := postgres.Open(ctx, postgres.Options{DSN: cfg.Source.DSN, Slot: cfg.Source.Slot,
 		Publication: cfg.Source.Publication, Filter: a.filter, Snapshot: cfg.Snapshot.Mode, Parallelism: cfg.Bronze.Parallelism,
-		Heartbeat: cfg.Source.HeartbeatInterval, ReadTimeout: cfg.Source.ReadTimeout, Checkpoint: a.position,
+		Heartbeat: cfg.Source.HeartbeatInterval, ReadTimeout: cfg.Source.ReadTimeout, ChunkRows: cfg.Snapshot.ChunkRows, Checkpoint: a.position,
 		Health: a.health, Logger: a.log})
 	if err != nil {
 		return nil, err
