@@ -28,7 +28,23 @@ type incState struct {
 	conn     *pgx.Conn // reads the chunks; opened on first use
 	chunk    *chunk
 	asked    time.Time // when the server was last asked for its sent position
+	// recent holds the changes to the table being read that the stream
+	// yielded since the last chunk read began: a transaction streamed just
+	// before a read can still be in progress in the read's snapshot (its
+	// commit record is decoded before it becomes visible), and its changes
+	// must then replace the chunk's rows too.
+	recent []streamed
 }
+
+// streamed is one change the stream yielded, with its transaction.
+type streamed struct {
+	xid uint32
+	ev  *cdc.Event
+}
+
+// maxRecent bounds incState.recent; past it the oldest are forgotten (the
+// race it covers lasts microseconds, the list a chunk's wait).
+const maxRecent = 100_000
 
 // chunk is one chunk read, waiting in its window. The read saw exactly the
 // transactions its snapshot shows; the stream's changes of transactions it
@@ -152,10 +168,31 @@ func (s *Source) streamedTo() pglogrepl.LSN {
 // observe hands a change to the waiting chunk's window when the chunk's
 // read did not see its transaction.
 func (s *Source) observe(ev *cdc.Event) {
-	if s.inc == nil || s.inc.chunk == nil || s.inc.chunk.snap.visible(s.stream.tx.xid) {
+	if s.inc == nil {
+		return
+	}
+	if cur := s.inc.progress.Current(); cur != nil && ev.Table.ID == cur.Table {
+		if len(s.inc.recent) == maxRecent {
+			s.inc.recent = s.inc.recent[1:]
+		}
+		s.inc.recent = append(s.inc.recent, streamed{s.stream.tx.xid, ev})
+	}
+	if s.inc.chunk == nil || s.inc.chunk.snap.visible(s.stream.tx.xid) {
 		return
 	}
 	s.inc.chunk.window.Observe(ev)
+}
+
+// catchUp applies to a new chunk's window the changes the stream yielded
+// since the previous read began from transactions the new read did not
+// see, then forgets them.
+func (s *Source) catchUp(c *chunk) {
+	for _, r := range s.inc.recent {
+		if !c.snap.visible(r.xid) {
+			c.window.Observe(r.ev)
+		}
+	}
+	s.inc.recent = s.inc.recent[:0]
 }
 
 // emitChunk queues the chunk's rows left in its window as reads, then a
@@ -225,6 +262,7 @@ func (s *Source) readChunk(ctx context.Context) error {
 			"table", cur.Table.String(), "fix", "set source.key_columns for it to read it in chunks")
 	}
 	c.window = incremental.NewWindow(rs.table, rows)
+	s.catchUp(c)
 	s.inc.chunk = c
 	return nil
 }

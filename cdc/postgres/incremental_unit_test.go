@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/fluxo-cdc/fluxo/cdc"
+	"github.com/fluxo-cdc/fluxo/cdc/incremental"
 )
 
 // TestSnapshotVisibility: a chunk's read saw the transactions before xmin,
@@ -55,5 +56,36 @@ func TestChunkQueryPostgres(t *testing.T) {
 	rs.table.Key = nil
 	if q, _ := chunkQuery(rs, nil, 50); q != `SELECT "a", "b", "c" FROM "public"."t"` {
 		t.Errorf("keyless: %s", q)
+	}
+}
+
+// TestCatchUp: a change streamed just before a chunk's read, from a
+// transaction the read's snapshot still shows in progress, replaces the
+// chunk's row; one from a transaction the read saw does not.
+func TestCatchUp(t *testing.T) {
+	table := &cdc.Table{ID: cdc.TableID{Schema: "public", Name: "t"},
+		Columns: []cdc.Column{{Name: "id"}, {Name: "v"}}, Key: []int{0}}
+	s := &Source{inc: &incState{progress: (*incremental.Progress)(nil).With(table.ID)}}
+	update := func(xid uint32, id int64) {
+		s.stream.tx.xid = xid
+		s.observe(&cdc.Event{Op: cdc.OpUpdate, Table: table, After: []any{id, "new"}})
+	}
+	update(5, 1) // committed and visible to the read
+	update(7, 2) // committed, streamed, but still in the read's xip
+	snap, err := parseSnapshot("6:8:7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &chunk{snap: snap, window: incremental.NewWindow(table, [][]any{{int64(1), "a"}, {int64(2), "b"}, {int64(3), "c"}})}
+	s.catchUp(c)
+	var left []any
+	for _, r := range c.window.Rows() {
+		left = append(left, r[0])
+	}
+	if fmt.Sprint(left) != "[1 3]" {
+		t.Errorf("rows left %v, want [1 3]", left)
+	}
+	if len(s.inc.recent) != 0 {
+		t.Errorf("%d changes kept after the catch-up", len(s.inc.recent))
 	}
 }
