@@ -111,6 +111,7 @@ var cases = []testCase{
 	{"table added at a restart", testAddedTable},
 	{"added table with a composite text key, in small chunks", testAddedTableChunks},
 	{"added table altered between chunks", testAddedTableAltered},
+	{"added table with a uuid key, in small chunks", testAddedTableUUID},
 }
 
 // RunSource runs every case of the contract as a subtest of t, each with a
