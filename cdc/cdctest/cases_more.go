@@ -187,17 +187,8 @@ func testEndOfStream(t *testing.T, e env) {
 // position with the table included (reads marked incremental, in key
 // order, then a commit), and then streamed.
 func testAddedTable(t *testing.T, e env) {
-	if e.limits.NoAddedTableSnapshot {
-		t.Skip("this source does not snapshot a table added to the capture yet")
-	}
-	setup(t, e, createTable("t1"), createTable("t2"),
+	s := restartWithTable(t, e, 0, createTable("t2"),
 		"INSERT INTO t2 VALUES (3, 'c')", "INSERT INTO t2 VALUES (1, 'a')", "INSERT INTO t2 VALUES (2, 'b')")
-	s := open(t, e, OpenOptions{Snapshot: cdc.SnapshotNever, Tables: []string{markTable, "t1"}})
-	s.ready(e)
-	e.Exec(t, "INSERT INTO t1 VALUES (1, 'x')")
-	cp := position(t, s.tx().commit)
-	s.close()
-	s = open(t, e, OpenOptions{Snapshot: cdc.SnapshotInitial, Checkpoint: cp})
 	reads := s.tx()
 	checkEvents(t, e, reads.events, []want{
 		{op: cdc.OpRead, table: "t2", after: []any{1, "a"}},
@@ -218,31 +209,14 @@ func testAddedTable(t *testing.T, e env) {
 // the chunks' key comparisons agree with the server's key order (its
 // collation included).
 func testAddedTableChunks(t *testing.T, e env) {
-	if e.limits.NoAddedTableSnapshot {
-		t.Skip("this source does not snapshot a table added to the capture yet")
-	}
 	rows := [][]any{{"", -1, "e"}, {"a", 0, "x"}, {"a", -7, "y"}, {"a b", 3, "z"}, {"ab", 1, "w"},
 		{"b", 2147483647, "v"}, {"b", -2147483648, "u"}, {"z", 5, "t"}, {"éa", 1, "s"}}
-	stmts := []string{createTable("t1"), "CREATE TABLE ck (a VARCHAR(20), b INT, v VARCHAR(40), PRIMARY KEY (a, b))"}
+	stmts := []string{"CREATE TABLE ck (a VARCHAR(20), b INT, v VARCHAR(40), PRIMARY KEY (a, b))"}
 	for _, r := range rows {
 		stmts = append(stmts, fmt.Sprintf("INSERT INTO ck VALUES ('%s', %d, '%s')", r[0], r[1], r[2]))
 	}
-	setup(t, e, stmts...)
-	s := open(t, e, OpenOptions{Snapshot: cdc.SnapshotNever, Tables: []string{markTable, "t1"}})
-	s.ready(e)
-	e.Exec(t, "INSERT INTO t1 VALUES (1, 'x')")
-	cp := position(t, s.tx().commit)
-	s.close()
-	s = open(t, e, OpenOptions{Snapshot: cdc.SnapshotInitial, Checkpoint: cp, ChunkRows: 2})
-	seen := map[string]int{}
-	for len(seen) < len(rows) {
-		for _, ev := range s.tx().events {
-			if ev.Op != cdc.OpRead || ev.Table.ID != e.Table("ck") {
-				t.Fatalf("during the snapshot: %s", describe(cdc.Message{Event: ev}))
-			}
-			seen[fmt.Sprint(norm(ev.After[0]), norm(ev.After[1]), norm(ev.After[2]))]++
-		}
-	}
+	s := restartWithTable(t, e, 2, stmts...)
+	seen := readsOnce(t, e, s, "ck", len(rows), func(r []any) string { return fmt.Sprint(norm(r[0]), norm(r[1]), norm(r[2])) })
 	for _, r := range rows {
 		if k := fmt.Sprint(norm(r[0]), norm(r[1]), norm(r[2])); seen[k] != 1 {
 			t.Errorf("row %v read %d times, want once", r, seen[k])
@@ -256,20 +230,11 @@ func testAddedTableChunks(t *testing.T, e env) {
 // incremental snapshot is read on with its new schema: the chunks after
 // the ALTER carry the new column, and no row is lost or read twice.
 func testAddedTableAltered(t *testing.T, e env) {
-	if e.limits.NoAddedTableSnapshot {
-		t.Skip("this source does not snapshot a table added to the capture yet")
-	}
-	stmts := []string{createTable("t1"), createTable("t2")}
+	stmts := []string{createTable("t2")}
 	for id := 1; id <= 6; id++ {
 		stmts = append(stmts, fmt.Sprintf("INSERT INTO t2 VALUES (%d, 'r%d')", id, id))
 	}
-	setup(t, e, stmts...)
-	s := open(t, e, OpenOptions{Snapshot: cdc.SnapshotNever, Tables: []string{markTable, "t1"}})
-	s.ready(e)
-	e.Exec(t, "INSERT INTO t1 VALUES (1, 'x')")
-	cp := position(t, s.tx().commit)
-	s.close()
-	s = open(t, e, OpenOptions{Snapshot: cdc.SnapshotInitial, Checkpoint: cp, ChunkRows: 2})
+	s := restartWithTable(t, e, 2, stmts...)
 	checkEvents(t, e, s.tx().events, []want{
 		{op: cdc.OpRead, table: "t2", after: []any{1, "r1"}},
 		{op: cdc.OpRead, table: "t2", after: []any{2, "r2"}},
@@ -296,36 +261,54 @@ func testAddedTableAltered(t *testing.T, e env) {
 // PostgreSQL's uuid types order differently from the text) is read in
 // chunks of 2, each row exactly once.
 func testAddedTableUUID(t *testing.T, e env) {
-	if e.limits.NoAddedTableSnapshot {
-		t.Skip("this source does not snapshot a table added to the capture yet")
-	}
 	ids := []string{"00000000-0000-0000-0000-000000000001", "ffffffff-0000-0000-0000-000000000000",
 		"0b1e7c1c-5a1e-4f5e-9b1a-3c2d1e0f9a8b", "80000000-0000-0000-0000-000000000000",
 		"7fffffff-ffff-ffff-ffff-ffffffffffff", "12345678-9abc-4ef0-9234-56789abcdef0", "00000000-0000-0000-ffff-000000000000"}
-	stmts := []string{createTable("t1"), "CREATE TABLE ku (id UUID PRIMARY KEY, v VARCHAR(40))"}
+	stmts := []string{"CREATE TABLE ku (id UUID PRIMARY KEY, v VARCHAR(40))"}
 	for i, id := range ids {
 		stmts = append(stmts, fmt.Sprintf("INSERT INTO ku VALUES ('%s', 'r%d')", id, i))
 	}
-	setup(t, e, stmts...)
-	s := open(t, e, OpenOptions{Snapshot: cdc.SnapshotNever, Tables: []string{markTable, "t1"}})
-	s.ready(e)
-	e.Exec(t, "INSERT INTO t1 VALUES (1, 'x')")
-	cp := position(t, s.tx().commit)
-	s.close()
-	s = open(t, e, OpenOptions{Snapshot: cdc.SnapshotInitial, Checkpoint: cp, ChunkRows: 2})
-	seen := map[string]int{}
-	for n := 0; n < len(ids); {
-		for _, ev := range s.tx().events {
-			if ev.Op != cdc.OpRead || ev.Table.ID != e.Table("ku") {
-				t.Fatalf("during the snapshot: %s", describe(cdc.Message{Event: ev}))
-			}
-			seen[fmt.Sprint(ev.After[0])]++
-			n++
-		}
-	}
+	s := restartWithTable(t, e, 2, stmts...)
+	seen := readsOnce(t, e, s, "ku", len(ids), func(r []any) string { return fmt.Sprint(r[0]) })
 	for _, id := range ids {
 		if seen[id] != 1 {
 			t.Errorf("uuid %s read %d times, want once (reads: %v)", id, seen[id], seen)
 		}
 	}
+}
+
+// restartWithTable is the start of the added-table cases: it creates t1
+// and what stmts make, streams t1 alone up to a checkpoint, then reopens
+// the source from it capturing every table, in chunks of chunkRows (0: the
+// source's default). A source whose Limits say it does not snapshot added
+// tables skips the case.
+func restartWithTable(t *testing.T, e env, chunkRows int, stmts ...string) *stream {
+	t.Helper()
+	if e.limits.NoAddedTableSnapshot {
+		t.Skip("this source does not snapshot a table added to the capture yet")
+	}
+	setup(t, e, append([]string{createTable("t1")}, stmts...)...)
+	s := open(t, e, OpenOptions{Snapshot: cdc.SnapshotNever, Tables: []string{markTable, "t1"}})
+	s.ready(e)
+	e.Exec(t, "INSERT INTO t1 VALUES (1, 'x')")
+	cp := position(t, s.tx().commit)
+	s.close()
+	return open(t, e, OpenOptions{Snapshot: cdc.SnapshotInitial, Checkpoint: cp, ChunkRows: chunkRows})
+}
+
+// readsOnce reads the snapshot of table until n rows came, failing t on
+// anything but its reads, and counts the rows by key(row).
+func readsOnce(t *testing.T, e env, s *stream, table string, n int, key func(row []any) string) map[string]int {
+	t.Helper()
+	seen := map[string]int{}
+	for got := 0; got < n; {
+		for _, ev := range s.tx().events {
+			if ev.Op != cdc.OpRead || ev.Table.ID != e.Table(table) {
+				t.Fatalf("during the snapshot: %s", describe(cdc.Message{Event: ev}))
+			}
+			seen[key(ev.After)]++
+			got++
+		}
+	}
+	return seen
 }

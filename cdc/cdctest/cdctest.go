@@ -10,6 +10,8 @@
 package cdctest
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/fluxo-cdc/fluxo/cdc"
@@ -123,4 +125,18 @@ func RunSource(t *testing.T, h Harness) {
 			c.run(t, env{Fixture: h.Fixture(t), limits: limits})
 		})
 	}
+}
+
+// FixtureName is a name for a harness's fixture n of the test called
+// testName that every server takes for a database, schema or slot: lower
+// case letters, digits and underscores, at most 60 bytes.
+func FixtureName(n int, testName string) string {
+	s := fmt.Sprintf("c%d_%s", n, strings.ToLower(testName))
+	s = strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '_'
+	}, s)
+	return s[:min(len(s), 60)]
 }

@@ -2,11 +2,9 @@ package mysql_test
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"path"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -43,22 +41,10 @@ func (h *harness) Fixture(t *testing.T) cdctest.Fixture {
 		t.Skip("BUG: " + bug)
 	}
 	h.n++
-	f := &fixture{m: h.m, db: fixtureName(h.n, t.Name()), serverID: uint32(9000 + h.n)}
+	f := &fixture{m: h.m, db: cdctest.FixtureName(h.n, t.Name()), serverID: uint32(9000 + h.n)}
 	f.exec(t, "", "CREATE DATABASE `"+f.db+"`")
 	t.Cleanup(func() { f.exec(t, "", "DROP DATABASE IF EXISTS `"+f.db+"`") })
 	return f
-}
-
-// fixtureName is a database name for fixture n of the test called name.
-func fixtureName(n int, name string) string {
-	s := fmt.Sprintf("c%d_%s", n, strings.ToLower(name))
-	s = strings.Map(func(r rune) rune {
-		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
-			return r
-		}
-		return '_'
-	}, s)
-	return s[:min(len(s), 60)]
 }
 
 // fixture is one database of the harness's server.

@@ -2,10 +2,8 @@ package postgres_test
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -43,23 +41,10 @@ func (h *harness) Limits() cdctest.Limits {
 // Fixture implements cdctest.Harness.
 func (h *harness) Fixture(t *testing.T) cdctest.Fixture {
 	h.n++
-	f := &fixture{dsn: h.dsn, name: fixtureName(h.n, t.Name())}
+	f := &fixture{dsn: h.dsn, name: cdctest.FixtureName(h.n, t.Name())}
 	f.exec(t, "CREATE SCHEMA "+f.name)
 	t.Cleanup(func() { f.drop(t) })
 	return f
-}
-
-// fixtureName is a schema (and slot) name for fixture n of the test called
-// name.
-func fixtureName(n int, name string) string {
-	s := fmt.Sprintf("c%d_%s", n, strings.ToLower(name))
-	s = strings.Map(func(r rune) rune {
-		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
-			return r
-		}
-		return '_'
-	}, s)
-	return s[:min(len(s), 60)]
 }
 
 // fixture is one schema of the harness's database; its slot and

@@ -306,19 +306,23 @@ func readChunkRows(ctx context.Context, conn *pgx.Conn, rs *relState, after []an
 	}
 	c := &chunk{snap: snap}
 	q, args := chunkQuery(rs, after, n)
-	keyCols := keyRelColumns(rs)
+	sel := selected(rs)
+	keyAt := make([]int, len(rs.table.Key)) // position of each key column in a row of sel
+	for k, j := range keyRelColumns(rs) {
+		keyAt[k] = slices.Index(sel, j)
+	}
 	var rows [][]any
 	rr := conn.PgConn().ExecParams(ctx, q, args, nil, nil, []int16{0})
 	for rr.NextRow() {
-		row, err := decodeRow(rs, rr.Values())
+		row, err := decodeRow(rs, sel, rr.Values())
 		if err != nil {
 			rr.Close()
 			return nil, nil, err
 		}
 		rows = append(rows, row)
 		c.last = c.last[:0]
-		for _, j := range keyCols {
-			c.last = append(c.last, string(rr.Values()[selectIndex(rs, j)]))
+		for _, i := range keyAt { // copied: the row's buffers are reused
+			c.last = append(c.last, string(rr.Values()[i]))
 		}
 	}
 	if _, err := rr.Close(); err != nil {
@@ -346,9 +350,6 @@ func selected(rs *relState) []int {
 	return out
 }
 
-// selectIndex is the position of relation column j among selected(rs).
-func selectIndex(rs *relState, j int) int { return slices.Index(selected(rs), j) }
-
 // keyRelColumns are the relation column indexes of the key, in key order.
 func keyRelColumns(rs *relState) []int {
 	out := make([]int, len(rs.table.Key))
@@ -358,10 +359,11 @@ func keyRelColumns(rs *relState) []int {
 	return out
 }
 
-// decodeRow decodes one text-format row of selected(rs) into a captured row.
-func decodeRow(rs *relState, values [][]byte) ([]any, error) {
+// decodeRow decodes one text-format row of the relation columns sel
+// (selected(rs)) into a captured row.
+func decodeRow(rs *relState, sel []int, values [][]byte) ([]any, error) {
 	row := make([]any, len(rs.table.Columns))
-	for i, j := range selected(rs) {
+	for i, j := range sel {
 		if values[i] == nil {
 			continue
 		}
