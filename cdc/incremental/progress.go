@@ -71,3 +71,26 @@ func (p *Progress) Keep(keep func(cdc.TableID) bool) *Progress {
 func (p *Progress) Has(id cdc.TableID) bool {
 	return p != nil && slices.ContainsFunc(p.Tables, func(c Cursor) bool { return c.Table == id })
 }
+
+// DefaultChunkRows is the chunk size of incremental snapshots when the
+// config sets none (snapshot.chunk_rows).
+const DefaultChunkRows = 8192
+
+// Plan returns the work of a stream resuming from a position whose
+// progress was p and which covered the tables covered, now that it
+// captures the tables captured: the tables no longer captured leave the
+// queue, and the captured ones neither covered nor queued (added to
+// source.tables) are queued when snapshot is set. added lists those new
+// tables, queued or not.
+func (p *Progress) Plan(captured, covered []cdc.TableID, snapshot bool) (next *Progress, added []cdc.TableID) {
+	next = p.Keep(func(id cdc.TableID) bool { return slices.Contains(captured, id) })
+	for _, id := range captured {
+		if !slices.Contains(covered, id) && !next.Has(id) {
+			added = append(added, id)
+		}
+	}
+	if snapshot {
+		next = next.With(added...)
+	}
+	return next, added
+}

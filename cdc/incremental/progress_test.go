@@ -44,3 +44,19 @@ func TestProgress(t *testing.T) {
 		t.Errorf("current %+v; r has c %v; s has a %v", cur, r.Has(c), s.Has(a))
 	}
 }
+
+// TestPlan: at a restart, tables no longer captured leave the queue and
+// captured tables the checkpoint neither covered nor queued are added, and
+// queued only when snapshots are on.
+func TestPlan(t *testing.T) {
+	a, b, c, d := cdc.TableID{Schema: "s", Name: "a"}, cdc.TableID{Schema: "s", Name: "b"}, cdc.TableID{Schema: "s", Name: "c"}, cdc.TableID{Schema: "s", Name: "d"}
+	queued := (*Progress)(nil).With(b, d) // b being read; d was removed from source.tables since
+	next, added := queued.Plan([]cdc.TableID{a, b, c}, []cdc.TableID{a}, true)
+	if fmt.Sprint(added) != fmt.Sprint([]cdc.TableID{c}) || !next.Has(b) || !next.Has(c) || next.Has(d) || next.Has(a) {
+		t.Errorf("added %v, queue %+v", added, next.Tables)
+	}
+	next, added = queued.Plan([]cdc.TableID{a, b, c}, []cdc.TableID{a}, false)
+	if len(added) != 1 || next.Has(c) || !next.Has(b) {
+		t.Errorf("snapshots off: added %v, queue %+v", added, next.Tables)
+	}
+}

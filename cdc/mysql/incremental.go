@@ -17,10 +17,6 @@ import (
 	"github.com/fluxo-cdc/fluxo/cdc/incremental"
 )
 
-// DefaultChunkRows is the incremental snapshot's chunk size when
-// Options.ChunkRows is 0 (snapshot.chunk_rows).
-const DefaultChunkRows = 8192
-
 // incState is the incremental snapshot of a streaming source: the work left
 // and the chunk waiting for the stream to reach its high watermark.
 type incState struct {
@@ -81,21 +77,8 @@ func (s *Source) planIncremental(p *Position) error {
 			covered = append(covered, id)
 		}
 	}
-	progress := p.incremental.Keep(func(id cdc.TableID) bool { return slices.Contains(ids, id) })
-	var added []cdc.TableID
-	for _, id := range ids {
-		if !slices.Contains(covered, id) && !progress.Has(id) {
-			added = append(added, id)
-		}
-	}
-	if len(added) > 0 {
-		if s.opts.Snapshot == cdc.SnapshotNever {
-			s.log.Info("tables added to source.tables are streamed without a snapshot (snapshot.mode never)", "tables", fmt.Sprint(added))
-		} else {
-			s.log.Info("tables added to source.tables: snapshotting them incrementally while streaming", "tables", fmt.Sprint(added))
-			progress = progress.With(added...)
-		}
-	}
+	progress, added := p.incremental.Plan(ids, covered, s.opts.Snapshot != cdc.SnapshotNever)
+	s.logAdded(added)
 	if progress.Pending() {
 		s.inc = &incState{progress: progress}
 		c := progress.Current()
@@ -247,7 +230,7 @@ func (s *Source) chunkRows() int {
 	if s.opts.ChunkRows > 0 {
 		return s.opts.ChunkRows
 	}
-	return DefaultChunkRows
+	return incremental.DefaultChunkRows
 }
 
 // chunkTable describes a table for a chunk read from information_schema
@@ -396,4 +379,15 @@ func bindable(v any) any {
 		return slices.Clone(x)
 	}
 	return v
+}
+
+// logAdded says what becomes of the tables added to source.tables.
+func (s *Source) logAdded(added []cdc.TableID) {
+	switch {
+	case len(added) == 0:
+	case s.opts.Snapshot == cdc.SnapshotNever:
+		s.log.Info("tables added to source.tables are streamed without a snapshot (snapshot.mode never)", "tables", fmt.Sprint(added))
+	default:
+		s.log.Info("tables added to source.tables: snapshotting them incrementally while streaming", "tables", fmt.Sprint(added))
+	}
 }

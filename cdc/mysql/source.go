@@ -35,7 +35,7 @@ type Options struct {
 	// the connection is lost, Up once it is back (nil: not reported).
 	Health cdc.Health
 	// ChunkRows is the incremental snapshot's chunk size (0:
-	// DefaultChunkRows).
+	// incremental.DefaultChunkRows).
 	ChunkRows int
 }
 

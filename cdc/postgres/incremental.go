@@ -17,10 +17,6 @@ import (
 	"github.com/fluxo-cdc/fluxo/cdc/incremental"
 )
 
-// DefaultChunkRows is the incremental snapshot's chunk size when
-// Options.ChunkRows is 0 (snapshot.chunk_rows).
-const DefaultChunkRows = 8192
-
 // incState is the incremental snapshot of a streaming source: the work left
 // and the chunk waiting for the stream to pass its high watermark.
 type incState struct {
@@ -103,20 +99,16 @@ func parseSnapshot(s string) (xidSnapshot, error) {
 // cover (added to source.tables) for an incremental snapshot, and drops
 // from the queue the tables no longer captured.
 func (s *Source) planIncremental(cp *Position, ids []cdc.TableID) {
-	progress := cp.incremental.Keep(func(id cdc.TableID) bool { return slices.Contains(ids, id) })
-	var added []cdc.TableID
-	for _, id := range ids {
-		covered := cp.versions[id.String()] > 0 || slices.Contains(cp.captured, id)
-		if !covered && !progress.Has(id) {
-			added = append(added, id)
+	covered := cp.captured
+	if covered == nil { // a checkpoint older than the list: the tables it has schemas of stand in
+		for _, id := range ids {
+			if cp.versions[id.String()] > 0 {
+				covered = append(covered, id)
+			}
 		}
 	}
-	if len(added) > 0 && s.opts.Snapshot == cdc.SnapshotNever {
-		s.log.Info("tables added to source.tables are streamed without a snapshot (snapshot.mode never)", "tables", fmt.Sprint(added))
-	} else if len(added) > 0 {
-		s.log.Info("tables added to source.tables: snapshotting them incrementally while streaming", "tables", fmt.Sprint(added))
-		progress = progress.With(added...)
-	}
+	progress, added := cp.incremental.Plan(ids, covered, s.opts.Snapshot != cdc.SnapshotNever)
+	s.logAdded(added)
 	if progress.Pending() {
 		s.inc = &incState{progress: progress}
 		c := progress.Current()
@@ -271,7 +263,7 @@ func (s *Source) chunkRows() int {
 	if s.opts.ChunkRows > 0 {
 		return s.opts.ChunkRows
 	}
-	return DefaultChunkRows
+	return incremental.DefaultChunkRows
 }
 
 // chunkRelation describes the table for a chunk read from the catalog,
@@ -402,4 +394,15 @@ func chunkQuery(rs *relState, after []any, n int) (string, [][]byte) {
 		}
 	}
 	return q + " ORDER BY " + strings.Join(keys, ", ") + " LIMIT " + strconv.Itoa(n), args
+}
+
+// logAdded says what becomes of the tables added to source.tables.
+func (s *Source) logAdded(added []cdc.TableID) {
+	switch {
+	case len(added) == 0:
+	case s.opts.Snapshot == cdc.SnapshotNever:
+		s.log.Info("tables added to source.tables are streamed without a snapshot (snapshot.mode never)", "tables", fmt.Sprint(added))
+	default:
+		s.log.Info("tables added to source.tables: snapshotting them incrementally while streaming", "tables", fmt.Sprint(added))
+	}
 }

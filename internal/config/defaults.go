@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/fluxo-cdc/fluxo/cdc"
+	"github.com/fluxo-cdc/fluxo/cdc/incremental"
 )
 
 // Default values that do not depend on the name.
@@ -13,7 +14,7 @@ const (
 	DefaultCheckpointStore    = "file"
 	DefaultSnapshotMode       = "initial"
 	DefaultBronzeURL          = "file://./bronze"
-	DefaultChunkRows          = 8192
+	DefaultChunkRows          = incremental.DefaultChunkRows
 	DefaultBronzeFormat       = "avro"
 	DefaultBronzeCompression  = "snappy"
 	DefaultBronzeParallelism  = 4
