@@ -17,7 +17,8 @@ import (
 // TestIncrementalAddedTable: a table added to source.tables of a running
 // stream is snapshotted at the next start, in chunks, while a writer
 // changes it and while fluxo is killed (kill -9) in the middle of the
-// chunks. The topic then replays to the table; every row came as an
+// chunks (each kill waits for a checkpoint showing chunks done since the
+// last). The topic then replays to the table; every row came as an
 // incremental read; and each run after a kill read only keys after the
 // checkpointed cursor (it resumed, it did not start the table over).
 func TestIncrementalAddedTable(t *testing.T) {
@@ -36,7 +37,7 @@ func testIncrementalAddedTable(t *testing.T, e *env) {
 	}
 
 	// A stream of kv alone, stopped cleanly: its checkpoint covers kv only.
-	cfg := e.config("snapshot:\n  chunk_rows: 20\n")
+	cfg := e.config("snapshot:\n  chunk_rows: 10\n")
 	only := *cfg
 	only.Source.Tables = []string{schema + ".kv"}
 	s := e.startStream(&only)
@@ -57,12 +58,21 @@ func testIncrementalAddedTable(t *testing.T, e *env) {
 	w := e.startPacedWriter("late", 5, 2*time.Millisecond)
 	rng := newRand(t)
 	var cuts []cut
+	done := 0 // rows the checkpoint had when fluxo was last killed
 	for range 3 {
 		cmd := e.fluxoProcess(bin, cfgPath)
-		time.Sleep(time.Duration(1200+rng.IntN(1000)) * time.Millisecond)
+		// Kill once a checkpoint shows chunks done since the last kill (the
+		// snapshot is then under way), after a random extra delay.
+		e.waitSnapshotPast(cfg, done)
+		time.Sleep(time.Duration(rng.IntN(300)) * time.Millisecond)
 		cmd.Process.Signal(syscall.SIGKILL)
 		cmd.Wait()
-		cuts = append(cuts, e.cutAt(cfg, "late"))
+		c := e.cutAt(cfg, "late")
+		cuts = append(cuts, c)
+		if c.cursor == nil {
+			break // the snapshot ended before the kill
+		}
+		done = int(c.cursor.Rows)
 	}
 	cmd := e.fluxoProcess(bin, cfgPath)
 	time.Sleep(time.Second)
@@ -94,6 +104,23 @@ func (e *env) cutAt(cfg *config.Config, table string) cut {
 		c.cursor = e.incrementalProgress(cp.Position).Current()
 	}
 	return c
+}
+
+// waitSnapshotPast waits until cfg's checkpoint shows the incremental
+// snapshot past rows rows (or over), failing after a minute.
+func (e *env) waitSnapshotPast(cfg *config.Config, rows int) {
+	e.t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		if cp := e.checkpointOf(cfg); cp != nil {
+			c := e.incrementalProgress(cp.Position).Current()
+			if c == nil && rows > 0 || c != nil && c.Rows > int64(rows) {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	e.t.Fatalf("no checkpoint shows the snapshot past %d rows after a minute", rows)
 }
 
 // incrementalProgress is the incremental snapshot's progress at a
