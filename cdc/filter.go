@@ -4,12 +4,18 @@ import "fmt"
 
 // Snapshot modes (SPEC §6).
 const (
-	// SnapshotInitial snapshots on first start, then streams.
+	// SnapshotInitial snapshots every captured table incrementally on
+	// first start, in chunks interleaved with the stream, which starts at
+	// once.
 	SnapshotInitial = "initial"
 	// SnapshotNever streams from the current position.
 	SnapshotNever = "never"
-	// SnapshotInitialOnly snapshots, then ends the stream.
+	// SnapshotInitialOnly snapshots incrementally, as SnapshotInitial does,
+	// then ends the stream once every table is read.
 	SnapshotInitialOnly = "initial_only"
+	// SnapshotInitialConsistent reads every captured table at one cut
+	// point (one consistent read) on first start, then streams from there.
+	SnapshotInitialConsistent = "initial_consistent"
 )
 
 // Filter selects the captured tables, columns and keys.

@@ -1,8 +1,6 @@
 package cdctest
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -28,14 +26,14 @@ type row struct {
 
 func (r row) sql() string { return strconv.FormatInt(r.id, 10) + ", '" + r.v + "'" }
 
-// testSnapshotHandoff: snapshot mode initial yields each existing row
-// once as a read, then a Commit, then what was written after the snapshot
-// began as creates: every row exactly once. Resuming from the snapshot's
-// Commit reads nothing of the snapshot again.
+// testSnapshotHandoff: snapshot mode initial_consistent yields each
+// existing row once as a read, then a Commit, then what was written after
+// the snapshot began as creates: every row exactly once. Resuming from the
+// snapshot's Commit reads nothing of the snapshot again.
 func testSnapshotHandoff(t *testing.T, e env) {
 	before := []row{{1, "a"}, {2, "b"}, {3, "c"}}
 	setup(t, e, append([]string{createTable("t")}, inserts("t", before...)...)...)
-	s := open(t, e, OpenOptions{Snapshot: cdc.SnapshotInitial})
+	s := open(t, e, OpenOptions{Snapshot: cdc.SnapshotInitialConsistent})
 	e.Exec(t, inserts("t", row{4, "d"})...) // after Open: the stream's, not the snapshot's
 	snap := s.tx()
 	checkSnapshot(t, e, snap.events, before)
@@ -47,7 +45,7 @@ func testSnapshotHandoff(t *testing.T, e env) {
 	}
 	checkEvents(t, e, eventsOf(s.mark(e)), after)
 	s.close()
-	s = open(t, e, OpenOptions{Snapshot: cdc.SnapshotInitial, Checkpoint: position(t, snap.commit)})
+	s = open(t, e, OpenOptions{Snapshot: cdc.SnapshotInitialConsistent, Checkpoint: position(t, snap.commit)})
 	checkEvents(t, e, s.tx().events, after[:1])
 	checkEvents(t, e, s.tx().events, after[1:])
 }
@@ -161,24 +159,6 @@ func checkTxs(t *testing.T, e env, got []txn, want [][]want) {
 	}
 	for i := range want {
 		checkEvents(t, e, got[i].events, want[i])
-	}
-}
-
-// testEndOfStream: snapshot mode initial_only yields the snapshot and its
-// Commit, then ends with cdc.ErrEndOfStream.
-func testEndOfStream(t *testing.T, e env) {
-	rows := []row{{1, "a"}, {2, "b"}}
-	setup(t, e, append([]string{createTable("t")}, inserts("t", rows...)...)...)
-	s := open(t, e, OpenOptions{Snapshot: cdc.SnapshotInitialOnly})
-	e.Exec(t, inserts("t", row{3, "c"})...) // after the snapshot: never yielded
-	snap := s.tx()
-	checkSnapshot(t, e, snap.events, rows)
-	checkSaveNow(t, snap)
-	ctx, cancel := context.WithTimeout(context.Background(), nextTimeout)
-	defer cancel()
-	m, err := s.src.Next(ctx)
-	if !errors.Is(err, cdc.ErrEndOfStream) {
-		t.Fatalf("after the snapshot's Commit, Next = %s, %v; want cdc.ErrEndOfStream", describe(m), err)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/fluxo-cdc/fluxo/cdc"
+	"github.com/fluxo-cdc/fluxo/cdc/incremental"
 )
 
 // Harness gives the suite a real server for one kind of source.
@@ -45,8 +46,8 @@ type Fixture interface {
 
 // OpenOptions are the options of one Fixture.Open.
 type OpenOptions struct {
-	// Snapshot is cdc.SnapshotInitial, cdc.SnapshotNever or
-	// cdc.SnapshotInitialOnly; it applies to a first start.
+	// Snapshot is a snapshot mode (cdc.SnapshotInitial, ...); it applies
+	// to a first start.
 	Snapshot string
 	// Checkpoint is a position the source yielded, as MarshalBinary
 	// encoded it, or nil for a first start.
@@ -58,6 +59,8 @@ type OpenOptions struct {
 	// ChunkRows is the incremental snapshot's chunk size (0: the source's
 	// default).
 	ChunkRows int
+	// Snapshots takes on-demand snapshot requests (nil: none).
+	Snapshots *incremental.Control
 }
 
 // Limits says where a source, by design, reports less than the full
@@ -104,11 +107,13 @@ var cases = []testCase{
 	{"transaction then commit", testTransaction},
 	{"resume from a marshalled position", testResume},
 	{"ack as documented", testAck},
-	{"snapshot to stream handoff", testSnapshotHandoff},
+	{"consistent snapshot to stream handoff", testSnapshotHandoff},
 	{"schema change mid-stream", testSchemaChange},
 	{"truncate", testTruncate},
 	{"truncate of a table unchanged since open", testTruncateUnchanged},
-	{"end of stream", testEndOfStream},
+	{"end of stream (initial_only)", testEndOfStream},
+	{"incremental initial snapshot", testSnapshotInitial},
+	{"on-demand snapshot of a streaming table, resumed", testOnDemand},
 	{"close twice", testCloseTwice},
 	{"table added at a restart", testAddedTable},
 	{"added table with a composite text key, in small chunks", testAddedTableChunks},

@@ -22,6 +22,9 @@ type Cursor struct {
 	// chunks were read.
 	Rows   int64 `json:"rows"`
 	Chunks int64 `json:"chunks"`
+	// Estimate is the table's row count as the server estimated it when
+	// the first chunk was read (0: unknown).
+	Estimate int64 `json:"estimate,omitempty"`
 }
 
 // Value is one key value in a form that survives JSON with its Go type (a

@@ -38,6 +38,38 @@ func (p *Progress) Advance(last []Value, rows int, done bool) *Progress {
 	return n
 }
 
+// Estimated returns the progress with the current table's row estimate
+// set to rows.
+func (p *Progress) Estimated(rows int64) *Progress {
+	n := &Progress{Tables: slices.Clone(p.Tables)}
+	n.Tables[0].Estimate = rows
+	return n
+}
+
+// TableReport is one table of an incremental snapshot under way, as fluxo
+// status and GET /snapshot show it.
+type TableReport struct {
+	Table    string `json:"table"`
+	RowsDone int64  `json:"rows_done"`
+	// Estimate is the server's estimate of the table's rows (0: unknown
+	// yet).
+	Estimate int64 `json:"rows_estimated,omitempty"`
+	Chunks   int64 `json:"chunks"`
+	Reading  bool  `json:"reading"` // false: queued behind the first
+}
+
+// Report lists the tables left, the one being read first.
+func (p *Progress) Report() []TableReport {
+	if !p.Pending() {
+		return nil
+	}
+	out := make([]TableReport, len(p.Tables))
+	for i, c := range p.Tables {
+		out[i] = TableReport{Table: c.Table.String(), RowsDone: c.Rows, Estimate: c.Estimate, Chunks: c.Chunks, Reading: i == 0}
+	}
+	return out
+}
+
 // With returns the progress with the tables of ids that it does not list
 // yet added at the end.
 func (p *Progress) With(ids ...cdc.TableID) *Progress {

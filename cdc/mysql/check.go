@@ -257,18 +257,19 @@ func (p *preflight) reload() {
 	}
 	sql := "GRANT RELOAD ON *.* TO " + p.account + ";"
 	if p.si.flavor == gomysql.MySQLFlavor && p.snapshotDue() {
-		p.add("source.reload", cdc.CheckFail, "the user lacks RELOAD: the initial snapshot takes a brief global read lock (FLUSH TABLES WITH READ LOCK) to read its binlog position",
-			"run "+sql+" (or set snapshot.mode: never)", sql)
+		p.add("source.reload", cdc.CheckFail, "the user lacks RELOAD: the consistent snapshot takes a brief global read lock (FLUSH TABLES WITH READ LOCK) to read its binlog position",
+			"run "+sql+" (or set snapshot.mode: initial, whose incremental snapshot takes no lock)", sql)
 		return
 	}
 	p.add("source.reload", cdc.CheckWarn, "the user lacks RELOAD: fluxo fullload then reads each table in its own snapshot (per-table consistency, one chunk per table)",
 		"run "+sql+" for one consistent view of every table and parallel chunks", sql)
 }
 
-// snapshotDue reports whether the next fluxo stream takes a snapshot.
+// snapshotDue reports whether the next fluxo stream takes a consistent
+// snapshot (incremental ones take no lock).
 func (p *preflight) snapshotDue() bool {
 	if p.o.Checkpoint == nil {
-		return p.o.Snapshot != cdc.SnapshotNever
+		return p.o.Snapshot == cdc.SnapshotInitialConsistent
 	}
 	pos, err := ParsePosition(p.o.Checkpoint)
 	return err == nil && !pos.SnapshotDone

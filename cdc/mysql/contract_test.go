@@ -85,7 +85,7 @@ func (f *fixture) Open(t *testing.T, o cdctest.OpenOptions) cdc.Source {
 	defer cancel()
 	src, err := mysql.Open(ctx, mysql.Options{
 		Conn:     mysql.Conn{Host: "127.0.0.1", Port: uint16(f.m.Port), User: "root"},
-		ServerID: f.serverID, Filter: dbFilter{f.db, o.Tables}, Snapshot: o.Snapshot, Checkpoint: o.Checkpoint, ChunkRows: o.ChunkRows,
+		ServerID: f.serverID, Filter: dbFilter{f.db, o.Tables}, Snapshot: o.Snapshot, Checkpoint: o.Checkpoint, ChunkRows: o.ChunkRows, Snapshots: o.Snapshots,
 		Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {

@@ -92,14 +92,18 @@ func (s *Source) planIncremental(p *Position) error {
 // stream passed its high watermark, between transactions. It reports
 // whether it queued messages.
 func (s *Source) stepIncremental(ctx context.Context) (bool, error) {
-	if s.inc == nil || s.tx.open {
+	if s.tx.open {
+		return false, nil
+	}
+	if s.takeRequests() {
+		return true, nil
+	}
+	if s.inc == nil || s.inc.chunk == nil && !s.inc.progress.Pending() {
+		s.closeIncremental()
+		s.done = s.opts.Snapshot == cdc.SnapshotInitialOnly // the snapshot is complete
 		return false, nil
 	}
 	if s.inc.chunk == nil {
-		if !s.inc.progress.Pending() {
-			s.closeIncremental()
-			return false, nil
-		}
 		if err := s.readChunk(ctx); err != nil {
 			return false, err
 		}
@@ -113,6 +117,36 @@ func (s *Source) stepIncremental(ctx context.Context) (bool, error) {
 	}
 	s.emitChunk()
 	return true, nil
+}
+
+// takeRequests queues the tables requested on demand (fluxo snapshot)
+// and a commit that checkpoints the request, and publishes the progress.
+// It reports whether it queued anything.
+func (s *Source) takeRequests() bool {
+	progress := s.inc.progressOrNil()
+	next, ids := s.opts.Snapshots.Apply(progress)
+	if len(ids) == 0 {
+		s.opts.Snapshots.Publish(progress)
+		return false
+	}
+	if s.inc == nil {
+		s.inc = &incState{}
+	}
+	s.inc.progress = next
+	s.log.Info("incremental snapshot requested", "tables", fmt.Sprint(ids), "tables_queued", len(next.Tables))
+	p := s.boundary()
+	s.last = p
+	s.pending.Push(cdc.Message{Commit: p, SaveNow: true})
+	return true
+}
+
+// progressOrNil is the incremental snapshot's progress, nil when none
+// runs.
+func (i *incState) progressOrNil() *incremental.Progress {
+	if i == nil {
+		return nil
+	}
+	return i.progress
 }
 
 // emitChunk queues the chunk's rows left in its window as reads, then a
@@ -164,10 +198,28 @@ func (s *Source) stamp(p *Position) {
 }
 
 func (s *Source) closeIncremental() {
+	s.dropChunkConn()
+	s.inc = nil
+}
+
+// dropChunkConn closes the connection that reads chunks; the next read
+// dials a new one.
+func (s *Source) dropChunkConn() {
 	if s.inc != nil && s.inc.conn != nil {
 		s.inc.conn.Close()
+		s.inc.conn = nil
 	}
-	s.inc = nil
+}
+
+// retryChunk reads the current chunk again over a new connection after
+// the last one was lost (a server restart, a silent network path), with
+// backoff, as the binlog connection is recovered.
+func (s *Source) retryChunk(ctx context.Context, cause error) error {
+	return cdc.Recover(ctx, s.opts.Health, s.log, "incremental snapshot connection lost", cause, connectionLost,
+		func() error {
+			s.dropChunkConn()
+			return s.readChunk(ctx)
+		}, "table", s.inc.progress.Current().Table.String())
 }
 
 // readChunk reads the next chunk of the current table, in key order after
@@ -194,11 +246,15 @@ func (s *Source) readChunk(ctx context.Context) error {
 		return nil
 	}
 	if err != nil {
-		return err
+		s.dropChunkConn()
+		return fmt.Errorf("incremental snapshot of %s: %w", cur.Table, err)
 	}
 	if len(ts.table.Key) == 0 && cur.Chunks == 0 {
 		s.log.Warn("incremental snapshot: the table has no primary key, so it is read in one chunk",
 			"table", cur.Table.String(), "fix", "set source.key_columns for it to read it in chunks")
+	}
+	if cur.Chunks == 0 && cur.Estimate == 0 {
+		s.inc.progress = s.inc.progress.Estimated(estimateRows(conn, cur.Table))
 	}
 	after, err := incremental.DecodeValues(cur.Last)
 	if err != nil {
@@ -210,13 +266,24 @@ func (s *Source) readChunk(ctx context.Context) error {
 		return nil
 	}
 	if err != nil {
-		conn.Close() // dialed again for the next attempt
-		s.inc.conn = nil
+		s.dropChunkConn() // dialed again for the next attempt
 		return fmt.Errorf("incremental snapshot of %s: %w", cur.Table, err)
 	}
 	c.window = incremental.NewWindow(ts.table, rows)
 	s.inc.chunk = c
 	return nil
+}
+
+// estimateRows is the server's estimate of a table's rows (0: unknown),
+// for progress reports.
+func estimateRows(conn *client.Conn, id cdc.TableID) int64 {
+	r, err := conn.Execute("SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?", id.Schema, id.Name)
+	if err != nil {
+		return 0
+	}
+	defer r.Close()
+	n, _ := r.GetInt(0, 0)
+	return max(n, 0)
 }
 
 // tableGone ends the snapshot of a table dropped (or renamed) while it was

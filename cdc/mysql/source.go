@@ -13,6 +13,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/replication"
 
 	"github.com/fluxo-cdc/fluxo/cdc"
+	"github.com/fluxo-cdc/fluxo/cdc/incremental"
 )
 
 // Options configure a Source.
@@ -22,8 +23,9 @@ type Options struct {
 	// process reading the same server.
 	ServerID uint32
 	Filter   Filter
-	// Snapshot is cdc.SnapshotInitial, cdc.SnapshotNever or cdc.SnapshotInitialOnly; it
-	// applies only when Checkpoint is nil.
+	// Snapshot is a snapshot mode (cdc.SnapshotInitial, ...); it applies
+	// to a first start (Checkpoint nil), and to tables added since the
+	// checkpoint (snapshotted unless it is cdc.SnapshotNever).
 	Snapshot string
 	// Checkpoint is a position saved earlier (Position.MarshalBinary), or nil
 	// for a first start.
@@ -37,6 +39,9 @@ type Options struct {
 	// ChunkRows is the incremental snapshot's chunk size (0:
 	// incremental.DefaultChunkRows).
 	ChunkRows int
+	// Snapshots takes on-demand snapshot requests and shows the
+	// incremental snapshot's progress (nil: none).
+	Snapshots *incremental.Control
 }
 
 // Source implements cdc.Source for MySQL and MariaDB.
@@ -60,7 +65,7 @@ type Source struct {
 
 	tx      txState
 	pending cdc.Queue
-	done    bool // initial_only finished
+	done    bool // initial_only finished: the stream ends
 
 	// at is where the stream is in the binlog: after the last event read.
 	at binlogPoint
@@ -127,20 +132,37 @@ func (s *Source) open(ctx context.Context) error {
 		s.snap, err = startSnapshot(ctx, s, s.last)
 		return err
 	}
+	if s.opts.Snapshot == cdc.SnapshotInitialConsistent {
+		s.snap, err = startSnapshot(ctx, s, nil)
+		return err
+	}
+	return s.fresh()
+}
+
+// fresh starts streaming from the current position, with every captured
+// table queued for an incremental snapshot unless snapshot.mode is never.
+// The start is checkpointed before any chunk (SaveNow): a crash before then
+// starts afresh, after it resumes the snapshot.
+func (s *Source) fresh() error {
+	var err error
+	if s.captured, err = listTables(s.meta, s.opts.Filter); err != nil {
+		return err
+	}
+	file, pos, gtid, err := binlogPosition(s.meta, s.server)
+	if err != nil {
+		return err
+	}
 	if s.opts.Snapshot == cdc.SnapshotNever {
-		if s.captured, err = listTables(s.meta, s.opts.Filter); err != nil {
-			return err
-		}
-		file, pos, gtid, err := binlogPosition(s.meta, s.server)
-		if err != nil {
-			return err
-		}
 		s.last = s.newPosition(file, pos, gtid)
 		s.log.Info("snapshot.mode is never: streaming from the current position", "position", s.last.String())
 		return nil
 	}
-	s.snap, err = startSnapshot(ctx, s, nil)
-	return err
+	s.inc = &incState{progress: (&incremental.Progress{}).With(s.captured...)}
+	s.last = s.newPosition(file, pos, gtid)
+	s.pending.Push(cdc.Message{Commit: s.last, SaveNow: true})
+	s.log.Info("streaming from the current position; snapshotting the tables incrementally meanwhile",
+		"position", s.last.String(), "tables", len(s.captured), "mode", s.opts.Snapshot)
+	return nil
 }
 
 func (s *Source) newPosition(file string, pos uint32, gtid string) *Position {
@@ -168,7 +190,11 @@ func (s *Source) fill(ctx context.Context) error {
 			return err
 		}
 	}
-	if queued, err := s.stepIncremental(ctx); queued || err != nil {
+	queued, err := s.stepIncremental(ctx)
+	if err != nil && connectionLost(err) {
+		err = s.retryChunk(ctx, err)
+	}
+	if queued || err != nil || s.done {
 		return err
 	}
 	ev, err := s.streamer.GetEvent(ctx)

@@ -119,7 +119,7 @@ func (f *fixture) Open(t *testing.T, o cdctest.OpenOptions) cdc.Source {
 	filter := schemaFilter{f.name, o.Tables}
 	f.publish(t, filter)
 	src, err := postgres.Open(ctx, postgres.Options{
-		DSN: f.dsn, Slot: f.name, Publication: f.name, Filter: filter, ChunkRows: o.ChunkRows,
+		DSN: f.dsn, Slot: f.name, Publication: f.name, Filter: filter, ChunkRows: o.ChunkRows, Snapshots: o.Snapshots,
 		Snapshot: o.Snapshot, Checkpoint: o.Checkpoint, Heartbeat: 2 * time.Second, StatusInterval: 100 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})

@@ -121,14 +121,18 @@ func (s *Source) planIncremental(cp *Position, ids []cdc.TableID) {
 // one once the stream passed its high watermark, between transactions. It
 // reports whether it queued messages.
 func (s *Source) stepIncremental(ctx context.Context) (bool, error) {
-	if s.inc == nil || s.stream.tx.open || !s.started {
+	if s.stream.tx.open || !s.started {
+		return false, nil
+	}
+	if s.takeRequests() {
+		return true, nil
+	}
+	if s.inc == nil || s.inc.chunk == nil && !s.inc.progress.Pending() {
+		s.closeIncremental()
+		s.done = s.opts.Snapshot == cdc.SnapshotInitialOnly // the snapshot is complete
 		return false, nil
 	}
 	if s.inc.chunk == nil {
-		if !s.inc.progress.Pending() {
-			s.closeIncremental()
-			return false, nil
-		}
 		if err := s.readChunk(ctx); err != nil || s.inc.chunk == nil {
 			return false, err
 		}
@@ -146,6 +150,35 @@ func (s *Source) stepIncremental(ctx context.Context) (bool, error) {
 	}
 	s.emitChunk()
 	return true, nil
+}
+
+// takeRequests queues the tables requested on demand (fluxo snapshot)
+// and a commit that checkpoints the request, and publishes the progress.
+// It reports whether it queued anything.
+func (s *Source) takeRequests() bool {
+	progress := s.inc.progressOrNil()
+	next, ids := s.opts.Snapshots.Apply(progress)
+	if len(ids) == 0 {
+		s.opts.Snapshots.Publish(progress)
+		return false
+	}
+	if s.inc == nil {
+		s.inc = &incState{}
+	}
+	s.inc.progress = next
+	s.log.Info("incremental snapshot requested", "tables", fmt.Sprint(ids), "tables_queued", len(next.Tables))
+	s.last = s.position(s.last.LSN, true)
+	s.pending.Push(cdc.Message{Commit: s.last, SaveNow: true})
+	return true
+}
+
+// progressOrNil is the incremental snapshot's progress, nil when none
+// runs.
+func (i *incState) progressOrNil() *incremental.Progress {
+	if i == nil {
+		return nil
+	}
+	return i.progress
 }
 
 // streamedTo is how far the stream has read the WAL.
@@ -239,6 +272,9 @@ func (s *Source) readChunk(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if cur.Chunks == 0 && cur.Estimate == 0 {
+		s.inc.progress = s.inc.progress.Estimated(estimateRows(ctx, conn, cur.Table))
+	}
 	after, err := incremental.DecodeValues(cur.Last)
 	if err != nil {
 		return err
@@ -257,6 +293,16 @@ func (s *Source) readChunk(ctx context.Context) error {
 	s.catchUp(c)
 	s.inc.chunk = c
 	return nil
+}
+
+// estimateRows is the planner's estimate of a table's rows (0: unknown,
+// as before the first ANALYZE), for progress reports.
+func estimateRows(ctx context.Context, conn *pgx.Conn, id cdc.TableID) int64 {
+	var n int64
+	if err := conn.QueryRow(ctx, "SELECT GREATEST(reltuples, 0)::bigint FROM pg_class WHERE oid = to_regclass($1)", quoteID(id)).Scan(&n); err != nil {
+		return 0
+	}
+	return n
 }
 
 func (s *Source) chunkRows() int {

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/fluxo-cdc/fluxo/cdc"
+	"github.com/fluxo-cdc/fluxo/cdc/incremental"
 	"github.com/fluxo-cdc/fluxo/internal/liveconn"
 )
 
@@ -22,8 +23,9 @@ type Options struct {
 	DSN               string
 	Slot, Publication string
 	Filter            Filter
-	// Snapshot is cdc.SnapshotInitial, cdc.SnapshotNever or cdc.SnapshotInitialOnly; it
-	// applies only when Checkpoint is nil or records an unfinished snapshot.
+	// Snapshot is a snapshot mode (cdc.SnapshotInitial, ...); it applies
+	// to a first start (Checkpoint nil), and to tables added since the
+	// checkpoint (snapshotted unless it is cdc.SnapshotNever).
 	Snapshot string
 	// Checkpoint is a position saved earlier (Position.MarshalBinary), or nil.
 	Checkpoint []byte
@@ -46,6 +48,9 @@ type Options struct {
 	// ChunkRows is the incremental snapshot's chunk size (0:
 	// incremental.DefaultChunkRows).
 	ChunkRows int
+	// Snapshots takes on-demand snapshot requests and shows the
+	// incremental snapshot's progress (nil: none).
+	Snapshots *incremental.Control
 }
 
 // Source implements cdc.Source for PostgreSQL.
@@ -200,20 +205,22 @@ func verifyResume(cp *Position, sl slot, systemID, dbName, name string) error {
 // fresh starts without a checkpoint.
 func (s *Source) fresh(ctx context.Context, sl slot, ids []cdc.TableID) error {
 	mode := s.opts.Snapshot
+	consistent := mode == cdc.SnapshotInitialConsistent
 	if sl.exists {
 		// A slot without a checkpoint: fluxo crashed before its first
 		// checkpoint, or someone created the slot. Its position is the only
 		// safe start; a fresh snapshot covers what it cannot replay.
 		s.startLSN = sl.confirmed
-		s.last = s.position(sl.confirmed, mode == cdc.SnapshotNever)
-		if mode == cdc.SnapshotNever {
-			return nil
+		if consistent {
+			s.last = s.position(sl.confirmed, false)
+			return s.startSnapshot(ctx, ids, "", sl.confirmed, true)
 		}
-		return s.startSnapshot(ctx, ids, "", sl.confirmed, true)
+		s.streamFrom(sl.confirmed, ids)
+		return nil
 	}
-	action := "EXPORT_SNAPSHOT"
-	if mode == cdc.SnapshotNever {
-		action = "NOEXPORT_SNAPSHOT"
+	action := "NOEXPORT_SNAPSHOT"
+	if consistent {
+		action = "EXPORT_SNAPSHOT"
 	}
 	// Creating the slot waits for the transactions running at that moment
 	// to end, however long they take: no progress bound meanwhile (TCP
@@ -230,11 +237,29 @@ func (s *Source) fresh(ctx context.Context, sl slot, ids []cdc.TableID) error {
 		return err
 	}
 	s.log.Info("replication slot created", "slot", s.opts.Slot, "consistent_point", lsn.String())
-	s.startLSN, s.last = lsn, s.position(lsn, mode == cdc.SnapshotNever)
-	if mode == cdc.SnapshotNever {
-		return nil
+	s.startLSN = lsn
+	if consistent {
+		s.last = s.position(lsn, false)
+		return s.startSnapshot(ctx, ids, res.SnapshotName, lsn, true)
 	}
-	return s.startSnapshot(ctx, ids, res.SnapshotName, lsn, true)
+	s.streamFrom(lsn, ids)
+	return nil
+}
+
+// streamFrom starts a first stream at lsn with every captured table ids
+// queued for an incremental snapshot unless snapshot.mode is never. The
+// start is checkpointed before any chunk (SaveNow): a crash before then
+// starts afresh from the slot, after it resumes the snapshot.
+func (s *Source) streamFrom(lsn pglogrepl.LSN, ids []cdc.TableID) {
+	if s.opts.Snapshot == cdc.SnapshotNever {
+		s.last = s.position(lsn, true)
+		return
+	}
+	s.inc = &incState{progress: (&incremental.Progress{}).With(ids...)}
+	s.last = s.position(lsn, true)
+	s.pending.Push(cdc.Message{Commit: s.last, SaveNow: true})
+	s.log.Info("streaming from the slot; snapshotting the tables incrementally meanwhile",
+		"from", lsn.String(), "tables", len(ids), "mode", s.opts.Snapshot)
 }
 
 func explainSlot(name string, err error) error {

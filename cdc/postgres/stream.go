@@ -57,6 +57,9 @@ func (s *Source) startStreaming(ctx context.Context) error {
 func (s *Source) fillStream(ctx context.Context) error {
 	for s.pending.Len() == 0 {
 		queued, err := s.stepIncremental(ctx)
+		if s.done {
+			return nil
+		}
 		if !queued && err == nil {
 			err = s.step(ctx)
 		}

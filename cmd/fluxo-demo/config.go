@@ -29,7 +29,7 @@ checkpoint:
   store: file
   path: %s
 snapshot:
-  mode: initial               # snapshot the tables first, then stream
+  mode: initial               # stream at once; snapshot the tables incrementally meanwhile
 http:
   listen: 127.0.0.1:0         # /metrics, /healthz, /readyz (default 127.0.0.1:9187; 0: a free port)
 bronze:

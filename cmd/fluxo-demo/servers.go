@@ -142,7 +142,7 @@ func waitCheckpoint(ctx context.Context, st *stream, cfg *config.Config, target 
 }
 
 // checkpointGTID returns the GTID set of the saved checkpoint; saved is
-// false when there is none yet.
+// false when there is none yet, or while its snapshot has tables to read.
 func checkpointGTID(ctx context.Context, store checkpoint.Store) (gtid string, saved bool, err error) {
 	cp, err := store.Load(ctx)
 	if err != nil || cp == nil {
@@ -152,7 +152,9 @@ func checkpointGTID(ctx context.Context, store checkpoint.Store) (gtid string, s
 	if err != nil {
 		return "", true, err
 	}
-	return pos.GTIDSet, true, nil
+	// The incremental snapshot is done once the checkpoint has no table
+	// left to read.
+	return pos.GTIDSet, !pos.Incremental().Pending(), nil
 }
 
 // gtidContains reports whether the MariaDB GTID set have contains want.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -42,6 +43,8 @@ func runFullload(ctx context.Context, args []string, e *env) error {
 	}
 	return command.Fullload(ctx, cfg, o, log)
 }
+
+var errNoTables = errors.New("--tables: name the tables to snapshot (schema.table, comma separated)")
 
 // parseTables splits the --tables flag ("a.b,c.d") into names.
 func parseTables(flag string) ([]string, error) {

@@ -47,6 +47,7 @@ var commands = [...]subcommand{
 	{"fullload", "load the tables into the bronze layer (resumable)", runFullload},
 	{"check", "preflight: one line per check with the fix", runCheck},
 	{"status", "print the stored checkpoint and the lag behind the source", runStatus},
+	{"snapshot", "ask the running stream to snapshot tables while it streams", runSnapshot},
 	{"version", "print version information", runVersion},
 }
 

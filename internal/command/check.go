@@ -108,9 +108,11 @@ func firstStart(mode string) string {
 	case cdc.SnapshotNever:
 		return "streams from the current position (snapshot.mode never)"
 	case cdc.SnapshotInitialOnly:
-		return "takes a snapshot, then exits (snapshot.mode initial_only)"
+		return "snapshots every table incrementally, then exits (snapshot.mode initial_only)"
+	case cdc.SnapshotInitialConsistent:
+		return "reads every table at one cut point, then streams (snapshot.mode initial_consistent)"
 	}
-	return "takes a snapshot, then streams (snapshot.mode initial)"
+	return "streams at once and snapshots every table incrementally meanwhile (snapshot.mode initial)"
 }
 
 // checkWritableDir checks that a file can be created in dir, or in its

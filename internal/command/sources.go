@@ -45,7 +45,9 @@ type openArgs struct {
 	filter   cdc.Filter
 	position []byte // the checkpoint's position; nil on a first start
 	health   cdc.Health
-	log      *slog.Logger
+	// snapshots takes on-demand snapshot requests (fluxo snapshot).
+	snapshots *incremental.Control
+	log       *slog.Logger
 }
 
 // checkArgs are what fluxo check hands a source's preflight.
@@ -127,7 +129,7 @@ func openMySQL(ctx context.Context, cfg *config.Config, a openArgs) (cdc.Source,
 		return nil, err
 	}
 	src, err := mysql.Open(ctx, mysql.Options{Conn: conn, ServerID: cfg.Source.ServerID, Filter: a.filter,
-		Snapshot: cfg.Snapshot.Mode, ChunkRows: cfg.Snapshot.ChunkRows, Checkpoint: a.position, Health: a.health, Logger: a.log})
+		Snapshot: cfg.Snapshot.Mode, ChunkRows: cfg.Snapshot.ChunkRows, Checkpoint: a.position, Health: a.health, Snapshots: a.snapshots, Logger: a.log})
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +140,7 @@ func openPostgres(ctx context.Context, cfg *config.Config, a openArgs) (cdc.Sour
 	src, err := postgres.Open(ctx, postgres.Options{DSN: cfg.Source.DSN, Slot: cfg.Source.Slot,
 		Publication: cfg.Source.Publication, Filter: a.filter, Snapshot: cfg.Snapshot.Mode, Parallelism: cfg.Bronze.Parallelism,
 		Heartbeat: cfg.Source.HeartbeatInterval, ReadTimeout: cfg.Source.ReadTimeout, ChunkRows: cfg.Snapshot.ChunkRows, Checkpoint: a.position,
-		Health: a.health, Logger: a.log})
+		Health: a.health, Snapshots: a.snapshots, Logger: a.log})
 	if err != nil {
 		return nil, err
 	}

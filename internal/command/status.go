@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fluxo-cdc/fluxo/cdc"
+	"github.com/fluxo-cdc/fluxo/cdc/incremental"
 	"github.com/fluxo-cdc/fluxo/internal/config"
 )
 
@@ -25,15 +26,7 @@ type StatusReport struct {
 	Lag        *LagReport     `json:"lag,omitempty"`
 	// Snapshot lists the tables an incremental snapshot still has to read,
 	// the first being read, as of the checkpoint.
-	Snapshot []SnapshotTable `json:"incremental_snapshot,omitempty"`
-}
-
-// SnapshotTable is one table of an incremental snapshot under way.
-type SnapshotTable struct {
-	Table    string `json:"table"`
-	RowsDone int64  `json:"rows_done"`
-	Chunks   int64  `json:"chunks"`
-	Reading  bool   `json:"reading"` // false: queued behind the first
+	Snapshot []incremental.TableReport `json:"incremental_snapshot,omitempty"`
 }
 
 // LagReport is how far the checkpoint is behind the source, where the
@@ -102,6 +95,9 @@ func printStatus(w io.Writer, r StatusReport) {
 		state := "queued"
 		if t.Reading {
 			state = fmt.Sprintf("reading: %d rows in %d chunks so far", t.RowsDone, t.Chunks)
+			if t.Estimate > 0 {
+				state += fmt.Sprintf(" of about %d", t.Estimate)
+			}
 		}
 		label := ""
 		if i == 0 {
@@ -132,17 +128,9 @@ func readLag(ctx context.Context, cfg *config.Config, kind *sourceKind, position
 }
 
 // snapshotTables lists the incremental snapshot's tables at position.
-func snapshotTables(kind *sourceKind, position []byte) []SnapshotTable {
+func snapshotTables(kind *sourceKind, position []byte) []incremental.TableReport {
 	if kind.snapshot == nil {
 		return nil
 	}
-	p := kind.snapshot(position)
-	if p == nil {
-		return nil
-	}
-	var out []SnapshotTable
-	for i, c := range p.Tables {
-		out = append(out, SnapshotTable{Table: c.Table.String(), RowsDone: c.Rows, Chunks: c.Chunks, Reading: i == 0})
-	}
-	return out
+	return kind.snapshot(position).Report()
 }

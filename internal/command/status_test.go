@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/fluxo-cdc/fluxo/cdc"
+	"github.com/fluxo-cdc/fluxo/cdc/incremental"
 )
 
 // TestStatusSnapshot: fluxo status shows an incremental snapshot under way
@@ -17,8 +18,8 @@ func TestStatusSnapshot(t *testing.T) {
 		`"incremental":{"tables":[{"table":{"schema":"shop","name":"orders"},"last":[{"t":"i","v":"40"}],"rows":40,"chunks":2},` +
 		`{"table":{"schema":"shop","name":"items"},"rows":0,"chunks":0}]}}`)
 	got := snapshotTables(kindNamed(cdc.ConnectorMySQL), pos)
-	if len(got) != 2 || got[0] != (SnapshotTable{Table: "shop.orders", RowsDone: 40, Chunks: 2, Reading: true}) ||
-		got[1] != (SnapshotTable{Table: "shop.items"}) {
+	if len(got) != 2 || got[0] != (incremental.TableReport{Table: "shop.orders", RowsDone: 40, Chunks: 2, Reading: true}) ||
+		got[1] != (incremental.TableReport{Table: "shop.items"}) {
 		t.Fatalf("snapshot tables %+v", got)
 	}
 	if snapshotTables(kindNamed(cdc.ConnectorMySQL), []byte(`{"flavor":"mariadb","file":"b.1","pos":4}`)) != nil {

@@ -1,4 +1,4 @@
-// Package app builds fluxo's components from a config and runs its
+// Package command builds fluxo's components from a config and runs its
 // commands; cmd/fluxo parses the command line and calls it.
 package command
 
@@ -73,7 +73,7 @@ func stream(ctx context.Context, cfg *config.Config, ops *ops, version string, l
 	if err != nil {
 		return err
 	}
-	kind, src, err := openSource(ctx, cfg, cp, ops.state, log)
+	kind, src, err := openSource(ctx, cfg, cp, ops, log)
 	if err != nil {
 		return err
 	}
@@ -126,7 +126,7 @@ func loadCheckpoint(ctx context.Context, cfg *config.Config) (checkpoint.Store, 
 
 // openSource opens the change stream of cfg's source from cp (nil: a first
 // start).
-func openSource(ctx context.Context, cfg *config.Config, cp *checkpoint.Checkpoint, h cdc.Health, log *slog.Logger) (*sourceKind, cdc.Source, error) {
+func openSource(ctx context.Context, cfg *config.Config, cp *checkpoint.Checkpoint, ops *ops, log *slog.Logger) (*sourceKind, cdc.Source, error) {
 	kind, err := kindOf(cfg)
 	if err != nil {
 		return nil, nil, err
@@ -135,7 +135,7 @@ func openSource(ctx context.Context, cfg *config.Config, cp *checkpoint.Checkpoi
 	if err != nil {
 		return nil, nil, err
 	}
-	a := openArgs{filter: filter, health: h, log: log.With(cdc.LogComponent, string(kind.connector))}
+	a := openArgs{filter: filter, health: ops.state, snapshots: ops.snapshots, log: log.With(cdc.LogComponent, string(kind.connector))}
 	if cp != nil {
 		if cp.Connector != kind.connector {
 			return nil, nil, fmt.Errorf("checkpoint %s was written by a %s source, the config names a %s source", cfg.Checkpoint.Path, cp.Connector, kind.connector)

@@ -3,13 +3,16 @@ package command
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fluxo-cdc/fluxo/cdc"
+	"github.com/fluxo-cdc/fluxo/cdc/incremental"
 	"github.com/fluxo-cdc/fluxo/cdc/postgres"
 	"github.com/fluxo-cdc/fluxo/internal/config"
+	"github.com/fluxo-cdc/fluxo/internal/ops/admin"
 	"github.com/fluxo-cdc/fluxo/internal/ops/health"
 	"github.com/fluxo-cdc/fluxo/internal/ops/metrics"
 	"github.com/fluxo-cdc/fluxo/internal/ops/sdnotify"
@@ -30,6 +33,29 @@ type ops struct {
 	notifier *sdnotify.Notifier
 	log      *slog.Logger
 	stop     context.CancelFunc // stops the background loops
+	// snapshots carries on-demand snapshot requests to the source and its
+	// progress back.
+	snapshots *incremental.Control
+}
+
+// adminHandler serves snapshot requests (POST /snapshot) and their
+// progress, with the admin token of cfg.
+func adminHandler(cfg *config.Config, x *ops, log *slog.Logger) (*admin.Handler, error) {
+	token, err := cfg.HTTP.AdminToken()
+	if err != nil {
+		return nil, err
+	}
+	filter, err := cfg.Source.TableFilter()
+	if err != nil {
+		return nil, err
+	}
+	if token == "" && !cfg.HTTP.Loopback() {
+		log.Warn("http.listen is not a loopback address and no admin token is configured: snapshot requests are refused",
+			"fix", "set http.admin_token_file to allow fluxo snapshot")
+	}
+	return admin.New(admin.Options{Snapshots: x.snapshots, Token: token, Loopback: cfg.HTTP.Loopback(),
+		Captured: func(id cdc.TableID) bool { return filter.Match(id.Schema, id.Name) },
+		Metrics:  x.reg, Logger: log.With(cdc.LogComponent, "admin")})
 }
 
 // startOps registers the metrics, starts the HTTP endpoint and the
@@ -51,11 +77,22 @@ func startOps(cfg *config.Config, o StreamOptions, log *slog.Logger) (*ops, erro
 	if err != nil {
 		return nil, err
 	}
-	x := &ops{reg: reg, state: state, metrics: m, notifier: o.Notify, log: log, stop: func() {}}
-	if x.http, err = health.Listen(cfg.HTTP.Listen, health.Handler(state, reg), log); err != nil {
+	x := &ops{reg: reg, state: state, metrics: m, notifier: o.Notify, log: log, stop: func() {},
+		snapshots: &incremental.Control{}}
+	if err := metrics.RegisterSnapshotProgress(reg, func() []incremental.TableReport { return x.snapshots.Queue().Report() }); err != nil {
 		return nil, err
 	}
-	log.Info("http endpoint listening", "addr", x.addr(), "paths", "/metrics /healthz /readyz")
+	adm, err := adminHandler(cfg, x, log)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/snapshot", adm)
+	mux.Handle("/", health.Handler(state, reg))
+	if x.http, err = health.Listen(cfg.HTTP.Listen, mux, log); err != nil {
+		return nil, err
+	}
+	log.Info("http endpoint listening", "addr", x.addr(), "paths", "/metrics /healthz /readyz /snapshot")
 	if o.Listening != nil {
 		o.Listening(x.addr())
 	}

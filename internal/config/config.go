@@ -147,9 +147,11 @@ type Checkpoint struct {
 
 // Snapshot says whether tables are read in full before streaming.
 type Snapshot struct {
-	// Mode is "initial" (default: snapshot on first start, then stream),
-	// "never" (stream from the current position) or "initial_only"
-	// (snapshot, then exit).
+	// Mode is "initial" (default: on first start, snapshot every table
+	// incrementally, in chunks, while streaming), "never" (stream from the
+	// current position), "initial_only" (snapshot incrementally, then exit)
+	// or "initial_consistent" (read every table at one cut point, then
+	// stream).
 	Mode string `yaml:"mode"`
 	// ChunkRows is the size of an incremental snapshot's chunks (default
 	// 8192): each is one short read in key order.
@@ -174,10 +176,15 @@ type Bronze struct {
 	MaxPartBytes int64 `yaml:"max_part_bytes,omitempty"`
 }
 
-// HTTP is the endpoint serving /metrics, /healthz and /readyz.
+// HTTP is the endpoint serving /metrics, /healthz, /readyz and snapshot
+// requests (/snapshot).
 type HTTP struct {
 	// Listen is host:port. Default: "127.0.0.1:9187".
 	Listen string `yaml:"listen"`
+	// AdminTokenFile holds the token that snapshot requests must present
+	// (fluxo snapshot reads it too). Without it, snapshot requests are
+	// accepted only when Listen is a loopback address.
+	AdminTokenFile string `yaml:"admin_token_file,omitempty"`
 }
 
 // Load reads the YAML file at path and returns Parse's result. env looks up

@@ -59,7 +59,7 @@ func (c *Config) validate() error {
 	k.kafka()
 	k.registry()
 	k.checkpoint()
-	k.oneOf("snapshot.mode", c.Snapshot.Mode, "initial", "never", "initial_only")
+	k.oneOf("snapshot.mode", c.Snapshot.Mode, "initial", "never", "initial_only", "initial_consistent")
 	if c.Snapshot.ChunkRows < 1 || c.Snapshot.ChunkRows > 1_000_000 {
 		k.errorf("snapshot.chunk_rows", "snapshot.chunk_rows: %d: use 1 to 1000000 rows (default %d)", c.Snapshot.ChunkRows, DefaultChunkRows)
 	}

@@ -52,7 +52,7 @@ func TestValidationErrors(t *testing.T) {
 		{"registry tls pair", my + "schema_registry:\n  tls: {key_file: k}\n", "schema_registry.tls: cert_file and key_file go together"},
 		{"checkpoint kafka", my + "checkpoint: {store: kafka}\n", "f.yaml:4: checkpoint.store: kafka is not supported yet; use file"},
 		{"checkpoint other", my + "checkpoint: {store: s3}\n", `checkpoint.store: "s3" is not supported; use file`},
-		{"snapshot mode", my + "snapshot: {mode: always}\n", `f.yaml:4: snapshot.mode: "always" is not supported; use initial, never or initial_only`},
+		{"snapshot mode", my + "snapshot: {mode: always}\n", `f.yaml:4: snapshot.mode: "always" is not supported; use initial, never, initial_only or initial_consistent`},
 		{"chunk rows", my + "snapshot: {chunk_rows: -1}\n", `f.yaml:4: snapshot.chunk_rows: -1: use 1 to 1000000 rows (default 8192)`},
 		{"bronze format", my + "bronze: {format: csv}\n", `bronze.format: "csv" is not supported; use avro or parquet`},
 		{"bronze compression", my + "bronze: {compression: gzip}\n", `bronze.compression: "gzip" is not supported; use snappy, zstd, deflate or none`},

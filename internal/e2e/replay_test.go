@@ -114,10 +114,12 @@ func compareState(t *testing.T, got, want map[int64]map[string]any) {
 	}
 }
 
-// writer commits random inserts, updates and deletes to table "kv" until
-// stopped, in transactions of 1-20 statements.
+// writer commits random inserts, updates (of values and of primary keys)
+// and deletes to table "kv" until stopped, in transactions of 1-20
+// statements.
 type writer struct {
 	stop    chan struct{}
+	halt    sync.Once // closes stop
 	wg      sync.WaitGroup
 	mu      sync.Mutex
 	err     error
@@ -134,6 +136,7 @@ func (e *env) startWriter(table string, seed uint64) *writer {
 // changes rather than a hundred thousand.
 func (e *env) startPacedWriter(table string, seed uint64, pause time.Duration) *writer {
 	w := &writer{stop: make(chan struct{})}
+	e.t.Cleanup(w.halted) // a test that failed before finish must not leave it writing
 	c, closeConn := e.sqlConn()
 	w.wg.Add(1)
 	go func() {
@@ -212,7 +215,13 @@ func writeTx(c execer, table string, rng *rand.Rand, next *int) (int, error) {
 			q = fmt.Sprintf("UPDATE %s SET v = v + 1, s = 'u%d' WHERE id = %d", table, rng.IntN(1000), pick(rng, *next))
 		case 8:
 			q = fmt.Sprintf("DELETE FROM %s WHERE id = %d", table, pick(rng, *next))
-		default: // a multi-row update of up to 50 ids (two independent picks could span every row)
+		default:
+			if rng.IntN(2) == 0 { // a primary-key change: a delete of the old key and a create of the new one
+				*next++
+				q = fmt.Sprintf("UPDATE %s SET id = %d, s = 'k%d' WHERE id = %d", table, *next, *next, pick(rng, *next-1))
+				break
+			}
+			// a multi-row update of up to 50 ids (two independent picks could span every row)
 			from := pick(rng, *next)
 			q = fmt.Sprintf("UPDATE %s SET v = (v * 7 + 3) %% 100000 WHERE id BETWEEN %d AND %d", table, from, from+rng.IntN(50))
 		}
@@ -235,10 +244,15 @@ func pick(rng *rand.Rand, next int) int {
 	return 1_000_001 + rng.IntN(max(next-1_000_000, 1))
 }
 
+// halted stops the writer and waits for it.
+func (w *writer) halted() {
+	w.halt.Do(func() { close(w.stop) })
+	w.wg.Wait()
+}
+
 func (w *writer) finish(t *testing.T) {
 	t.Helper()
-	close(w.stop)
-	w.wg.Wait()
+	w.halted()
 	if w.err != nil {
 		t.Fatalf("writer: %v", w.err)
 	}

@@ -26,18 +26,26 @@ func creates(recs []record) map[int64]int {
 	return n
 }
 
-// TestSnapshotWithConcurrentWrites starts the stream while a writer commits:
-// the snapshot and the binlog must join with no gap (the replayed topic
-// equals the table) and no overlap (no row is created twice).
+// TestSnapshotWithConcurrentWrites starts the stream while a writer commits,
+// with each snapshot mode: the snapshot and the binlog must join with no gap
+// (the replayed topic equals the table). The consistent snapshot also has no
+// overlap (no row is created twice); the incremental one, whose chunks
+// interleave with the stream, reads rows the stream already created (as
+// Debezium's does) but its reads never win over a newer change, and are all
+// marked incremental.
 func TestSnapshotWithConcurrentWrites(t *testing.T) {
-	forEachBackend(t, testSnapshotWithConcurrentWrites)
+	for _, mode := range []string{"initial", "initial_consistent"} {
+		t.Run(mode, func(t *testing.T) {
+			forEachBackend(t, func(t *testing.T, e *env) { testSnapshotWithConcurrentWrites(t, e, mode) })
+		})
+	}
 }
 
-func testSnapshotWithConcurrentWrites(t *testing.T, e *env) {
+func testSnapshotWithConcurrentWrites(t *testing.T, e *env, mode string) {
 	e.seedKV()
 	w := e.startWriter("kv", 1)
 	time.Sleep(300 * time.Millisecond)
-	s := e.startStream(e.config(""))
+	s := e.startStream(e.config("snapshot:\n  mode: " + mode + "\n  chunk_rows: 64\n"))
 	time.Sleep(2 * time.Second)
 	w.finish(t)
 	recs := e.drain(e.topic("kv"), 3*time.Second)
@@ -45,6 +53,10 @@ func testSnapshotWithConcurrentWrites(t *testing.T, e *env) {
 		t.Fatal(err)
 	}
 	compareState(t, replay(recs), e.tableState("kv"))
+	if mode == "initial" {
+		checkIncrementalReads(t, recs, nil)
+		return
+	}
 	for id, n := range creates(recs) {
 		if n > 1 {
 			t.Errorf("id %d created %d times", id, n)
