@@ -257,6 +257,39 @@ func testAddedTableUUID(t *testing.T, e env) {
 	}
 }
 
+// testAddedTableBinary: an added table keyed by a binary column (bytes
+// compared unsigned, zero bytes and 0xff included, prefixes of each other)
+// is read in chunks of 2, each row exactly once.
+func testAddedTableBinary(t *testing.T, e env) {
+	keys := [][]byte{{0}, {0, 0}, {0xff}, {0x7f, 0xff}, {0x80}, {1, 2, 3}, {1, 2}, {0xff, 0}, {0x00, 0xff}}
+	stmts := []string{"CREATE TABLE kb (id " + e.dialect.Binary + " PRIMARY KEY, v VARCHAR(40))"}
+	for i, k := range keys {
+		stmts = append(stmts, fmt.Sprintf("INSERT INTO kb VALUES (%s, 'r%d')", e.dialect.BinaryLiteral(k), i))
+	}
+	s := restartWithTable(t, e, 2, stmts...)
+	seen := readsOnce(t, e, s, "kb", len(keys), func(r []any) string { return fmt.Sprintf("%x", r[0]) })
+	for _, k := range keys {
+		if seen[fmt.Sprintf("%x", k)] != 1 {
+			t.Errorf("key %x read %d times, want once (reads: %v)", k, seen[fmt.Sprintf("%x", k)], seen)
+		}
+	}
+}
+
+// testAddedTableDropped: of two added tables, one dropped after its first
+// chunk and one empty, the dropped one's snapshot ends without an error and
+// without further reads, the empty one yields no read, and the stream goes
+// on.
+func testAddedTableDropped(t *testing.T, e env) {
+	s := restartWithTable(t, e, 2, createTable("td"), createTable("te"),
+		"INSERT INTO td VALUES (1, 'a')", "INSERT INTO td VALUES (2, 'b')", "INSERT INTO td VALUES (3, 'c')")
+	checkEvents(t, e, s.tx().events, []want{
+		{op: cdc.OpRead, table: "td", after: []any{1, "a"}},
+		{op: cdc.OpRead, table: "td", after: []any{2, "b"}},
+	})
+	e.Exec(t, "DROP TABLE td", "INSERT INTO t1 VALUES (2, 'after')")
+	checkEvents(t, e, s.tx().events, []want{{op: cdc.OpCreate, table: "t1", after: []any{2, "after"}}})
+}
+
 // restartWithTable is the start of the added-table cases: it creates t1
 // and what stmts make, streams t1 alone up to a checkpoint, then reopens
 // the source from it capturing every table, in chunks of chunkRows (0: the

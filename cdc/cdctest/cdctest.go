@@ -82,6 +82,37 @@ type Limited interface {
 	Limits() Limits
 }
 
+// Dialect is the little of the servers' SQL that differs in the suite's
+// statements. The zero value is MariaDB's and MySQL's.
+type Dialect struct {
+	// Binary is the type of a variable-length binary column (default
+	// VARBINARY(16)).
+	Binary string
+	// BinaryLiteral is the SQL literal of the bytes b (default X'hex').
+	BinaryLiteral func(b []byte) string
+}
+
+// Dialected is a Harness whose servers' SQL differs from the default
+// Dialect.
+type Dialected interface {
+	Dialect() Dialect
+}
+
+// dialectOf returns h's Dialect with the defaults filled in.
+func dialectOf(h Harness) Dialect {
+	var d Dialect
+	if x, ok := h.(Dialected); ok {
+		d = x.Dialect()
+	}
+	if d.Binary == "" {
+		d.Binary = "VARBINARY(16)"
+	}
+	if d.BinaryLiteral == nil {
+		d.BinaryLiteral = func(b []byte) string { return fmt.Sprintf("X'%x'", b) }
+	}
+	return d
+}
+
 // limitsOf returns h's Limits.
 func limitsOf(h Harness) Limits {
 	if l, ok := h.(Limited); ok {
@@ -93,7 +124,8 @@ func limitsOf(h Harness) Limits {
 // env is what a case gets: its fixture and the harness's limits.
 type env struct {
 	Fixture
-	limits Limits
+	limits  Limits
+	dialect Dialect
 }
 
 // testCase is one case of the suite, run with a fixture of its own.
@@ -119,15 +151,17 @@ var cases = []testCase{
 	{"added table with a composite text key, in small chunks", testAddedTableChunks},
 	{"added table altered between chunks", testAddedTableAltered},
 	{"added table with a uuid key, in small chunks", testAddedTableUUID},
+	{"added table with a binary key, in small chunks", testAddedTableBinary},
+	{"added tables dropped mid-snapshot and empty", testAddedTableDropped},
 }
 
 // RunSource runs every case of the contract as a subtest of t, each with a
 // fresh fixture from h.
 func RunSource(t *testing.T, h Harness) {
-	limits := limitsOf(h)
+	limits, dialect := limitsOf(h), dialectOf(h)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			c.run(t, env{Fixture: h.Fixture(t), limits: limits})
+			c.run(t, env{Fixture: h.Fixture(t), limits: limits, dialect: dialect})
 		})
 	}
 }

@@ -107,6 +107,9 @@ func (s *Source) stepIncremental(ctx context.Context) (bool, error) {
 		if err := s.readChunk(ctx); err != nil {
 			return false, err
 		}
+		if s.inc.chunk == nil { // the table is gone: on to the next
+			return s.stepIncremental(ctx)
+		}
 	}
 	if s.at.before(s.inc.chunk.high) {
 		return false, nil // the stream reads on up to the high watermark

@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"slices"
 	"testing"
@@ -30,6 +31,11 @@ func TestContract(t *testing.T) {
 type harness struct {
 	dsn string
 	n   int // fixtures made so far
+}
+
+// Dialect implements cdctest.Dialected.
+func (h *harness) Dialect() cdctest.Dialect {
+	return cdctest.Dialect{Binary: "bytea", BinaryLiteral: func(b []byte) string { return fmt.Sprintf("'\\x%x'::bytea", b) }}
 }
 
 // Limits implements cdctest.Limited: the suite's tables have REPLICA

@@ -133,8 +133,11 @@ func (s *Source) stepIncremental(ctx context.Context) (bool, error) {
 		return false, nil
 	}
 	if s.inc.chunk == nil {
-		if err := s.readChunk(ctx); err != nil || s.inc.chunk == nil {
+		if err := s.readChunk(ctx); err != nil {
 			return false, err
+		}
+		if s.inc.chunk == nil { // the table is gone: on to the next
+			return s.stepIncremental(ctx)
 		}
 	}
 	if s.streamedTo() < s.inc.chunk.high {

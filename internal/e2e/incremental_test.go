@@ -123,6 +123,18 @@ func (e *env) waitSnapshotPast(cfg *config.Config, rows int) {
 	e.t.Fatalf("no checkpoint shows the snapshot past %d rows after a minute", rows)
 }
 
+// waitSnapshotDone waits until cfg's checkpoint shows no incremental
+// snapshot work left, failing after a minute.
+func (e *env) waitSnapshotDone(cfg *config.Config) {
+	e.t.Helper()
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if cp := e.checkpointOf(cfg); cp != nil && !e.incrementalProgress(cp.Position).Pending() {
+			return
+		}
+	}
+	e.t.Fatal("the checkpoint still shows incremental snapshot work after a minute")
+}
+
 // incrementalProgress is the incremental snapshot's progress at a
 // checkpointed position.
 func (e *env) incrementalProgress(pos []byte) *incremental.Progress {
