@@ -71,7 +71,9 @@ func benchSnapshot(ctx context.Context, opts options, stdout, stderr io.Writer) 
 		return err
 	}
 	defer cleanup()
-	floor, err := bestOf(opts.repeat, func() error { return fullloadOnce(ctx, tg.dsn, filepath.Join(dir, "floor"+time.Now().Format("150405.000")), 1, opts.rows) })
+	floor, err := bestOf(opts.repeat, func() error {
+		return fullloadOnce(ctx, tg.dsn, filepath.Join(dir, "floor"+time.Now().Format("150405.000")), 1, opts.rows)
+	})
 	if err != nil {
 		return fmt.Errorf("fluxo fullload: %w", err)
 	}
