@@ -28,12 +28,15 @@ deploy-check:
 demo:
 	$(GO) run ./cmd/fluxo-demo
 
-# Catch-up throughput and memory: MariaDB binlog, then PostgreSQL pgoutput.
+# Catch-up throughput and memory (MariaDB binlog, PostgreSQL pgoutput), full
+# loads, and incremental snapshots under a writer.
 bench:
 	$(GO) run ./cmd/fluxo-bench -source mysql
 	$(GO) run ./cmd/fluxo-bench -source postgres
 	$(GO) run ./cmd/fluxo-bench -mode fullload -source postgres -repeat 2
 	$(GO) run ./cmd/fluxo-bench -mode fullload -source mysql -repeat 2
+	$(GO) run ./cmd/fluxo-bench -mode snapshot -source mysql
+	$(GO) run ./cmd/fluxo-bench -mode snapshot -source postgres
 
 vet:
 	$(GO) vet ./...

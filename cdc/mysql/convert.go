@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"math/big"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/fluxo-cdc/fluxo/cdc"
@@ -18,10 +19,9 @@ type converter func(v any) (any, error)
 // (zero dates) become nil when the column is nullable, and the documented
 // fallback (the Unix epoch) otherwise, with one warning per column.
 func newConverter(id cdc.TableID, d colDesc, col cdc.Column, log *slog.Logger) converter {
-	warned := false
+	var warned atomic.Bool // a chunk read and the stream may convert at once
 	invalid := func(v any) (any, error) {
-		if !warned && log != nil {
-			warned = true
+		if log != nil && !warned.Swap(true) {
 			log.Warn("value has no Avro representation; using the documented fallback",
 				"table", id.String(), "column", d.Name, "value", fmt.Sprint(v),
 				"fallback", map[bool]string{true: "null", false: "1970-01-01 (0)"}[col.Optional])

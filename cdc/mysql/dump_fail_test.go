@@ -311,7 +311,7 @@ func (e *dumpEnv) testConversionError(t *testing.T) {
 	dt := d.table(id("conv"))
 	desc, col := dt.ts.descs[1], dt.ts.table.Columns[1]
 	desc.Scale, col.Scale = 1, 1 // as if the schema said decimal(10,1)
-	dt.decoders[1] = newFieldDecoder(desc, col, newConverter(dt.ts.table.ID, desc, col, nil))
+	dt.reader.decoders[1] = newFieldDecoder(desc, col, newConverter(dt.ts.table.ID, desc, col, nil))
 	_, err := readAll(context.Background(), d, cdc.Chunk{Table: id("conv")})
 	if err == nil || !strings.Contains(err.Error(), "fl.conv") || !strings.Contains(err.Error(), "amount") ||
 		!strings.Contains(err.Error(), `"1.25"`) {

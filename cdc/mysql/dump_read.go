@@ -90,8 +90,7 @@ func (d *Dumper) inView(ctx context.Context, w *worker, fn func() error) error {
 // stream runs the chunk's SELECT on w and passes the converted rows to fn.
 func (d *Dumper) stream(ctx context.Context, w *worker, t *dumpTable, c cdc.Chunk, fn func(row []any) error) error {
 	table := t.ts.table
-	decoders := t.decoders
-	row := make([]any, len(decoders))
+	row := make([]any, len(t.reader.decoders))
 	g := d.arm(ctx, w)
 	done := ctx.Done()
 	err := w.conn.ExecuteSelectStreaming(t.query(c), &w.result, func(fields []gomysql.FieldValue) error {
@@ -104,26 +103,17 @@ func (d *Dumper) stream(ctx context.Context, w *worker, t *dumpTable, c cdc.Chun
 			return nil
 		default:
 		}
-		for j, dec := range decoders {
-			fv := &fields[j]
-			if fv.Type == gomysql.FieldValueTypeNull {
-				row[j] = nil
-				continue
-			}
-			v, err := dec(fv)
-			if err != nil {
-				g.fire(fmt.Errorf("read %s: column %s: value %s: %w", table.ID, table.Columns[j].Name, valueText(fv), err))
-				return nil
-			}
-			row[j] = v
+		if err := t.reader.decode(fields, row); err != nil {
+			g.fire(err)
+			return nil
 		}
 		if err := fn(row); err != nil {
 			g.fire(err)
 		}
 		return nil
 	}, func(r *gomysql.Result) error {
-		if len(r.Fields) < len(decoders) {
-			g.fire(fmt.Errorf("read %s: the server returned %d columns, want %d", table.ID, len(r.Fields), len(decoders)))
+		if len(r.Fields) < len(t.reader.decoders) {
+			g.fire(fmt.Errorf("read %s: the server returned %d columns, want %d", table.ID, len(r.Fields), len(t.reader.decoders)))
 		}
 		return nil
 	})

@@ -30,32 +30,15 @@ type dumpTable struct {
 	// split; keyCol is its index in ts.table.Columns.
 	key    string
 	keyCol int
-	// decoders convert the selected columns, one per ts.table.Columns.
-	decoders []fieldDecoder
+	// reader reads its rows (selectFrom is reader.selectFrom).
+	reader *tableReader
 }
 
 // newDumpTable prepares the reading of a captured table; pk holds the
 // source column indexes of its primary key.
 func (d *Dumper) newDumpTable(ts *tableState, pk []int) *dumpTable {
-	t := &dumpTable{ts: ts, keyCol: -1}
-	var cols []string
-	for i, p := range ts.plan {
-		if p.idx < 0 {
-			continue
-		}
-		desc := ts.descs[i]
-		expr := quoteIdent(desc.Name)
-		if desc.Base == "float" {
-			expr = fmt.Sprintf(d.floatExpr, expr)
-		}
-		cols = append(cols, expr)
-		t.decoders = append(t.decoders, newFieldDecoder(desc, ts.table.Columns[p.idx], p.conv))
-	}
-	if len(cols) == 0 {
-		cols = []string{"1"} // every column excluded: rows without values
-	}
-	t.selectFrom = "SELECT " + strings.Join(cols, ", ") + " FROM " +
-		quoteIdent(ts.table.ID.Schema) + "." + quoteIdent(ts.table.ID.Name)
+	t := &dumpTable{ts: ts, keyCol: -1, reader: newTableReader(ts, d.floatExpr)}
+	t.selectFrom = t.reader.selectFrom
 	if len(pk) == 1 && splitBase(ts.descs[pk[0]]) && ts.plan[pk[0]].idx >= 0 {
 		t.key, t.keyCol = quoteIdent(ts.descs[pk[0]].Name), ts.plan[pk[0]].idx
 	}

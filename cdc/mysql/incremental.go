@@ -17,12 +17,34 @@ import (
 	"github.com/fluxo-cdc/fluxo/cdc/incremental"
 )
 
-// incState is the incremental snapshot of a streaming source: the work left
-// and the chunk waiting for the stream to reach its high watermark.
+// incState is the incremental snapshot of a streaming source: the work left,
+// the chunk being read and the chunk waiting for the stream to reach its
+// high watermark.
 type incState struct {
 	progress *incremental.Progress
 	conn     *client.Conn // reads the chunks; opened on first use
 	chunk    *chunk       // nil between chunks
+	// reading is the read of the next chunk, in flight on conn in a
+	// goroutine of its own while the stream goes on (nil: none).
+	reading *chunkRead
+	// recent holds the stream's changes to the table being read since the
+	// read began; those after its low watermark go into its window.
+	recent []observed
+}
+
+// observed is one change the stream yielded, with where it ended.
+type observed struct {
+	ev *cdc.Event
+	at binlogPoint
+}
+
+// chunkRead is a chunk's read in flight.
+type chunkRead struct {
+	done chan struct{} // closed when the fields below are set
+	ts   *tableState
+	c    *chunk
+	rows [][]any
+	err  error
 }
 
 // chunk is one chunk read, waiting in its window.
@@ -104,8 +126,8 @@ func (s *Source) stepIncremental(ctx context.Context) (bool, error) {
 		return false, nil
 	}
 	if s.inc.chunk == nil {
-		if err := s.readChunk(ctx); err != nil {
-			return false, err
+		if err := s.awaitChunk(ctx); err != nil || s.inc.reading != nil {
+			return false, err // the stream reads on while the chunk is read
 		}
 		if s.inc.chunk == nil { // the table is gone: on to the next
 			return s.stepIncremental(ctx)
@@ -119,7 +141,26 @@ func (s *Source) stepIncremental(ctx context.Context) (bool, error) {
 		return false, nil
 	}
 	s.emitChunk()
+	if s.inc.progress.Pending() {
+		return true, s.startRead(ctx) // the next chunk is read while the pipeline sends this one
+	}
 	return true, nil
+}
+
+// awaitChunk starts the next chunk's read when none is in flight, and
+// opens the chunk's window once its read is done.
+func (s *Source) awaitChunk(ctx context.Context) error {
+	if s.inc.reading == nil {
+		if err := s.startRead(ctx); err != nil || s.inc.reading == nil {
+			return err
+		}
+	}
+	select {
+	case <-s.inc.reading.done:
+		return s.finishRead()
+	default:
+		return nil
+	}
 }
 
 // takeRequests queues the tables requested on demand (fluxo snapshot)
@@ -205,12 +246,19 @@ func (s *Source) closeIncremental() {
 	s.inc = nil
 }
 
-// dropChunkConn closes the connection that reads chunks; the next read
-// dials a new one.
+// dropChunkConn closes the connection that reads chunks, ending a read in
+// flight (which is then forgotten); the next read dials a new one.
 func (s *Source) dropChunkConn() {
-	if s.inc != nil && s.inc.conn != nil {
+	if s.inc == nil {
+		return
+	}
+	if s.inc.conn != nil {
 		s.inc.conn.Close()
 		s.inc.conn = nil
+	}
+	if s.inc.reading != nil {
+		<-s.inc.reading.done
+		s.inc.reading = nil
 	}
 }
 
@@ -221,15 +269,17 @@ func (s *Source) retryChunk(ctx context.Context, cause error) error {
 	return cdc.Recover(ctx, s.opts.Health, s.log, "incremental snapshot connection lost", cause, connectionLost,
 		func() error {
 			s.dropChunkConn()
-			return s.readChunk(ctx)
+			return s.startRead(ctx)
 		}, "table", s.inc.progress.Current().Table.String())
 }
 
-// readChunk reads the next chunk of the current table, in key order after
-// the cursor, and opens its window. MariaDB tells the binlog position of
-// the read's consistent snapshot, so the window is a point; MySQL's is the
-// binlog between the positions read before and after.
-func (s *Source) readChunk(ctx context.Context) error {
+// startRead starts reading the next chunk of the current table, in key
+// order after the cursor, in a goroutine: MariaDB tells the binlog position
+// of the read's consistent snapshot, so the window is a point; MySQL's is
+// the binlog between the positions read before and after. The stream's
+// changes to the table are recorded meanwhile (recent). A table that is
+// gone ends its snapshot instead (no read in flight then).
+func (s *Source) startRead(ctx context.Context) error {
 	cur := s.inc.progress.Current()
 	if s.inc.conn == nil {
 		conn, err := dial(ctx, s.opts.Conn)
@@ -263,18 +313,47 @@ func (s *Source) readChunk(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	c, rows, err := readChunkRows(conn, s.server, ts, after, s.chunkRows())
-	if errorCode(err) == gomysql.ER_NO_SUCH_TABLE {
+	r := &chunkRead{done: make(chan struct{}), ts: ts}
+	s.inc.reading, s.inc.recent = r, s.inc.recent[:0]
+	si, n := s.server, s.chunkRows()
+	go func() {
+		defer close(r.done)
+		r.c, r.rows, r.err = readChunkRows(conn, si, ts, after, n)
+	}()
+	return nil
+}
+
+// finishRead opens the window of the chunk read and hands it the changes
+// the stream recorded after the read's low watermark.
+func (s *Source) finishRead() error {
+	r, cur := s.inc.reading, s.inc.progress.Current()
+	s.inc.reading = nil
+	if errorCode(r.err) == gomysql.ER_NO_SUCH_TABLE {
 		s.tableGone(cur)
 		return nil
 	}
-	if err != nil {
+	if r.err != nil {
 		s.dropChunkConn() // dialed again for the next attempt
-		return fmt.Errorf("incremental snapshot of %s: %w", cur.Table, err)
+		return fmt.Errorf("incremental snapshot of %s: %w", cur.Table, r.err)
 	}
-	c.window = incremental.NewWindow(ts.table, rows)
-	s.inc.chunk = c
+	r.c.window = incremental.NewWindow(r.ts.table, r.rows)
+	for _, o := range s.inc.recent {
+		if r.c.low.before(o.at) {
+			r.c.window.Observe(o.ev)
+		}
+	}
+	s.inc.recent = s.inc.recent[:0]
+	s.inc.chunk = r.c
 	return nil
+}
+
+// readDone is closed once the chunk read in flight is done; nil when none
+// is in flight.
+func (i *incState) readDone() <-chan struct{} {
+	if i == nil || i.reading == nil {
+		return nil
+	}
+	return i.reading.done
 }
 
 // estimateRows is the server's estimate of a table's rows (0: unknown),
@@ -330,9 +409,13 @@ func (s *Source) chunkTable(conn *client.Conn, id cdc.TableID) (*tableState, err
 // the first), in key order, with the binlog window the read belongs in.
 // A table without a key is read whole, in one chunk.
 func readChunkRows(conn *client.Conn, si serverInfo, ts *tableState, after []any, n int) (*chunk, [][]any, error) {
-	q, args := chunkQuery(ts, after, n)
+	_, floatExpr := flavorOf(si.version)
+	tr := newTableReader(ts, floatExpr)
+	q, err := chunkQuery(tr, after, n)
+	if err != nil {
+		return nil, nil, err
+	}
 	c := &chunk{}
-	var err error
 	if si.flavor == gomysql.MariaDBFlavor {
 		err = mariadbChunkWindow(conn, c)
 	} else {
@@ -343,12 +426,10 @@ func readChunkRows(conn *client.Conn, si serverInfo, ts *tableState, after []any
 	}
 	defer conn.Execute("COMMIT")
 	var rows [][]any
-	keyRaw := keySources(ts)
-	err = selectRows(conn, ts, q, args, func(raw, row []any) error {
+	err = tr.read(conn, q, func(fields []gomysql.FieldValue, row []any) error {
 		rows = append(rows, row)
-		c.last = c.last[:0]
-		for _, i := range keyRaw {
-			c.last = append(c.last, bindable(raw[i])) // the read's buffers are reused
+		if len(ts.table.Key) > 0 && len(rows) == n { // the last row: where the next chunk starts
+			c.last = tr.key(fields)
 		}
 		return nil
 	})
@@ -394,47 +475,40 @@ func mysqlChunkWindow(conn *client.Conn, si serverInfo, low *binlogPoint) error 
 }
 
 // chunkQuery is the query of a chunk: up to n rows in key order after the
-// key values after (nil: from the first). A composite key compares as
-// k1 > ? OR (k1 = ? AND k2 > ?) ..., which every server's range optimizer
-// turns into an index range. A table without a key is read whole.
-func chunkQuery(ts *tableState, after []any, n int) (string, []any) {
-	q := "SELECT " + strings.Join(selectColumns(ts), ", ") + " FROM " + quoteTable(ts.table.ID)
-	keys := make([]string, len(ts.table.Key))
-	for i, c := range ts.table.Key {
-		keys[i] = quoteIdent(ts.table.Columns[c].Name)
-	}
-	if len(keys) == 0 {
+// key values after (nil: from the first), as literals (keyLiteral). A
+// composite key compares as k1 > ? OR (k1 = ? AND k2 > ?) ..., which every
+// server's range optimizer turns into an index range. A table without a
+// key is read whole.
+func chunkQuery(tr *tableReader, after []any, n int) (string, error) {
+	ts := tr.ts
+	q := tr.selectFrom
+	if len(ts.table.Key) == 0 {
 		return q, nil
 	}
-	var args []any
-	if len(after) > 0 {
-		where, a := keyAfter(keys, after)
-		q += " WHERE " + where
-		args = a
-	}
-	return q + " ORDER BY " + strings.Join(keys, ", ") + " LIMIT " + strconv.Itoa(n), args
-}
-
-// keyAfter is the condition "the key (keys) comes after vals".
-func keyAfter(keys []string, vals []any) (string, []any) {
-	if len(keys) == 1 {
-		return keys[0] + " > ?", []any{vals[0]}
-	}
-	rest, args := keyAfter(keys[1:], vals[1:])
-	return "(" + keys[0] + " > ? OR (" + keys[0] + " = ? AND " + rest + "))", append([]any{vals[0], vals[0]}, args...)
-}
-
-// keySources are the source column indexes (ts.plan's) of the key columns.
-func keySources(ts *tableState) []int {
-	out := make([]int, len(ts.table.Key))
-	for k, c := range ts.table.Key {
-		for i, p := range ts.plan {
-			if p.idx == c {
-				out[k] = i
+	keys := make([]string, len(tr.keys))
+	lits := make([]string, len(after))
+	for k, i := range tr.keys {
+		keys[k] = quoteIdent(ts.descs[i].Name)
+		if k < len(after) {
+			lit, err := keyLiteral(after[k], ts.descs[i])
+			if err != nil {
+				return "", err
 			}
+			lits[k] = lit
 		}
 	}
-	return out
+	if len(after) > 0 {
+		q += " WHERE " + keyAfter(keys, lits)
+	}
+	return q + " ORDER BY " + strings.Join(keys, ", ") + " LIMIT " + strconv.Itoa(n), nil
+}
+
+// keyAfter is the condition "the key (keys) comes after the literals".
+func keyAfter(keys, lits []string) string {
+	if len(keys) == 1 {
+		return keys[0] + " > " + lits[0]
+	}
+	return "(" + keys[0] + " > " + lits[0] + " OR (" + keys[0] + " = " + lits[0] + " AND " + keyAfter(keys[1:], lits[1:]) + "))"
 }
 
 // bindable copies a raw value out of the read's buffers into a type that

@@ -190,12 +190,17 @@ func (s *Source) handleRows(ev *replication.BinlogEvent, e *replication.RowsEven
 }
 
 // observe hands a change to the waiting chunk's window when it comes after
-// the chunk's low watermark (MySQL: the read may not have seen it).
+// the chunk's low watermark (MySQL: the read may not have seen it), and
+// records it for the window of the read in flight.
 func (s *Source) observe(evt *cdc.Event, h *replication.EventHeader) {
-	if s.inc == nil || s.inc.chunk == nil {
+	if s.inc == nil {
 		return
 	}
-	if c := s.inc.chunk; c.low.before(binlogPoint{s.file, h.LogPos}) {
+	at := binlogPoint{s.file, h.LogPos}
+	if r := s.inc.reading; r != nil && evt.Table.ID == r.ts.table.ID {
+		s.inc.recent = append(s.inc.recent, observed{evt, at}) // for the window of the read in flight
+	}
+	if c := s.inc.chunk; c != nil && c.low.before(at) {
 		c.window.Observe(evt)
 	}
 }

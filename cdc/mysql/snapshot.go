@@ -201,7 +201,7 @@ func (sn *snapshotter) run(ctx context.Context, s *Source, states []*tableState,
 		return
 	}
 	for _, ts := range states {
-		err := readTable(sn.conn, ts, func(row []any) error {
+		err := readTable(sn.conn, s.server, ts, func(row []any) error {
 			ev := &cdc.Event{Op: cdc.OpRead, Table: ts.table, After: row, Source: cdc.SourceInfo{
 				TsMs: start, Snapshot: cdc.SnapshotTrue, DB: ts.table.ID.Schema, Table: ts.table.ID.Name,
 				File: end.File, Pos: int64(end.Offset)}}
@@ -227,56 +227,16 @@ func (sn *snapshotter) run(ctx context.Context, s *Source, states []*tableState,
 }
 
 // readTable streams a table's captured columns through fn.
-func readTable(conn *client.Conn, ts *tableState, fn func(row []any) error) error {
-	q := fmt.Sprintf("SELECT %s FROM %s", strings.Join(selectColumns(ts), ", "), quoteTable(ts.table.ID))
-	return selectRows(conn, ts, q, nil, func(_, row []any) error { return fn(row) })
-}
-
-// selectColumns lists the source columns a read of ts selects: the captured
-// ones, in source order.
-func selectColumns(ts *tableState) []string {
-	var cols []string
-	for i, p := range ts.plan {
-		if p.idx >= 0 {
-			cols = append(cols, quoteIdent(ts.descs[i].Name))
-		}
-	}
-	return cols
+func readTable(conn *client.Conn, si serverInfo, ts *tableState, fn func(row []any) error) error {
+	_, floatExpr := flavorOf(si.version)
+	r := newTableReader(ts, floatExpr)
+	return r.read(conn, r.selectFrom, func(_ []gomysql.FieldValue, row []any) error { return fn(row) })
 }
 
 func quoteTable(id cdc.TableID) string { return quoteIdent(id.Schema) + "." + quoteIdent(id.Name) }
 
-// selectRows runs q (selecting selectColumns(ts)) with args through the
-// binary protocol, handing fn each row both raw (indexed like ts.plan,
-// excluded columns nil; reused between rows) and converted.
-func selectRows(conn *client.Conn, ts *tableState, q string, args []any, fn func(raw, row []any) error) error {
-	var srcIdx []int
-	for i, p := range ts.plan {
-		if p.idx >= 0 {
-			srcIdx = append(srcIdx, i)
-		}
-	}
-	stmt, err := conn.Prepare(q)
-	if err != nil {
-		return err
-	}
-	defer stmt.Close()
-	var result gomysql.Result
-	raw := make([]any, len(ts.plan))
-	return stmt.ExecuteSelectStreaming(&result, func(row []gomysql.FieldValue) error {
-		for j, i := range srcIdx {
-			raw[i] = fieldValue(&row[j], ts.descs[i])
-		}
-		out, err := ts.row(raw)
-		if err != nil {
-			return err
-		}
-		return fn(raw, out)
-	}, nil, args...)
-}
-
-// fieldValue copies a binary-protocol value into the form the binlog
-// decoder produces, so that one set of converters serves both.
+// fieldValue copies a protocol value into the form the binlog decoder
+// produces, so that one set of converters serves both.
 func fieldValue(fv *gomysql.FieldValue, d colDesc) any {
 	switch fv.Type {
 	case gomysql.FieldValueTypeUnsigned:

@@ -197,7 +197,10 @@ func (s *Source) fill(ctx context.Context) error {
 	if queued || err != nil || s.done {
 		return err
 	}
-	ev, err := s.streamer.GetEvent(ctx)
+	ev, err := s.nextEvent(ctx)
+	if ev == nil && err == nil {
+		return nil // a chunk's read is done: step again
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -210,6 +213,35 @@ func (s *Source) fill(ctx context.Context) error {
 	}
 	s.advance(ev)
 	return nil
+}
+
+// nextEvent waits for the next binlog event, or returns nil, nil when the
+// chunk read in flight is done first and the stream is between
+// transactions (where the chunk can go on).
+func (s *Source) nextEvent(ctx context.Context) (*replication.BinlogEvent, error) {
+	done := s.inc.readDone()
+	if done == nil || s.tx.open {
+		return s.streamer.GetEvent(ctx)
+	}
+	select {
+	case <-done:
+		return nil, nil
+	default:
+	}
+	wait, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-done:
+			cancel()
+		case <-wait.Done():
+		}
+	}()
+	ev, err := s.streamer.GetEvent(wait)
+	if err != nil && ctx.Err() == nil && wait.Err() != nil {
+		return nil, nil // the event, if any, stays in the streamer
+	}
+	return ev, err
 }
 
 // advance moves the stream's binlog point past ev.

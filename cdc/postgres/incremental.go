@@ -23,13 +23,26 @@ type incState struct {
 	progress *incremental.Progress
 	conn     *pgx.Conn // reads the chunks; opened on first use
 	chunk    *chunk
-	asked    time.Time // when the server was last asked for its sent position
+	// reading is the read of the next chunk, in flight on conn in a
+	// goroutine of its own while the stream goes on (nil: none).
+	reading *chunkRead
+	asked   time.Time // when the server was last asked for its sent position
 	// recent holds the changes to the table being read that the stream
 	// yielded since the last chunk read began: a transaction streamed just
 	// before a read can still be in progress in the read's snapshot (its
 	// commit record is decoded before it becomes visible), and its changes
 	// must then replace the chunk's rows too.
 	recent []streamed
+}
+
+// chunkRead is a chunk's read in flight.
+type chunkRead struct {
+	done   chan struct{} // closed when the fields below are set
+	cancel context.CancelFunc
+	rs     *relState
+	c      *chunk
+	rows   [][]any
+	err    error
 }
 
 // streamed is one change the stream yielded, with its transaction.
@@ -133,15 +146,15 @@ func (s *Source) stepIncremental(ctx context.Context) (bool, error) {
 		return false, nil
 	}
 	if s.inc.chunk == nil {
-		if err := s.readChunk(ctx); err != nil {
-			return false, err
+		if err := s.awaitChunk(ctx); err != nil || s.inc.reading != nil {
+			return false, err // the stream reads on while the chunk is read
 		}
 		if s.inc.chunk == nil { // the table is gone: on to the next
 			return s.stepIncremental(ctx)
 		}
 	}
 	if s.streamedTo() < s.inc.chunk.high {
-		if time.Since(s.inc.asked) > 100*time.Millisecond { // an idle server sends its position only when asked
+		if time.Since(s.inc.asked) > askEvery { // an idle server sends its position only when asked
 			s.inc.asked = time.Now()
 			return false, s.sendStatus(ctx, true)
 		}
@@ -152,7 +165,39 @@ func (s *Source) stepIncremental(ctx context.Context) (bool, error) {
 		return false, nil
 	}
 	s.emitChunk()
+	if s.inc.progress.Pending() {
+		return true, s.startRead(ctx) // the next chunk is read while the pipeline sends this one
+	}
 	return true, nil
+}
+
+// askEvery is how often a chunk waiting for the stream to reach its high
+// watermark asks the server for its position (the first time at once).
+const askEvery = 20 * time.Millisecond
+
+// awaitChunk starts the next chunk's read when none is in flight, and
+// opens the chunk's window once its read is done.
+func (s *Source) awaitChunk(ctx context.Context) error {
+	if s.inc.reading == nil {
+		if err := s.startRead(ctx); err != nil || s.inc.reading == nil {
+			return err
+		}
+	}
+	select {
+	case <-s.inc.reading.done:
+		return s.finishRead()
+	default:
+		return nil
+	}
+}
+
+// readDone is closed once the chunk read in flight is done; nil when none
+// is in flight.
+func (i *incState) readDone() <-chan struct{} {
+	if i == nil || i.reading == nil {
+		return nil
+	}
+	return i.reading.done
 }
 
 // takeRequests queues the tables requested on demand (fluxo snapshot)
@@ -247,16 +292,34 @@ func (s *Source) emitChunk() {
 }
 
 func (s *Source) closeIncremental() {
-	if s.inc != nil && s.inc.conn != nil {
-		s.inc.conn.Close(context.Background())
-	}
+	s.dropChunkConn()
 	s.inc = nil
 }
 
-// readChunk reads the next chunk of the current table in one short
-// REPEATABLE READ transaction: its snapshot, the rows after the cursor in
-// key order, and the WAL flushed by then (the high watermark).
-func (s *Source) readChunk(ctx context.Context) error {
+// dropChunkConn closes the connection that reads chunks, ending a read in
+// flight (which is then forgotten); the next read connects again.
+func (s *Source) dropChunkConn() {
+	if s.inc == nil {
+		return
+	}
+	if r := s.inc.reading; r != nil {
+		r.cancel()
+		<-r.done
+		s.inc.reading = nil
+	}
+	if s.inc.conn != nil {
+		s.inc.conn.Close(context.Background())
+		s.inc.conn = nil
+	}
+}
+
+// startRead starts reading the next chunk of the current table in a
+// goroutine: one short REPEATABLE READ transaction with its snapshot, the
+// rows after the cursor in key order, and the WAL flushed by then (the high
+// watermark). The stream's changes to the table are recorded meanwhile
+// (recent). A table that is gone ends its snapshot instead (no read in
+// flight then).
+func (s *Source) startRead(ctx context.Context) error {
 	cur := s.inc.progress.Current()
 	if s.inc.conn == nil {
 		conn, err := connect(ctx, s.opts.DSN, s.opts.ReadTimeout)
@@ -275,6 +338,10 @@ func (s *Source) readChunk(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if len(rs.table.Key) == 0 && cur.Chunks == 0 {
+		s.log.Warn("incremental snapshot: the table has no primary key, so it is read in one chunk",
+			"table", cur.Table.String(), "fix", "set source.key_columns for it to read it in chunks")
+	}
 	if cur.Chunks == 0 && cur.Estimate == 0 {
 		s.inc.progress = s.inc.progress.Estimated(estimateRows(ctx, conn, cur.Table))
 	}
@@ -282,19 +349,31 @@ func (s *Source) readChunk(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	c, rows, err := readChunkRows(ctx, conn, rs, after, s.chunkRows())
-	if err != nil {
-		conn.Close(context.Background())
-		s.inc.conn = nil
-		return fmt.Errorf("incremental snapshot of %s: %w", cur.Table, err)
+	// The read outlives this call: its context ends with dropChunkConn.
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	r := &chunkRead{done: make(chan struct{}), cancel: cancel, rs: rs}
+	s.inc.reading = r
+	n := s.chunkRows()
+	go func() {
+		defer close(r.done)
+		r.c, r.rows, r.err = readChunkRows(rctx, conn, rs, after, n)
+	}()
+	return nil
+}
+
+// finishRead opens the window of the chunk read, hands it the changes
+// the read did not see, and asks the server for its position at once.
+func (s *Source) finishRead() error {
+	r, cur := s.inc.reading, s.inc.progress.Current()
+	s.inc.reading = nil
+	r.cancel()
+	if r.err != nil {
+		s.dropChunkConn()
+		return fmt.Errorf("incremental snapshot of %s: %w", cur.Table, r.err)
 	}
-	if len(rs.table.Key) == 0 && cur.Chunks == 0 {
-		s.log.Warn("incremental snapshot: the table has no primary key, so it is read in one chunk",
-			"table", cur.Table.String(), "fix", "set source.key_columns for it to read it in chunks")
-	}
-	c.window = incremental.NewWindow(rs.table, rows)
-	s.catchUp(c)
-	s.inc.chunk = c
+	r.c.window = incremental.NewWindow(r.rs.table, r.rows)
+	s.catchUp(r.c)
+	s.inc.chunk, s.inc.asked = r.c, time.Time{}
 	return nil
 }
 
@@ -336,7 +415,11 @@ func readChunkRows(ctx context.Context, conn *pgx.Conn, rs *relState, after []an
 	if _, err := conn.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); err != nil {
 		return nil, nil, err
 	}
-	defer conn.Exec(context.Background(), "COMMIT")
+	defer func() {
+		if conn.PgConn().TxStatus() != 'I' { // ended early: end it
+			conn.Exec(context.Background(), "ROLLBACK")
+		}
+	}()
 	var text string
 	if err := conn.QueryRow(ctx, "SELECT pg_current_snapshot()::text").Scan(&text); err != nil {
 		return nil, nil, err
@@ -352,31 +435,53 @@ func readChunkRows(ctx context.Context, conn *pgx.Conn, rs *relState, after []an
 	for k, j := range keyRelColumns(rs) {
 		keyAt[k] = slices.Index(sel, j)
 	}
-	var rows [][]any
+	var raw [][][]byte // copied (the read's buffers are reused) and decoded after COMMIT: xmin is held for the read alone
 	rr := conn.PgConn().ExecParams(ctx, q, args, nil, nil, []int16{0})
 	for rr.NextRow() {
-		row, err := decodeRow(rs, sel, rr.Values())
-		if err != nil {
-			rr.Close()
-			return nil, nil, err
-		}
-		rows = append(rows, row)
-		c.last = c.last[:0]
-		for _, i := range keyAt { // copied: the row's buffers are reused
-			c.last = append(c.last, string(rr.Values()[i]))
-		}
+		raw = append(raw, copyValues(rr.Values()))
 	}
 	if _, err := rr.Close(); err != nil {
 		return nil, nil, err
 	}
-	c.full = len(rs.table.Key) > 0 && len(rows) == n
 	if err := conn.QueryRow(ctx, "SELECT pg_current_wal_flush_lsn()::text").Scan(&text); err != nil {
 		return nil, nil, err
 	}
 	if c.high, err = pglogrepl.ParseLSN(text); err != nil {
 		return nil, nil, err
 	}
+	if _, err := conn.Exec(ctx, "COMMIT"); err != nil {
+		return nil, nil, err
+	}
+	rows := make([][]any, len(raw))
+	for i, values := range raw {
+		if rows[i], err = decodeRow(rs, sel, values); err != nil {
+			return nil, nil, err
+		}
+	}
+	if len(raw) > 0 {
+		for _, i := range keyAt {
+			c.last = append(c.last, string(raw[len(raw)-1][i]))
+		}
+	}
+	c.full = len(rs.table.Key) > 0 && len(rows) == n
 	return c, rows, nil
+}
+
+// copyValues copies a row's values into one allocation; nil stays nil.
+func copyValues(values [][]byte) [][]byte {
+	size := 0
+	for _, v := range values {
+		size += len(v)
+	}
+	buf := make([]byte, 0, size)
+	out := make([][]byte, len(values))
+	for i, v := range values {
+		if v != nil {
+			buf = append(buf, v...)
+			out[i] = buf[len(buf)-len(v):]
+		}
+	}
+	return out
 }
 
 // selected lists the relation columns a read of rs selects: the captured

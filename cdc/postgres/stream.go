@@ -90,11 +90,21 @@ func (s *Source) step(ctx context.Context) error {
 		return err
 	}
 	wctx, cancel := context.WithTimeout(ctx, s.pollInterval())
+	if done := s.inc.readDone(); done != nil && !s.stream.tx.open { // stop waiting when the chunk read in flight is done
+		go func() {
+			select {
+			case <-done:
+				cancel()
+			case <-wctx.Done():
+			}
+		}()
+	}
 	began := time.Now()
 	msg, err := s.repl.ReceiveMessage(wctx)
+	waited := wctx.Err() != nil // timed out, or the chunk read is done (pgconn keeps the connection: it sets a deadline)
 	cancel()
 	if err != nil {
-		if pgconn.Timeout(err) && ctx.Err() == nil {
+		if ctx.Err() == nil && (pgconn.Timeout(err) || waited && errors.Is(err, context.Canceled)) {
 			return s.quiet(ctx, time.Since(began))
 		}
 		return fmt.Errorf("postgres: replication stream: %w", err)

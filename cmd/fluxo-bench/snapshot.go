@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -94,6 +95,11 @@ func benchSnapshot(ctx context.Context, opts options, stdout, stderr io.Writer) 
 		return err
 	}
 	defer reg.Close()
+	stopProfile, err := startTo(opts.cpuProfile, pprof.StartCPUProfile, pprof.StopCPUProfile)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	return runSnapshotPass(ctx, tg, br.addrs, url, dir, opts.rows, floorRate, chunk, stdout)
 }
 
@@ -103,6 +109,9 @@ type snapResult struct {
 	alter     time.Duration
 	maxXmin   time.Duration
 	writerTxs int
+	// loaded are the times of the chunk query alone run every 250 ms during
+	// the snapshot, under the same load: what one chunk's read takes then.
+	loaded []time.Duration
 }
 
 // runSnapshotPass streams with an incremental snapshot of the table while
@@ -128,6 +137,12 @@ func runSnapshotPass(ctx context.Context, tg snapTarget, brokers []string, regis
 		res.writerTxs = n
 		if err != nil && wctx.Err() == nil {
 			fail(fmt.Errorf("writer: %w", err))
+		}
+	})
+	side.Go(func() {
+		var err error
+		if res.loaded, err = probeChunkReads(wctx, tg); err != nil && wctx.Err() == nil {
+			fail(fmt.Errorf("chunk read probe: %w", err))
 		}
 	})
 	if tg.sideDSN != "" {
@@ -247,6 +262,32 @@ func runWriter(ctx context.Context, tg snapTarget, rows int) (int, error) {
 	}
 }
 
+// probeChunkReads runs the chunk query alone every 250 ms until ctx ends
+// and returns its times, sorted.
+func probeChunkReads(ctx context.Context, tg snapTarget) ([]time.Duration, error) {
+	c, err := tg.newConn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.close()
+	var times []time.Duration
+	for i := 0; ctx.Err() == nil; i++ {
+		q := fmt.Sprintf("SELECT * FROM %s WHERE id > %d ORDER BY id LIMIT %d", tg.table, (i*7919*snapChunkRows)%500_000, snapChunkRows)
+		t0 := time.Now()
+		if err := c.exec(ctx, q); err != nil {
+			slices.Sort(times)
+			return times, err
+		}
+		times = append(times, time.Since(t0))
+		select {
+		case <-ctx.Done():
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+	slices.Sort(times)
+	return times, nil
+}
+
 // chunkReadTime is the median time of one chunk's query alone, from the
 // middle of the table.
 func chunkReadTime(ctx context.Context, tg snapTarget) (time.Duration, error) {
@@ -301,11 +342,17 @@ func reportSnapshot(w io.Writer, r snapResult, rows int, floorRate float64, chun
 	fmt.Fprintf(w, "%-62s %8.2fs %10.0f rows/s  %5.1f%% of the floor  target >= 50%%: %s\n",
 		fmt.Sprintf("incremental snapshot, writer %d rows/s (%d tx)", writerRowsPerTx*writerTxPerSec, r.writerTxs),
 		r.elapsed.Seconds(), rate, 100*rate/floorRate, verdict(rate >= 0.5*floorRate))
-	fmt.Fprintf(w, "%-62s %8.3fs  %4.1f chunk reads  target <= 1: %s\n", "ALTER TABLE ADD COLUMN during the snapshot",
-		r.alter.Seconds(), r.alter.Seconds()/chunk.Seconds(), verdict(r.alter <= chunk))
+	loaded := chunk
+	if len(r.loaded) > 0 {
+		loaded = r.loaded[len(r.loaded)-1]
+		fmt.Fprintf(w, "%-62s %8.3fs  median %.3fs of %d\n", "one chunk's read alone during the snapshot (the longest)",
+			loaded.Seconds(), r.loaded[len(r.loaded)/2].Seconds(), len(r.loaded))
+	}
+	fmt.Fprintf(w, "%-62s %8.3fs  %4.1f of the longest chunk read  target <= 1: %s\n", "ALTER TABLE ADD COLUMN during the snapshot",
+		r.alter.Seconds(), r.alter.Seconds()/loaded.Seconds(), verdict(r.alter <= loaded))
 	if r.maxXmin > 0 {
-		fmt.Fprintf(w, "%-62s %8.3fs  %4.1f chunk reads  target <= 1: %s\n", "oldest xmin held by fluxo (pg_stat_activity, every 5 ms)",
-			r.maxXmin.Seconds(), r.maxXmin.Seconds()/chunk.Seconds(), verdict(r.maxXmin <= chunk))
+		fmt.Fprintf(w, "%-62s %8.3fs  %4.1f of the longest chunk read  target <= 1: %s\n", "oldest xmin held by fluxo (pg_stat_activity, every 5 ms)",
+			r.maxXmin.Seconds(), r.maxXmin.Seconds()/loaded.Seconds(), verdict(r.maxXmin <= loaded))
 	}
 }
 
