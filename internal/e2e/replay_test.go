@@ -6,6 +6,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"math/rand/v2"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -56,8 +57,8 @@ func (e *env) tableState(table string) map[int64]map[string]any {
 	for i := range r.Values {
 		id, _ := r.GetInt(i, 0)
 		v, _ := r.GetInt(i, 1)
-		s, _ := r.GetString(i, 2)
-		out[id] = map[string]any{"id": int(id), "v": int(v), "s": s}
+		s, _ := r.GetString(i, 2) // the result's buffer, pooled after Close: copied
+		out[id] = map[string]any{"id": int(id), "v": int(v), "s": strings.Clone(s)}
 	}
 	return out
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/go-mysql-org/go-mysql/client"
@@ -25,7 +26,7 @@ func typesColumnTypes(t *testing.T, c *client.Conn) map[string]string {
 	for i := range r.Values {
 		name, _ := r.GetString(i, 0)
 		typ, _ := r.GetString(i, 1)
-		out[name] = typ
+		out[strings.Clone(name)] = strings.Clone(typ) // the result's buffer is pooled after Close
 	}
 	return out
 }
