@@ -129,7 +129,7 @@ func (s *Source) stepIncremental(ctx context.Context) (bool, error) {
 		if err := s.awaitChunk(ctx); err != nil || s.inc.reading != nil {
 			return false, err // the stream reads on while the chunk is read
 		}
-		if s.inc.chunk == nil { // the table is gone: on to the next
+		if s.inc.chunk == nil { // the table is gone (on to the next) or changed (read again)
 			return s.stepIncremental(ctx)
 		}
 	}
@@ -328,8 +328,12 @@ func (s *Source) startRead(ctx context.Context) error {
 func (s *Source) finishRead() error {
 	r, cur := s.inc.reading, s.inc.progress.Current()
 	s.inc.reading = nil
-	if errorCode(r.err) == gomysql.ER_NO_SUCH_TABLE {
+	switch errorCode(r.err) {
+	case gomysql.ER_NO_SUCH_TABLE:
 		s.tableGone(cur)
+		return nil
+	case gomysql.ER_BAD_FIELD_ERROR, gomysql.ER_TABLE_DEF_CHANGED: // altered between its description and the read
+		s.log.Info("incremental snapshot: the table changed under the chunk's read; reading it again", "table", cur.Table.String())
 		return nil
 	}
 	if r.err != nil {

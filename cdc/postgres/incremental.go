@@ -149,7 +149,7 @@ func (s *Source) stepIncremental(ctx context.Context) (bool, error) {
 		if err := s.awaitChunk(ctx); err != nil || s.inc.reading != nil {
 			return false, err // the stream reads on while the chunk is read
 		}
-		if s.inc.chunk == nil { // the table is gone: on to the next
+		if s.inc.chunk == nil { // the table is gone (on to the next) or changed (read again)
 			return s.stepIncremental(ctx)
 		}
 	}
@@ -367,6 +367,11 @@ func (s *Source) finishRead() error {
 	r, cur := s.inc.reading, s.inc.progress.Current()
 	s.inc.reading = nil
 	r.cancel()
+	var pe *pgconn.PgError
+	if errors.As(r.err, &pe) && (pe.Code == "42703" || pe.Code == "42P01") { // undefined column or table: altered or dropped since described
+		s.log.Info("incremental snapshot: the table changed under the chunk's read; reading it again", "table", cur.Table.String())
+		return nil
+	}
 	if r.err != nil {
 		s.dropChunkConn()
 		return fmt.Errorf("incremental snapshot of %s: %w", cur.Table, r.err)
