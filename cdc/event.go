@@ -93,4 +93,8 @@ type Message struct {
 	// it is acknowledged) before it asks for the next message: the source
 	// relies on that position being durable, e.g. where a snapshot started.
 	SaveNow bool
+	// SaveSoon asks the pipeline to checkpoint soon after Kafka acknowledged
+	// everything up to Commit, without waiting for it: an incremental
+	// snapshot's chunk, so that a crash re-reads little of the snapshot.
+	SaveSoon bool
 }

@@ -218,7 +218,7 @@ func (s *Source) emitChunk() {
 	}
 	p := s.boundary()
 	s.last = p
-	s.pending.Push(cdc.Message{Commit: p})
+	s.pending.Push(cdc.Message{Commit: p, SaveSoon: true})
 }
 
 // boundary is the position between transactions where the stream is now.

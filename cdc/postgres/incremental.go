@@ -288,7 +288,7 @@ func (s *Source) emitChunk() {
 	}
 	at := s.last.LSN
 	s.last = s.position(at, true)
-	s.pending.Push(cdc.Message{Commit: s.last})
+	s.pending.Push(cdc.Message{Commit: s.last, SaveSoon: true})
 }
 
 func (s *Source) closeIncremental() {

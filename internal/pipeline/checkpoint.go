@@ -8,16 +8,26 @@ import (
 	"github.com/fluxo-cdc/fluxo/checkpoint"
 )
 
-// checkpointLoop saves the acknowledged position every interval until ctx
-// is done.
+// soonInterval is how often the checkpoint is saved while commits ask for
+// it soon (cdc.Message.SaveSoon).
+const soonInterval = 100 * time.Millisecond
+
+// checkpointLoop saves the acknowledged position every interval, or every
+// soonInterval while commits ask to be saved soon, until ctx is done.
 func (p *Pipeline) checkpointLoop(ctx context.Context) error {
-	t := time.NewTicker(p.opts.CheckpointInterval)
+	every := min(p.opts.CheckpointInterval, soonInterval)
+	t := time.NewTicker(every)
 	defer t.Stop()
+	last := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-t.C:
+		case now := <-t.C:
+			if now.Sub(last) < p.opts.CheckpointInterval-every/2 && !p.tracker.saveSoon() {
+				continue
+			}
+			last = now
 			p.cpMu.Lock()
 			err := p.saveCheckpoint(ctx)
 			saved := p.saved

@@ -134,7 +134,7 @@ func (p *Pipeline) loop(ctx context.Context) error {
 			return err
 		}
 		if msg.Commit != nil {
-			p.tracker.seal(msg.Commit, p.opts.Now())
+			p.tracker.seal(msg.Commit, p.opts.Now(), msg.SaveSoon)
 			p.stats.Commits++
 			if msg.SaveNow {
 				if err := p.saveNow(ctx); err != nil {

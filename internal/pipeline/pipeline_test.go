@@ -245,3 +245,43 @@ func TestStopWhileProducing(t *testing.T) {
 		t.Fatalf("checkpoint %q, want tx1", got)
 	}
 }
+
+// TestSaveSoon: with a long checkpoint interval, a commit asking to be
+// saved soon (an incremental snapshot's chunk) is checkpointed within a few
+// soonIntervals of its acknowledgement, while an ordinary commit waits for
+// the interval.
+func TestSaveSoon(t *testing.T) {
+	tests := []struct {
+		name string
+		soon bool
+		want string
+	}{
+		{"ordinary commit", false, ""},
+		{"chunk commit", true, "chunk"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			src := &script{msgs: []cdc.Message{insert(1), {Commit: pos("chunk"), SaveSoon: tc.soon}}}
+			sink, store := &heldSink{}, &memStore{}
+			p, err := New(Options{Name: "t", TopicPrefix: "fx", Connector: cdc.ConnectorMySQL,
+				Source: src, Sink: sink, Registry: ids{}, Store: store, CheckpointInterval: time.Hour})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, stop := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- p.Run(ctx) }()
+			waitFor(t, "the record", func() bool { return sink.count() == 1 })
+			sink.ack(0, nil)
+			time.Sleep(5 * soonInterval)
+			got := store.last()
+			stop()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Fatalf("checkpoint %q %v after the acknowledgement, want %q", got, 5*soonInterval, tc.want)
+			}
+		})
+	}
+}

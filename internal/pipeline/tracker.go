@@ -15,6 +15,7 @@ type txn struct {
 	failed  atomic.Bool
 	pos     cdc.Position // set when the transaction is sealed
 	sealed  time.Time    // when it was sealed
+	soon    bool         // its commit asked to be saved soon
 	done    func(error)  // delivery callback shared by the transaction's records
 }
 
@@ -27,6 +28,7 @@ type tracker struct {
 	cur    *txn
 	err    atomic.Pointer[error] // first delivery failure
 	onFail func(error)           // called once, on the first failure
+	soon   atomic.Int64          // sealed transactions asking to be saved soon, not yet done
 }
 
 // newTracker returns a tracker that calls onFail on the first delivery
@@ -59,10 +61,14 @@ func (t *tracker) add() func(error) {
 	return t.cur.done
 }
 
-// seal ends the open transaction at pos.
-func (t *tracker) seal(pos cdc.Position, now time.Time) {
+// seal ends the open transaction at pos; soon says that its commit asks to
+// be saved soon (cdc.Message.SaveSoon).
+func (t *tracker) seal(pos cdc.Position, now time.Time, soon bool) {
 	tx := t.cur
-	tx.pos, tx.sealed = pos, now
+	tx.pos, tx.sealed, tx.soon = pos, now, soon
+	if soon {
+		t.soon.Add(1)
+	}
 	t.cur = t.newTxn()
 	t.mu.Lock()
 	t.sealed = append(t.sealed, tx)
@@ -82,6 +88,9 @@ func (t *tracker) done() cdc.Position {
 		}
 		pos = tx.pos
 		n++
+		if tx.soon {
+			t.soon.Add(-1)
+		}
 	}
 	if n > 0 {
 		copy(t.sealed, t.sealed[n:])
@@ -92,6 +101,10 @@ func (t *tracker) done() cdc.Position {
 	}
 	return pos
 }
+
+// saveSoon reports whether a sealed transaction asking to be saved soon
+// waits for its checkpoint.
+func (t *tracker) saveSoon() bool { return t.soon.Load() > 0 }
 
 // failure returns the first delivery error, if any.
 // oldest returns when the oldest sealed transaction not yet handed to done
