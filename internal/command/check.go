@@ -55,6 +55,7 @@ func RunChecks(ctx context.Context, cfg *config.Config, timeout time.Duration) [
 	var src, kafka, reg, bronze []cdc.Check
 	tables := make(chan []cdc.TableID, 1)
 	head := append(checkConfig(cfg), checkCheckpoint(ctx, cfg)...)
+	head = append(head, checkAdmin(cfg))
 	group := func(out *[]cdc.Check, budget time.Duration, fn func(context.Context) []cdc.Check) {
 		wg.Go(func() {
 			gctx, cancel := context.WithTimeout(ctx, budget)
@@ -101,6 +102,28 @@ func checkCheckpoint(ctx context.Context, cfg *config.Config) []cdc.Check {
 		line.Detail = fmt.Sprintf("saved %s ago: %s", time.Since(cp.SavedAt).Round(time.Second), cp.Describe)
 	}
 	return []cdc.Check{line, checkWritableDir("checkpoint.writable", filepath.Dir(cfg.Checkpoint.Path))}
+}
+
+// checkAdmin reports who may ask the stream for snapshots (fluxo snapshot):
+// the holders of the admin token, whoever reaches a loopback endpoint, or
+// nobody.
+func checkAdmin(cfg *config.Config) cdc.Check {
+	line := cdc.Check{Name: "http.admin", Status: cdc.CheckOK}
+	token, err := cfg.HTTP.AdminToken()
+	switch {
+	case err != nil:
+		line.Status, line.Detail = cdc.CheckFail, err.Error()
+		line.Fix = "write a long random token into the file (openssl rand -hex 32), readable by fluxo, or remove http.admin_token_file"
+	case token != "":
+		line.Detail = "snapshot requests (fluxo snapshot) need the token in " + cfg.HTTP.AdminTokenFile
+	case cfg.HTTP.Loopback():
+		line.Detail = "snapshot requests (fluxo snapshot) are accepted from this host: http.listen " + cfg.HTTP.Listen + " is loopback, no admin token"
+	default:
+		line.Status = cdc.CheckWarn
+		line.Detail = "snapshot requests (fluxo snapshot) are refused: http.listen " + cfg.HTTP.Listen + " is not loopback and no admin token is configured"
+		line.Fix = "write a token (openssl rand -hex 32 > FILE) and set http.admin_token_file: FILE"
+	}
+	return line
 }
 
 func firstStart(mode string) string {
