@@ -52,9 +52,10 @@ func (c *Control) Apply(p *Progress) (*Progress, []cdc.TableID) {
 	return p, ids
 }
 
-// Publish records p as the source's progress.
+// Publish records p as the source's progress (cheap when it did not
+// change: the source calls it between every two transactions).
 func (c *Control) Publish(p *Progress) {
-	if c != nil {
+	if c != nil && c.progress.Load() != p {
 		c.progress.Store(p)
 	}
 }

@@ -1,6 +1,8 @@
 package incremental
 
 import (
+	"fmt"
+	"log/slog"
 	"slices"
 
 	"github.com/fluxo-cdc/fluxo/cdc"
@@ -102,6 +104,26 @@ func (p *Progress) Keep(keep func(cdc.TableID) bool) *Progress {
 // Has reports whether id is still to be read.
 func (p *Progress) Has(id cdc.TableID) bool {
 	return p != nil && slices.ContainsFunc(p.Tables, func(c Cursor) bool { return c.Table == id })
+}
+
+// LogAdded says what becomes of the tables added to source.tables since
+// the checkpoint (Plan's added): snapshotted, or only streamed.
+func LogAdded(log *slog.Logger, added []cdc.TableID, snapshot bool) {
+	switch {
+	case len(added) == 0:
+	case snapshot:
+		log.Info("tables added to source.tables: snapshotting them incrementally while streaming", "tables", fmt.Sprint(added))
+	default:
+		log.Info("tables added to source.tables are streamed without a snapshot (snapshot.mode never)", "tables", fmt.Sprint(added))
+	}
+}
+
+// ChunkRows is the chunk size n, or DefaultChunkRows when n is 0.
+func ChunkRows(n int) int {
+	if n > 0 {
+		return n
+	}
+	return DefaultChunkRows
 }
 
 // DefaultChunkRows is the chunk size of incremental snapshots when the

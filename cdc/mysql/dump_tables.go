@@ -155,11 +155,7 @@ func (d *Dumper) describeTables(meta *client.Conn) ([]cdc.DumpTable, error) {
 // describe derives a table from information_schema and makes it the one
 // Read uses.
 func (d *Dumper) describe(meta *client.Conn, id cdc.TableID) (*dumpTable, error) {
-	descs, pk, err := descsFromInfoSchema(meta, id)
-	if err != nil {
-		return nil, err
-	}
-	ts, err := buildTable(id, descs, pk, d.opts.Filter, d.log)
+	ts, _, pk, err := describeTable(meta, id, d.opts.Filter, d.log)
 	if err != nil {
 		return nil, err
 	}

@@ -100,7 +100,7 @@ func (s *Source) planIncremental(p *Position) error {
 		}
 	}
 	progress, added := p.incremental.Plan(ids, covered, s.opts.Snapshot != cdc.SnapshotNever)
-	s.logAdded(added)
+	incremental.LogAdded(s.log, added, s.opts.Snapshot != cdc.SnapshotNever)
 	if progress.Pending() {
 		s.inc = &incState{progress: progress}
 		c := progress.Current()
@@ -315,7 +315,7 @@ func (s *Source) startRead(ctx context.Context) error {
 	}
 	r := &chunkRead{done: make(chan struct{}), ts: ts}
 	s.inc.reading, s.inc.recent = r, s.inc.recent[:0]
-	si, n := s.server, s.chunkRows()
+	si, n := s.server, incremental.ChunkRows(s.opts.ChunkRows)
 	go func() {
 		defer close(r.done)
 		r.c, r.rows, r.err = readChunkRows(conn, si, ts, after, n)
@@ -379,13 +379,6 @@ func (s *Source) tableGone(cur *incremental.Cursor) {
 	s.inc.progress = s.inc.progress.Advance(nil, 0, true)
 }
 
-func (s *Source) chunkRows() int {
-	if s.opts.ChunkRows > 0 {
-		return s.opts.ChunkRows
-	}
-	return incremental.DefaultChunkRows
-}
-
 // chunkTable describes a table for a chunk read from information_schema
 // (the table as it is now, which the read sees), sharing the stream's
 // *cdc.Table when the two agree so that the window recognizes the
@@ -395,11 +388,7 @@ func (s *Source) chunkTable(conn *client.Conn, id cdc.TableID) (*tableState, err
 	if e == nil {
 		return s.snapshotTable(conn, id)
 	}
-	descs, pk, err := descsFromInfoSchema(conn, id)
-	if err != nil {
-		return nil, err
-	}
-	ts, err := buildTable(id, descs, pk, s.opts.Filter, s.log)
+	ts, _, _, err := describeTable(conn, id, s.opts.Filter, s.log)
 	if err != nil {
 		return nil, err
 	}
@@ -527,15 +516,4 @@ func bindable(v any) any {
 		return slices.Clone(x)
 	}
 	return v
-}
-
-// logAdded says what becomes of the tables added to source.tables.
-func (s *Source) logAdded(added []cdc.TableID) {
-	switch {
-	case len(added) == 0:
-	case s.opts.Snapshot == cdc.SnapshotNever:
-		s.log.Info("tables added to source.tables are streamed without a snapshot (snapshot.mode never)", "tables", fmt.Sprint(added))
-	default:
-		s.log.Info("tables added to source.tables: snapshotting them incrementally while streaming", "tables", fmt.Sprint(added))
-	}
 }

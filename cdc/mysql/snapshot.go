@@ -84,11 +84,7 @@ func startSnapshot(ctx context.Context, s *Source, from *Position) (*snapshotter
 // snapshotTable derives a table's schema from information_schema and makes
 // it the schema in force.
 func (s *Source) snapshotTable(conn *client.Conn, id cdc.TableID) (*tableState, error) {
-	descs, pk, err := descsFromInfoSchema(conn, id)
-	if err != nil {
-		return nil, err
-	}
-	ts, err := buildTable(id, descs, pk, s.opts.Filter, s.log)
+	ts, descs, pk, err := describeTable(conn, id, s.opts.Filter, s.log)
 	if err != nil {
 		return nil, err
 	}

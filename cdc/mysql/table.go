@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"fmt"
+	"github.com/go-mysql-org/go-mysql/client"
 	"log/slog"
 
 	"github.com/fluxo-cdc/fluxo/cdc"
@@ -21,6 +22,18 @@ type tableState struct {
 type colPlan struct {
 	idx  int // index in table.Columns, -1 when excluded
 	conv converter
+}
+
+// describeTable derives a captured table from information_schema (the
+// table as it is now), with its column descriptions and the source column
+// indexes of its primary key.
+func describeTable(conn *client.Conn, id cdc.TableID, f Filter, log *slog.Logger) (*tableState, []colDesc, []int, error) {
+	descs, pk, err := descsFromInfoSchema(conn, id)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ts, err := buildTable(id, descs, pk, f, log)
+	return ts, descs, pk, err
 }
 
 // buildTable derives a captured table from its column descriptions and the

@@ -121,7 +121,7 @@ func (s *Source) planIncremental(cp *Position, ids []cdc.TableID) {
 		}
 	}
 	progress, added := cp.incremental.Plan(ids, covered, s.opts.Snapshot != cdc.SnapshotNever)
-	s.logAdded(added)
+	incremental.LogAdded(s.log, added, s.opts.Snapshot != cdc.SnapshotNever)
 	if progress.Pending() {
 		s.inc = &incState{progress: progress}
 		c := progress.Current()
@@ -353,7 +353,7 @@ func (s *Source) startRead(ctx context.Context) error {
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	r := &chunkRead{done: make(chan struct{}), cancel: cancel, rs: rs}
 	s.inc.reading = r
-	n := s.chunkRows()
+	n := incremental.ChunkRows(s.opts.ChunkRows)
 	go func() {
 		defer close(r.done)
 		r.c, r.rows, r.err = readChunkRows(rctx, conn, rs, after, n)
@@ -390,13 +390,6 @@ func estimateRows(ctx context.Context, conn *pgx.Conn, id cdc.TableID) int64 {
 		return 0
 	}
 	return n
-}
-
-func (s *Source) chunkRows() int {
-	if s.opts.ChunkRows > 0 {
-		return s.opts.ChunkRows
-	}
-	return incremental.DefaultChunkRows
 }
 
 // chunkRelation describes the table for a chunk read from the catalog,
@@ -553,15 +546,4 @@ func chunkQuery(rs *relState, after []any, n int) (string, [][]byte) {
 		}
 	}
 	return q + " ORDER BY " + strings.Join(keys, ", ") + " LIMIT " + strconv.Itoa(n), args
-}
-
-// logAdded says what becomes of the tables added to source.tables.
-func (s *Source) logAdded(added []cdc.TableID) {
-	switch {
-	case len(added) == 0:
-	case s.opts.Snapshot == cdc.SnapshotNever:
-		s.log.Info("tables added to source.tables are streamed without a snapshot (snapshot.mode never)", "tables", fmt.Sprint(added))
-	default:
-		s.log.Info("tables added to source.tables: snapshotting them incrementally while streaming", "tables", fmt.Sprint(added))
-	}
 }
