@@ -3,6 +3,7 @@ package cdctest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"testing"
 
@@ -152,5 +153,45 @@ func testOnDemand(t *testing.T, e env) {
 			t.Fatalf("after the snapshot and %d markers, the queue still holds %+v", i, ctl.Queue().Tables)
 		}
 		s.mark(e)
+	}
+}
+
+// testSignal: an execute-snapshot row inserted into the signal table (not
+// captured) in the same transaction as a captured change requests a
+// snapshot of the table it names: the transaction's own Commit asks to be
+// saved now and carries the request, so that a source reopened from it
+// reads the table; the signal table's rows are not events, and a malformed
+// signal row is counted as ignored without stopping the stream.
+func testSignal(t *testing.T, e env) {
+	table := map[int64]string{1: "a", 2: "b", 3: "c"}
+	setup(t, e, append([]string{createTable("t"),
+		"CREATE TABLE fluxo_signal (id VARCHAR(42) PRIMARY KEY, type VARCHAR(32) NOT NULL, data TEXT)"},
+		inserts("t", rowsOf(table)...)...)...)
+	ctl := &incremental.Control{}
+	o := OpenOptions{Snapshot: cdc.SnapshotNever, Snapshots: ctl, Tables: []string{markTable, "t"}, SignalTable: "fluxo_signal"}
+	s := open(t, e, o)
+	s.ready(e)
+	e.Exec(t, "INSERT INTO fluxo_signal VALUES ('bad-1', 'execute-snapshot', 'not json')")
+	s.mark(e)
+	e.Exec(t, "BEGIN", "INSERT INTO t VALUES (1000, 'last')",
+		fmt.Sprintf(`INSERT INTO fluxo_signal VALUES ('ad-hoc-1', 'execute-snapshot', '{"data-collections": ["%s"], "type": "incremental"}')`, e.Table("t")),
+		"COMMIT")
+	table[lastID] = "last"
+	tx := s.tx()
+	checkEvents(t, e, tx.events, []want{{op: cdc.OpCreate, table: "t", after: []any{lastID, "last"}}})
+	if !tx.saveNow {
+		t.Fatalf("the signal's transaction %s does not ask to be saved now", describeTx(tx))
+	}
+	if accepted, ignored := ctl.SignalCounts(); accepted != 1 || ignored != 1 {
+		t.Fatalf("signals accepted %d, ignored %d; want 1 and 1", accepted, ignored)
+	}
+	s.close()
+	o.Checkpoint, o.ChunkRows, o.Snapshots = position(t, tx.commit), 2, &incremental.Control{}
+	s = open(t, e, o)
+	got := map[int64]string{}
+	for !replayTx(t, e, s.tx(), got) {
+	}
+	if !maps.Equal(got, table) {
+		t.Fatalf("the signalled snapshot replays to %v, want the table %v", got, table)
 	}
 }

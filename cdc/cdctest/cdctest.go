@@ -61,6 +61,9 @@ type OpenOptions struct {
 	ChunkRows int
 	// Snapshots takes on-demand snapshot requests (nil: none).
 	Snapshots *incremental.Control
+	// SignalTable names the fixture's signal table (as Fixture.Table
+	// takes it; "": none).
+	SignalTable string
 }
 
 // Limits says where a source, by design, reports less than the full
@@ -146,6 +149,7 @@ var cases = []testCase{
 	{"end of stream (initial_only)", testEndOfStream},
 	{"incremental initial snapshot", testSnapshotInitial},
 	{"on-demand snapshot of a streaming table, resumed", testOnDemand},
+	{"snapshot requested by a signal row, resumed", testSignal},
 	{"close twice", testCloseTwice},
 	{"table added at a restart", testAddedTable},
 	{"added table with a composite text key, in small chunks", testAddedTableChunks},

@@ -19,6 +19,7 @@ type Control struct {
 	requested []cdc.TableID
 	waiting   atomic.Bool // requested is not empty
 	progress  atomic.Pointer[Progress]
+	signals   signalCounts
 }
 
 // Request asks for an incremental snapshot of ids. A table already queued

@@ -86,12 +86,21 @@ func (f *fixture) Open(t *testing.T, o cdctest.OpenOptions) cdc.Source {
 	src, err := mysql.Open(ctx, mysql.Options{
 		Conn:     mysql.Conn{Host: "127.0.0.1", Port: uint16(f.m.Port), User: "root"},
 		ServerID: f.serverID, Filter: dbFilter{f.db, o.Tables}, Snapshot: o.Snapshot, Checkpoint: o.Checkpoint, ChunkRows: o.ChunkRows, Snapshots: o.Snapshots,
-		Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
+		SignalTable: f.signalTable(o.SignalTable),
+		Logger:      slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}
 	return src
+}
+
+// signalTable is the id of the fixture's table name, or none.
+func (f *fixture) signalTable(name string) cdc.TableID {
+	if name == "" {
+		return cdc.TableID{}
+	}
+	return f.Table(name)
 }
 
 // dbFilter captures the tables of one database: only those named, when

@@ -167,6 +167,19 @@ func (s *Source) awaitChunk(ctx context.Context) error {
 // and a commit that checkpoints the request, and publishes the progress.
 // It reports whether it queued anything.
 func (s *Source) takeRequests() bool {
+	if !s.applyRequests() {
+		return false
+	}
+	p := s.boundary()
+	s.last = p
+	s.pending.Push(cdc.Message{Commit: p, SaveNow: true})
+	return true
+}
+
+// applyRequests adds the tables requested since the last call to the
+// incremental snapshot's queue and publishes the progress. It reports
+// whether any were requested; the caller checkpoints them.
+func (s *Source) applyRequests() bool {
 	progress := s.inc.progressOrNil()
 	next, ids := s.opts.Snapshots.Apply(progress)
 	if len(ids) == 0 {
@@ -178,9 +191,6 @@ func (s *Source) takeRequests() bool {
 	}
 	s.inc.progress = next
 	s.log.Info("incremental snapshot requested", "tables", fmt.Sprint(ids), "tables_queued", len(next.Tables))
-	p := s.boundary()
-	s.last = p
-	s.pending.Push(cdc.Message{Commit: p, SaveNow: true})
 	return true
 }
 

@@ -23,6 +23,7 @@ const tableMapBodyStart = replication.EventHeaderSize + 8
 // table's definition changed.
 func (s *Source) mapTable(ev *replication.BinlogEvent, tm *replication.TableMapEvent) error {
 	id := cdc.TableID{Schema: string(tm.Schema), Name: string(tm.Table)}
+	s.mapSignal(id, tm.TableID)
 	if !s.opts.Filter.Match(id.Schema, id.Name) {
 		s.tables[tm.TableID] = nil
 		return nil
@@ -151,18 +152,13 @@ func family(base string) string {
 
 // handleRows emits one event per row of a rows event.
 func (s *Source) handleRows(ev *replication.BinlogEvent, e *replication.RowsEvent) error {
+	op, step := rowsOp(ev.Header.EventType)
+	if op == cdc.OpCreate && s.signalMap != nil && *s.signalMap == e.TableID {
+		s.signals(e.Rows)
+	}
 	ts := s.tables[e.TableID]
 	if ts == nil {
 		return nil
-	}
-	op, step := cdc.OpCreate, 1
-	switch ev.Header.EventType {
-	case replication.UPDATE_ROWS_EVENTv0, replication.UPDATE_ROWS_EVENTv1, replication.UPDATE_ROWS_EVENTv2,
-		replication.PARTIAL_UPDATE_ROWS_EVENT, replication.MARIADB_UPDATE_ROWS_COMPRESSED_EVENT_V1:
-		op, step = cdc.OpUpdate, 2
-	case replication.DELETE_ROWS_EVENTv0, replication.DELETE_ROWS_EVENTv1, replication.DELETE_ROWS_EVENTv2,
-		replication.MARIADB_DELETE_ROWS_COMPRESSED_EVENT_V1:
-		op = cdc.OpDelete
 	}
 	pos := int64(ev.Header.LogPos) - int64(ev.Header.EventSize)
 	for i := 0; i+step <= len(e.Rows); i += step {
@@ -187,6 +183,20 @@ func (s *Source) handleRows(ev *replication.BinlogEvent, e *replication.RowsEven
 		s.pending.Push(cdc.Message{Event: evt})
 	}
 	return nil
+}
+
+// rowsOp is the change a rows event carries, and how many rows make one
+// change (an update has a before and an after row).
+func rowsOp(t replication.EventType) (cdc.Op, int) {
+	switch t {
+	case replication.UPDATE_ROWS_EVENTv0, replication.UPDATE_ROWS_EVENTv1, replication.UPDATE_ROWS_EVENTv2,
+		replication.PARTIAL_UPDATE_ROWS_EVENT, replication.MARIADB_UPDATE_ROWS_COMPRESSED_EVENT_V1:
+		return cdc.OpUpdate, 2
+	case replication.DELETE_ROWS_EVENTv0, replication.DELETE_ROWS_EVENTv1, replication.DELETE_ROWS_EVENTv2,
+		replication.MARIADB_DELETE_ROWS_COMPRESSED_EVENT_V1:
+		return cdc.OpDelete, 1
+	}
+	return cdc.OpCreate, 1
 }
 
 // observe hands a change to the waiting chunk's window when it comes after

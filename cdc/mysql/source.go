@@ -42,6 +42,10 @@ type Options struct {
 	// Snapshots takes on-demand snapshot requests and shows the
 	// incremental snapshot's progress (nil: none).
 	Snapshots *incremental.Control
+	// SignalTable is the table whose inserted rows are signals
+	// (Debezium's id, type, data columns; see incremental.Control.Signal),
+	// read from the binlog whether captured or not (zero: none).
+	SignalTable cdc.TableID
 }
 
 // Source implements cdc.Source for MySQL and MariaDB.
@@ -73,6 +77,8 @@ type Source struct {
 	captured []cdc.TableID
 	// inc is the incremental snapshot under way (nil: none).
 	inc *incState
+	// signalMap is the binlog table id of the signal table, when mapped.
+	signalMap *uint64
 }
 
 type tableEntry struct {
@@ -114,6 +120,9 @@ func (s *Source) open(ctx context.Context) error {
 		return err
 	}
 	if err := checkReplicationGrant(s.meta); err != nil {
+		return err
+	}
+	if err := checkSignalTable(s.meta, s.opts.SignalTable); err != nil {
 		return err
 	}
 	if s.server.rowMetadata != "FULL" {

@@ -22,6 +22,9 @@ type txState struct {
 	tsMs   int64
 	id     string // transaction id for envelopes, set on first use
 	orders cdc.TxOrder
+	// signalled: a signal row of this transaction requested snapshots,
+	// which its commit takes and checkpoints.
+	signalled bool
 }
 
 // resume prepares to stream from a checkpoint, refusing a different server
@@ -267,6 +270,7 @@ func (s *Source) handleQuery(ev *replication.BinlogEvent, e *replication.QueryEv
 // commit ends the current transaction: the GTID joins the executed set and
 // a Commit message carries the resume position (the next event's offset).
 func (s *Source) commit(h *replication.EventHeader) {
+	save := s.tx.signalled && s.applyRequests()
 	if s.tx.gtid != "" && s.gset != nil {
 		if err := s.gset.Update(s.tx.gtid); err != nil {
 			s.log.Warn("cannot add gtid to the executed set", "gtid", s.tx.gtid, cdc.LogError, err)
@@ -280,5 +284,5 @@ func (s *Source) commit(h *replication.EventHeader) {
 	}
 	s.last = p
 	s.tx = txState{}
-	s.pending.Push(cdc.Message{Commit: p})
+	s.pending.Push(cdc.Message{Commit: p, SaveNow: save})
 }

@@ -13,6 +13,9 @@ import (
 
 // change turns an insert, update or delete into an event.
 func (s *Source) change(ctx context.Context, op cdc.Op, relID uint32, old *pglogrepl.TupleData, oldType uint8, newTuple *pglogrepl.TupleData) error {
+	if op == cdc.OpCreate && s.signalRel != nil && *s.signalRel == relID {
+		s.signal(newTuple)
+	}
 	rs, known := s.rels[relID]
 	if !known {
 		return errUnknownRelation

@@ -126,13 +126,22 @@ func (f *fixture) Open(t *testing.T, o cdctest.OpenOptions) cdc.Source {
 	f.publish(t, filter)
 	src, err := postgres.Open(ctx, postgres.Options{
 		DSN: f.dsn, Slot: f.name, Publication: f.name, Filter: filter, ChunkRows: o.ChunkRows, Snapshots: o.Snapshots,
-		Snapshot: o.Snapshot, Checkpoint: o.Checkpoint, Heartbeat: 2 * time.Second, StatusInterval: 100 * time.Millisecond,
+		SignalTable: f.signalTable(o.SignalTable),
+		Snapshot:    o.Snapshot, Checkpoint: o.Checkpoint, Heartbeat: 2 * time.Second, StatusInterval: 100 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}
 	return src
+}
+
+// signalTable is the id of the fixture's table name, or none.
+func (f *fixture) signalTable(name string) cdc.TableID {
+	if name == "" {
+		return cdc.TableID{}
+	}
+	return f.Table(name)
 }
 
 // publish adds the tables filter captures to the fixture's publication

@@ -204,6 +204,18 @@ func (i *incState) readDone() <-chan struct{} {
 // and a commit that checkpoints the request, and publishes the progress.
 // It reports whether it queued anything.
 func (s *Source) takeRequests() bool {
+	if !s.applyRequests() {
+		return false
+	}
+	s.last = s.position(s.last.LSN, true)
+	s.pending.Push(cdc.Message{Commit: s.last, SaveNow: true})
+	return true
+}
+
+// applyRequests adds the tables requested since the last call to the
+// incremental snapshot's queue and publishes the progress. It reports
+// whether any were requested; the caller checkpoints them.
+func (s *Source) applyRequests() bool {
 	progress := s.inc.progressOrNil()
 	next, ids := s.opts.Snapshots.Apply(progress)
 	if len(ids) == 0 {
@@ -215,8 +227,6 @@ func (s *Source) takeRequests() bool {
 	}
 	s.inc.progress = next
 	s.log.Info("incremental snapshot requested", "tables", fmt.Sprint(ids), "tables_queued", len(next.Tables))
-	s.last = s.position(s.last.LSN, true)
-	s.pending.Push(cdc.Message{Commit: s.last, SaveNow: true})
 	return true
 }
 

@@ -51,6 +51,10 @@ type Options struct {
 	// Snapshots takes on-demand snapshot requests and shows the
 	// incremental snapshot's progress (nil: none).
 	Snapshots *incremental.Control
+	// SignalTable is the table whose inserted rows are signals
+	// (Debezium's id, type, data columns; see incremental.Control.Signal),
+	// added to the publication whether captured or not (zero: none).
+	SignalTable cdc.TableID
 }
 
 // Source implements cdc.Source for PostgreSQL.
@@ -68,6 +72,8 @@ type Source struct {
 	captured []cdc.TableID // the captured tables when the source opened
 	inc      *incState     // the incremental snapshot under way (nil: none)
 	rels     map[uint32]*relState
+	// signalRel is the relation id of the signal table, once described.
+	signalRel *uint32
 
 	snap     *snapshotter
 	startLSN pglogrepl.LSN // where streaming starts (0: the slot's confirmed position)
@@ -131,7 +137,11 @@ func (s *Source) open(ctx context.Context) error {
 	if err := checkReplicaIdentity(ctx, s.meta, ids); err != nil {
 		return err
 	}
-	if err := ensurePublication(ctx, s.meta, s.opts.Publication, ids); err != nil {
+	published, err := s.withSignalTable(ctx, ids)
+	if err != nil {
+		return err
+	}
+	if err := ensurePublication(ctx, s.meta, s.opts.Publication, published); err != nil {
 		return err
 	}
 	sl, err := readSlot(ctx, s.meta, s.opts.Slot)

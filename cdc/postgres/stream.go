@@ -37,6 +37,9 @@ type txState struct {
 	id       string
 	orders   cdc.TxOrder
 	walStart pglogrepl.LSN // WAL position of the current message
+	// signalled: a signal row of this transaction requested snapshots,
+	// which its commit takes and checkpoints.
+	signalled bool
 }
 
 // startStreaming issues START_REPLICATION once the snapshot is done.
@@ -315,10 +318,11 @@ func (s *Source) decode(ctx context.Context, data []byte) error {
 		s.stream.tx = txState{open: true, xid: m.Xid, final: m.FinalLSN, tsMs: m.CommitTime.UnixMilli(),
 			id: fmt.Sprintf("%d:%d", m.Xid, uint64(m.FinalLSN)), walStart: s.stream.tx.walStart}
 	case *pglogrepl.CommitMessage:
-		s.stream.tx.open = false
+		save := s.stream.tx.signalled && s.applyRequests()
+		s.stream.tx.open, s.stream.tx.signalled = false, false
 		s.stream.lastActive = time.Now()
 		s.last = s.position(m.TransactionEndLSN, true)
-		s.pending.Push(cdc.Message{Commit: s.last})
+		s.pending.Push(cdc.Message{Commit: s.last, SaveNow: save})
 	case *pglogrepl.RelationMessage:
 		return s.relation(ctx, m)
 	case *pglogrepl.InsertMessage:
@@ -338,6 +342,7 @@ func (s *Source) decode(ctx context.Context, data []byte) error {
 // relation (re)derives a table from a relation message.
 func (s *Source) relation(ctx context.Context, m *pglogrepl.RelationMessage) error {
 	id := cdc.TableID{Schema: m.Namespace, Name: m.RelationName}
+	s.mapSignal(id, m.RelationID)
 	if !s.opts.Filter.Match(id.Schema, id.Name) {
 		s.rels[m.RelationID] = nil
 		return nil

@@ -128,8 +128,13 @@ func openMySQL(ctx context.Context, cfg *config.Config, a openArgs) (cdc.Source,
 	if err != nil {
 		return nil, err
 	}
+	signals, err := cfg.Source.SignalTableID()
+	if err != nil {
+		return nil, err
+	}
 	src, err := mysql.Open(ctx, mysql.Options{Conn: conn, ServerID: cfg.Source.ServerID, Filter: a.filter,
-		Snapshot: cfg.Snapshot.Mode, ChunkRows: cfg.Snapshot.ChunkRows, Checkpoint: a.position, Health: a.health, Snapshots: a.snapshots, Logger: a.log})
+		Snapshot: cfg.Snapshot.Mode, ChunkRows: cfg.Snapshot.ChunkRows, Checkpoint: a.position, Health: a.health,
+		Snapshots: a.snapshots, SignalTable: signals, Logger: a.log})
 	if err != nil {
 		return nil, err
 	}
@@ -137,10 +142,14 @@ func openMySQL(ctx context.Context, cfg *config.Config, a openArgs) (cdc.Source,
 }
 
 func openPostgres(ctx context.Context, cfg *config.Config, a openArgs) (cdc.Source, error) {
+	signals, err := cfg.Source.SignalTableID()
+	if err != nil {
+		return nil, err
+	}
 	src, err := postgres.Open(ctx, postgres.Options{DSN: cfg.Source.DSN, Slot: cfg.Source.Slot,
 		Publication: cfg.Source.Publication, Filter: a.filter, Snapshot: cfg.Snapshot.Mode, Parallelism: cfg.Bronze.Parallelism,
 		Heartbeat: cfg.Source.HeartbeatInterval, ReadTimeout: cfg.Source.ReadTimeout, ChunkRows: cfg.Snapshot.ChunkRows, Checkpoint: a.position,
-		Health: a.health, Snapshots: a.snapshots, Logger: a.log})
+		Health: a.health, Snapshots: a.snapshots, SignalTable: signals, Logger: a.log})
 	if err != nil {
 		return nil, err
 	}

@@ -79,7 +79,7 @@ func startOps(cfg *config.Config, o StreamOptions, log *slog.Logger) (*ops, erro
 	}
 	x := &ops{reg: reg, state: state, metrics: m, notifier: o.Notify, log: log, stop: func() {},
 		snapshots: &incremental.Control{}}
-	if err := metrics.RegisterSnapshotProgress(reg, func() []incremental.TableReport { return x.snapshots.Queue().Report() }); err != nil {
+	if err := metrics.RegisterSnapshotProgress(reg, x.snapshots); err != nil {
 		return nil, err
 	}
 	adm, err := adminHandler(cfg, x, log)

@@ -69,6 +69,12 @@ type Source struct {
 	// (PostgreSQL only). Default: fluxo_<name> with '-' and '.' replaced
 	// by '_'.
 	Publication string `yaml:"publication,omitempty"`
+	// SignalTable is "db.table" (PostgreSQL "schema.table"): a table in
+	// Debezium's signal shape (id varchar(42) primary key, type
+	// varchar(32), data text) whose inserted execute-snapshot rows ask the
+	// stream for incremental snapshots. Optional; it need not be captured
+	// (PostgreSQL: fluxo adds it to the publication it creates).
+	SignalTable string `yaml:"signal_table,omitempty"`
 	// HeartbeatInterval is how often an idle PostgreSQL stream emits a
 	// heartbeat and lets the slot advance (default 10s).
 	HeartbeatInterval time.Duration `yaml:"heartbeat_interval,omitempty"`

@@ -220,3 +220,15 @@ func isSystemSchema(s string) bool {
 }
 
 func sortedKeys(m map[string][]string) []string { return slices.Sorted(maps.Keys(m)) }
+
+// SignalTableID is source.signal_table as a table id (zero when unset).
+func (s Source) SignalTableID() (cdc.TableID, error) {
+	if s.SignalTable == "" {
+		return cdc.TableID{}, nil
+	}
+	parts := strings.Split(s.SignalTable, ".")
+	if len(parts) != 2 || parts[0] == "" || parts[1] == "" || strings.ContainsAny(s.SignalTable, "*?") {
+		return cdc.TableID{}, fmt.Errorf("source.signal_table %q: name one table as db.table (schema.table for PostgreSQL), without globs", s.SignalTable)
+	}
+	return cdc.TableID{Schema: parts[0], Name: parts[1]}, nil
+}

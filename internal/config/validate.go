@@ -123,6 +123,9 @@ func (k *checker) source() {
 	for _, e := range s.patternErrors() {
 		k.errorf(e.key, "%s", e.msg)
 	}
+	if _, err := s.SignalTableID(); err != nil {
+		k.errorf("source.signal_table", "%v", err)
+	}
 	switch s.Connector() {
 	case cdc.ConnectorMySQL:
 		k.mysqlOnly(s)

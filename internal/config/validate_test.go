@@ -35,6 +35,8 @@ func TestValidationErrors(t *testing.T) {
 		{"key_columns twice", my + "  key_columns: {shop.events: [id, id]}\n", `source.key_columns: shop.events lists column "id" twice`},
 		{"key column excluded", my + "  exclude_columns: ['*.*.id']\n  key_columns: {shop.events: [id]}\n",
 			"source.key_columns: shop.events.id is also excluded by source.exclude_columns"},
+		{"signal_table shape", my + "  signal_table: fluxo_signal\n", `f.yaml:4: source.signal_table "fluxo_signal": name one table as db.table`},
+		{"signal_table glob", pg + "  signal_table: public.sig*\n", `source.signal_table "public.sig*": name one table as db.table (schema.table for PostgreSQL), without globs`},
 		{"server_id zero", my + "  server_id: 0\n", "f.yaml:4: source.server_id must be at least 1"},
 		{"read_timeout too short", my + "  read_timeout: 500ms\n", "f.yaml:4: source.read_timeout must be at least 1s"},
 		{"slot on mysql", my + "  slot: s\n", "f.yaml:4: source.slot is for PostgreSQL only; remove it"},

@@ -68,6 +68,51 @@ func testOnDemandSnapshot(t *testing.T, e *env) {
 	checkRereadUntouched(t, recs[len(before):], want)
 }
 
+// TestSignalSnapshot: a row inserted into source.signal_table (not
+// captured) while a writer changes the table asks the stream for an
+// incremental snapshot of it: the topic, as the independent reader
+// decodes it, then holds every row of the table read again unless a change
+// touched it, and replays to the table; a malformed signal row is counted
+// as ignored, and the signal table has no topic.
+func TestSignalSnapshot(t *testing.T) {
+	forEachBackend(t, testSignalSnapshot)
+}
+
+func testSignalSnapshot(t *testing.T, e *env) {
+	e.seedKV()
+	e.exec("CREATE TABLE fluxo_signal (id VARCHAR(42) PRIMARY KEY, type VARCHAR(32) NOT NULL, data TEXT)")
+	signal := e.tableSchema() + ".fluxo_signal"
+	cfg, _ := e.adminConfigSource(fmt.Sprintf("  exclude_tables: [%s]\n  signal_table: %s\n", signal, signal), "snapshot:\n  chunk_rows: 16\n")
+	s := e.startStreamReady(cfg)
+	ep := endpoint{t: t, base: cfg.HTTP.AdminURL()}
+	e.waitSnapshotQueue(ep, 0) // the initial snapshot, incremental
+	before := e.drain(e.topic("kv"), time.Second)
+	w := e.startPacedWriter("kv", 11, 3*time.Millisecond)
+	time.Sleep(300 * time.Millisecond)
+	e.exec("INSERT INTO fluxo_signal VALUES ('bad', 'execute-snapshot', '{\"data-collections\": \"not a list\"}')")
+	e.exec(fmt.Sprintf(`INSERT INTO fluxo_signal VALUES ('ad-hoc-1', 'execute-snapshot', '{"data-collections": ["%s.kv"], "type": "incremental"}')`, e.tableSchema()))
+	for deadline := time.Now().Add(30 * time.Second); ep.metrics().value("fluxo_signals_total", "result", "accepted") < 1; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the signal row was not accepted within 30s")
+		}
+	}
+	e.waitSnapshotQueue(ep, 0)
+	w.finish(t)
+	recs := e.drain(e.topic("kv"), 3*time.Second)
+	if got := ep.metrics().value("fluxo_signals_total", "result", "ignored"); got != 1 {
+		t.Errorf("fluxo_signals_total{result=ignored} = %v, want 1 (the malformed row)", got)
+	}
+	if err := s.stop(); err != nil {
+		t.Fatal(err)
+	}
+	want := e.tableState("kv")
+	compareState(t, replay(recs), want)
+	checkRereadUntouched(t, recs[len(before):], want)
+	if sig := e.drain(e.topic("fluxo_signal"), time.Second); len(sig) > 0 {
+		t.Errorf("the signal table, not captured, has %d records in Kafka", len(sig))
+	}
+}
+
 // checkRereadUntouched fails t unless every row of want that no change
 // record after the request touched was read again (op r, incremental).
 func checkRereadUntouched(t *testing.T, after []record, want map[int64]map[string]any) {
@@ -108,6 +153,12 @@ func (e *env) tableSchema() string {
 // and returns it with its path.
 func (e *env) adminConfig(extra string) (*config.Config, string) {
 	e.t.Helper()
+	return e.adminConfigSource("", extra)
+}
+
+// adminConfigSource is adminConfig with extra lines in the source section.
+func (e *env) adminConfigSource(source, extra string) (*config.Config, string) {
+	e.t.Helper()
 	port, err := testserver.FreePort()
 	if err != nil {
 		e.t.Fatal(err)
@@ -116,7 +167,7 @@ func (e *env) adminConfig(extra string) (*config.Config, string) {
 	if err := os.WriteFile(token, []byte("s3cret-token\n"), 0o600); err != nil {
 		e.t.Fatal(err)
 	}
-	cfg := e.config(extra)
+	cfg := e.configSource(source, extra)
 	path := filepath.Join(e.dir, "fluxo.yaml")
 	y, err := os.ReadFile(path)
 	if err != nil {

@@ -10,16 +10,19 @@ import (
 
 // snapshotProgress exports an incremental snapshot's queue at scrape time.
 type snapshotProgress struct {
-	queue                        func() []incremental.TableReport
-	pending, rows, estimate, chk *prometheus.Desc
+	ctl                                   *incremental.Control
+	pending, rows, estimate, chk, signals *prometheus.Desc
 }
 
 // RegisterSnapshotProgress registers gauges of the incremental snapshot
-// whose queue (the table being read first) queue returns at each scrape:
-// the tables left, and the rows done, the rows estimated and the chunks
-// read of the table being read.
-func RegisterSnapshotProgress(reg prometheus.Registerer, queue func() []incremental.TableReport) error {
-	c := &snapshotProgress{queue: queue,
+// that ctl shows, read at each scrape: the tables left, and the rows done,
+// the rows estimated and the chunks read of the table being read; and the
+// count of signal rows by result.
+func RegisterSnapshotProgress(reg prometheus.Registerer, ctl *incremental.Control) error {
+	c := &snapshotProgress{ctl: ctl,
+		signals: prometheus.NewDesc("fluxo_signals_total",
+			"Rows inserted into source.signal_table, by result: accepted (acted on) or ignored (malformed, unsupported or naming no captured table; the log says why).",
+			[]string{"result"}, nil),
 		pending: prometheus.NewDesc("fluxo_incremental_snapshot_tables_pending",
 			"Tables the incremental snapshot still has to read (the one being read included).", nil, nil),
 		rows: prometheus.NewDesc("fluxo_incremental_snapshot_rows_done",
@@ -37,14 +40,17 @@ func RegisterSnapshotProgress(reg prometheus.Registerer, queue func() []incremen
 
 // Describe implements prometheus.Collector.
 func (c *snapshotProgress) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.pending, c.rows, c.estimate, c.chk} {
+	for _, d := range []*prometheus.Desc{c.pending, c.rows, c.estimate, c.chk, c.signals} {
 		ch <- d
 	}
 }
 
 // Collect implements prometheus.Collector.
 func (c *snapshotProgress) Collect(ch chan<- prometheus.Metric) {
-	q := c.queue()
+	accepted, ignored := c.ctl.SignalCounts()
+	ch <- prometheus.MustNewConstMetric(c.signals, prometheus.CounterValue, float64(accepted), incremental.SignalAccepted)
+	ch <- prometheus.MustNewConstMetric(c.signals, prometheus.CounterValue, float64(ignored), incremental.SignalIgnored)
+	q := c.ctl.Queue().Report()
 	ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(len(q)))
 	if len(q) == 0 {
 		return
