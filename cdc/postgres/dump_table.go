@@ -25,12 +25,9 @@ type dumpTable struct {
 	// from is the FROM clause: ONLY for ordinary tables, whose inheritance
 	// children are tables of their own; partitioned tables include their
 	// partitions.
-	from       string
-	selectList string
-	keyName    string // the quoted split key column, for SplitKey
-	formats    []int16
-	decs       []valueDecoder // per column of info.Table: binary or text
-	textDecs   []valueDecoder // per column: text
+	from    string
+	keyName string // the quoted split key column, for SplitKey
+	*tableReader
 }
 
 // relation is a pg_class row the snapshot sees.
@@ -221,34 +218,17 @@ func (d *Dumper) describeColumns(ctx context.Context, r relation, t *dumpTable) 
 	if err := d.checkColumnPrivileges(ctx, table, rel); err != nil {
 		return err
 	}
-	n := len(table.Columns)
-	t.formats, t.decs, t.textDecs = make([]int16, n), make([]valueDecoder, n), make([]valueDecoder, n)
-	names := make([]string, n)
+	if t.tableReader, err = newTableReader(ctx, rs, cols, t.from, d.types, d.log); err != nil {
+		return err
+	}
 	keyBase := uint32(0) // base type of the primary key, when it is one captured column
-	for i, c := range cols {
-		idx := rs.idx[i]
-		if idx < 0 {
-			continue
-		}
-		col := &table.Columns[idx]
-		base, err := d.baseType(ctx, c.oid, c.typmod)
-		if err != nil {
-			return fmt.Errorf("postgres: table %s column %s: %w", r.id, c.name, err)
-		}
-		names[idx] = pgx.Identifier{c.name}.Sanitize()
-		t.textDecs[idx] = textValue(rs.dec[i])
-		t.decs[idx] = t.textDecs[idx]
-		f := &fallback{log: d.log, column: col.Name, typ: col.Type, optional: col.Optional}
-		if dec := binaryDecoder(col, base.oid, base.typtype, f); dec != nil {
-			t.decs[idx], t.formats[idx] = dec, 1
-		}
-		if len(facts.pk) == 1 && facts.pk[0] == c.name {
-			keyBase = base.oid
-			t.keyName = names[idx]
+	if len(facts.pk) == 1 {
+		if idx := table.ColumnIndex(facts.pk[0]); idx >= 0 {
+			keyBase = t.bases[idx]
+			t.keyName = pgx.Identifier{facts.pk[0]}.Sanitize()
 			t.info.KeyColumn = idx
 		}
 	}
-	t.selectList = strings.Join(names, ", ")
 	t.info.Table = table
 	if err := d.estimate(ctx, r, t); err != nil {
 		return err
@@ -328,25 +308,6 @@ func (d *Dumper) estimate(ctx context.Context, r relation, t *dumpTable) error {
 	return nil
 }
 
-// baseType returns the type a column of type oid with typmod stores: the
-// base type of a domain (as catalog.resolve follows them).
-func (d *Dumper) baseType(ctx context.Context, oid uint32, typmod int32) (*pgType, error) {
-	for range maxTypeDepth {
-		t, _, err := d.types.lookup(ctx, oid, typmod)
-		if err != nil {
-			return nil, err
-		}
-		if t.typtype != 'd' {
-			return t, nil
-		}
-		if t.baseTypmod != -1 {
-			typmod = t.baseTypmod
-		}
-		oid = t.baseType
-	}
-	return nil, fmt.Errorf("postgres: type OID %d nests too deeply", oid)
-}
-
 // query returns the SELECT reading chunk c of t.
 func (t *dumpTable) query(c cdc.Chunk) (string, error) {
 	id := t.info.Table.ID
@@ -380,9 +341,5 @@ func (t *dumpTable) query(c cdc.Chunk) (string, error) {
 			conds = append(conds, "ctid < '("+strconv.FormatInt(c.EndPage, 10)+",0)'::tid")
 		}
 	}
-	q := "SELECT " + t.selectList + " FROM " + t.from
-	if len(conds) > 0 {
-		q += " WHERE " + strings.Join(conds, " AND ")
-	}
-	return q, nil
+	return t.tableReader.query(strings.Join(conds, " AND "), ""), nil
 }

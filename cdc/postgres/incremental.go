@@ -39,7 +39,7 @@ type incState struct {
 type chunkRead struct {
 	done   chan struct{} // closed when the fields below are set
 	cancel context.CancelFunc
-	rs     *relState
+	r      *tableReader
 	c      *chunk
 	rows   [][]any
 	err    error
@@ -339,7 +339,7 @@ func (s *Source) startRead(ctx context.Context) error {
 		s.inc.conn = conn
 	}
 	conn := s.inc.conn
-	rs, err := s.chunkRelation(ctx, cur.Table)
+	tr, err := s.chunkReader(ctx, cur.Table)
 	if errors.Is(err, cdc.ErrTableGone) {
 		s.log.Warn("incremental snapshot: the table no longer exists; its snapshot ends", "table", cur.Table.String(), "rows_done", cur.Rows)
 		s.inc.progress = s.inc.progress.Advance(nil, 0, true)
@@ -348,7 +348,7 @@ func (s *Source) startRead(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if len(rs.table.Key) == 0 && cur.Chunks == 0 {
+	if len(tr.table.Key) == 0 && cur.Chunks == 0 {
 		s.log.Warn("incremental snapshot: the table has no primary key, so it is read in one chunk",
 			"table", cur.Table.String(), "fix", "set source.key_columns for it to read it in chunks")
 	}
@@ -361,12 +361,12 @@ func (s *Source) startRead(ctx context.Context) error {
 	}
 	// The read outlives this call: its context ends with dropChunkConn.
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	r := &chunkRead{done: make(chan struct{}), cancel: cancel, rs: rs}
+	r := &chunkRead{done: make(chan struct{}), cancel: cancel, r: tr}
 	s.inc.reading = r
 	n := incremental.ChunkRows(s.opts.ChunkRows)
 	go func() {
 		defer close(r.done)
-		r.c, r.rows, r.err = readChunkRows(rctx, conn, rs, after, n)
+		r.c, r.rows, r.err = readChunkRows(rctx, conn, tr, after, n)
 	}()
 	return nil
 }
@@ -386,7 +386,7 @@ func (s *Source) finishRead() error {
 		s.dropChunkConn()
 		return fmt.Errorf("incremental snapshot of %s: %w", cur.Table, r.err)
 	}
-	r.c.window = incremental.NewWindow(r.rs.table, r.rows)
+	r.c.window = incremental.NewWindow(r.r.table, r.rows)
 	s.catchUp(r.c)
 	s.inc.chunk, s.inc.asked = r.c, time.Time{}
 	return nil
@@ -402,9 +402,10 @@ func estimateRows(ctx context.Context, conn *pgx.Conn, id cdc.TableID) int64 {
 	return n
 }
 
-// chunkRelation describes the table for a chunk read from the catalog,
-// sharing the stream's *cdc.Table when they agree.
-func (s *Source) chunkRelation(ctx context.Context, id cdc.TableID) (*relState, error) {
+// chunkReader describes the table for a chunk read from the catalog,
+// sharing the stream's *cdc.Table when they agree; its key columns are
+// read as text, which the next chunk's query binds.
+func (s *Source) chunkReader(ctx context.Context, id cdc.TableID) (*tableReader, error) {
 	cols, err := snapshotColumns(ctx, s.meta, id)
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == "42P01" { // undefined_table
@@ -413,13 +414,21 @@ func (s *Source) chunkRelation(ctx context.Context, id cdc.TableID) (*relState, 
 	if err != nil {
 		return nil, err
 	}
-	return s.buildRelation(ctx, id, cols)
+	rs, err := s.buildRelation(ctx, id, cols)
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.tableReader(ctx, rs, cols)
+	if err != nil {
+		return nil, err
+	}
+	return r.withTextKey(), nil
 }
 
-// readChunkRows reads up to n rows of rs after the key values after (text;
-// nil: from the first), in key order, with the read's snapshot and high
-// watermark. A table without a key is read whole.
-func readChunkRows(ctx context.Context, conn *pgx.Conn, rs *relState, after []any, n int) (*chunk, [][]any, error) {
+// readChunkRows reads up to n rows of r's table after the key values after
+// (text; nil: from the first), in key order, with the read's snapshot and
+// high watermark. A table without a key is read whole.
+func readChunkRows(ctx context.Context, conn *pgx.Conn, r *tableReader, after []any, n int) (*chunk, [][]any, error) {
 	if _, err := conn.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); err != nil {
 		return nil, nil, err
 	}
@@ -437,14 +446,9 @@ func readChunkRows(ctx context.Context, conn *pgx.Conn, rs *relState, after []an
 		return nil, nil, err
 	}
 	c := &chunk{snap: snap}
-	q, args := chunkQuery(rs, after, n)
-	sel := selected(rs)
-	keyAt := make([]int, len(rs.table.Key)) // position of each key column in a row of sel
-	for k, j := range keyRelColumns(rs) {
-		keyAt[k] = slices.Index(sel, j)
-	}
+	q, args := chunkQuery(r, after, n)
 	var raw [][][]byte // copied (the read's buffers are reused) and decoded after COMMIT: xmin is held for the read alone
-	rr := conn.PgConn().ExecParams(ctx, q, args, nil, nil, []int16{0})
+	rr := conn.PgConn().ExecParams(ctx, q, args, nil, nil, r.formats)
 	for rr.NextRow() {
 		raw = append(raw, copyValues(rr.Values()))
 	}
@@ -460,19 +464,30 @@ func readChunkRows(ctx context.Context, conn *pgx.Conn, rs *relState, after []an
 	if _, err := conn.Exec(ctx, "COMMIT"); err != nil {
 		return nil, nil, err
 	}
-	rows := make([][]any, len(raw))
-	for i, values := range raw {
-		if rows[i], err = decodeRow(rs, sel, values); err != nil {
-			return nil, nil, err
-		}
+	rows, err := decodeChunk(r, raw)
+	if err != nil {
+		return nil, nil, err
 	}
 	if len(raw) > 0 {
-		for _, i := range keyAt {
-			c.last = append(c.last, string(raw[len(raw)-1][i]))
+		for _, k := range r.table.Key { // read as text (withTextKey)
+			c.last = append(c.last, string(raw[len(raw)-1][k]))
 		}
 	}
-	c.full = len(rs.table.Key) > 0 && len(rows) == n
+	c.full = len(r.table.Key) > 0 && len(rows) == n
 	return c, rows, nil
+}
+
+// decodeChunk decodes a chunk's rows, each into a slice of its own.
+func decodeChunk(r *tableReader, raw [][][]byte) ([][]any, error) {
+	rows := make([][]any, len(raw))
+	var bx boxer
+	for i, values := range raw {
+		rows[i] = make([]any, len(r.table.Columns))
+		if err := r.decode(values, rows[i], &bx, false); err != nil {
+			return nil, err
+		}
+	}
+	return rows, nil
 }
 
 // copyValues copies a row's values into one allocation; nil stays nil.
@@ -492,68 +507,26 @@ func copyValues(values [][]byte) [][]byte {
 	return out
 }
 
-// selected lists the relation columns a read of rs selects: the captured
-// ones, in relation order.
-func selected(rs *relState) []int {
-	var out []int
-	for j, idx := range rs.idx {
-		if idx >= 0 {
-			out = append(out, j)
-		}
-	}
-	return out
-}
-
-// keyRelColumns are the relation column indexes of the key, in key order.
-func keyRelColumns(rs *relState) []int {
-	out := make([]int, len(rs.table.Key))
-	for k, c := range rs.table.Key {
-		out[k] = slices.Index(rs.idx, c)
-	}
-	return out
-}
-
-// decodeRow decodes one text-format row of the relation columns sel
-// (selected(rs)) into a captured row.
-func decodeRow(rs *relState, sel []int, values [][]byte) ([]any, error) {
-	row := make([]any, len(rs.table.Columns))
-	for i, j := range sel {
-		if values[i] == nil {
-			continue
-		}
-		v, err := rs.dec[j](values[i])
-		if err != nil {
-			return nil, fmt.Errorf("column %s: %w", rs.table.Columns[rs.idx[j]].Name, err)
-		}
-		row[rs.idx[j]] = v
-	}
-	return row, nil
-}
-
 // chunkQuery is the query of a chunk: up to n rows in key order after the
 // key values after, compared as a row ((k1, k2) > ($1, $2)), which
 // PostgreSQL answers from the key's index.
-func chunkQuery(rs *relState, after []any, n int) (string, [][]byte) {
-	var cols []string
-	for _, j := range selected(rs) {
-		cols = append(cols, pgx.Identifier{rs.table.Columns[rs.idx[j]].Name}.Sanitize())
+func chunkQuery(r *tableReader, after []any, n int) (string, [][]byte) {
+	if len(r.table.Key) == 0 {
+		return r.query("", ""), nil
 	}
-	q := "SELECT " + strings.Join(cols, ", ") + " FROM " + quoteID(rs.table.ID)
-	if len(rs.table.Key) == 0 {
-		return q, nil
-	}
-	keys := make([]string, len(rs.table.Key))
-	params := make([]string, len(rs.table.Key))
-	for i, c := range rs.table.Key {
-		keys[i] = pgx.Identifier{rs.table.Columns[c].Name}.Sanitize()
+	keys := make([]string, len(r.table.Key))
+	params := make([]string, len(r.table.Key))
+	for i, c := range r.table.Key {
+		keys[i] = pgx.Identifier{r.table.Columns[c].Name}.Sanitize()
 		params[i] = "$" + strconv.Itoa(i+1)
 	}
 	var args [][]byte
+	where := ""
 	if len(after) > 0 {
-		q += " WHERE (" + strings.Join(keys, ", ") + ") > (" + strings.Join(params, ", ") + ")"
+		where = "(" + strings.Join(keys, ", ") + ") > (" + strings.Join(params, ", ") + ")"
 		for _, v := range after {
 			args = append(args, []byte(fmt.Sprint(v)))
 		}
 	}
-	return q + " ORDER BY " + strings.Join(keys, ", ") + " LIMIT " + strconv.Itoa(n), args
+	return r.query(where, "ORDER BY "+strings.Join(keys, ", ")+" LIMIT "+strconv.Itoa(n)), args
 }

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"context"
 	"fmt"
 	"testing"
 
@@ -44,17 +45,19 @@ func TestSnapshotVisibility(t *testing.T) {
 func TestChunkQueryPostgres(t *testing.T) {
 	table := &cdc.Table{ID: cdc.TableID{Schema: "public", Name: "t"},
 		Columns: []cdc.Column{{Name: "a"}, {Name: "b"}, {Name: "c"}}, Key: []int{1, 0}}
-	rs := &relState{table: table, idx: []int{0, -1, 1, 2}} // relation column 1 is excluded
-	q, args := chunkQuery(rs, []any{"k", "3"}, 50)
+	rs := &relState{table: table, idx: []int{0, -1, 1, 2}, dec: make([]textDecoder, 4)} // relation column 1 is excluded
+	cols := []relColumn{{name: "a"}, {name: "x"}, {name: "b"}, {name: "c"}}
+	r, err := newTableReader(context.Background(), rs, cols, quoteID(table.ID), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, args := chunkQuery(r, []any{"k", "3"}, 50)
 	want := `SELECT "a", "b", "c" FROM "public"."t" WHERE ("b", "a") > ($1, $2) ORDER BY "b", "a" LIMIT 50`
 	if q != want || fmt.Sprintf("%s", args) != "[k 3]" {
 		t.Errorf("got %s %s\nwant %s [k 3]", q, args, want)
 	}
-	if got := fmt.Sprint(keyRelColumns(rs)); got != "[2 0]" {
-		t.Errorf("key relation columns %s, want [2 0]", got)
-	}
-	rs.table.Key = nil
-	if q, _ := chunkQuery(rs, nil, 50); q != `SELECT "a", "b", "c" FROM "public"."t"` {
+	table.Key = nil
+	if q, _ := chunkQuery(r, nil, 50); q != `SELECT "a", "b", "c" FROM "public"."t"` {
 		t.Errorf("keyless: %s", q)
 	}
 }

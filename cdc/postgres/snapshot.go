@@ -3,7 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"strings"
+	"slices"
 	"sync"
 	"time"
 
@@ -38,13 +38,17 @@ type snapItem struct {
 // snapshot's start is checkpointed before any row (SaveNow), so that a crash
 // retries it instead of skipping it.
 func (s *Source) startSnapshot(ctx context.Context, ids []cdc.TableID, name string, lsn pglogrepl.LSN, first bool) error {
-	states := make([]*relState, len(ids))
+	states := make([]*tableReader, len(ids))
 	for i, id := range ids {
 		cols, err := snapshotColumns(ctx, s.meta, id)
 		if err != nil {
 			return err
 		}
-		if states[i], err = s.buildRelation(ctx, id, cols); err != nil {
+		rs, err := s.buildRelation(ctx, id, cols)
+		if err != nil {
+			return err
+		}
+		if states[i], err = s.tableReader(ctx, rs, cols); err != nil {
 			return err
 		}
 	}
@@ -64,7 +68,7 @@ func (s *Source) startSnapshot(ctx context.Context, ids []cdc.TableID, name stri
 
 // run starts the workers and forwards their rows, one held back so the
 // last can be marked.
-func (sn *snapshotter) run(ctx context.Context, s *Source, states []*relState, name string, begin, end *Position) {
+func (sn *snapshotter) run(ctx context.Context, s *Source, states []*tableReader, name string, begin, end *Position) {
 	defer close(sn.done)
 	defer close(sn.items)
 	send := func(it snapItem) bool {
@@ -105,9 +109,9 @@ func (sn *snapshotter) run(ctx context.Context, s *Source, states []*relState, n
 
 // runWorkers reads the tables with up to Parallelism connections and closes
 // out when all are read or one failed.
-func runWorkers(ctx context.Context, s *Source, states []*relState, name string, out chan<- snapItem) {
+func runWorkers(ctx context.Context, s *Source, states []*tableReader, name string, out chan<- snapItem) {
 	defer close(out)
-	queue := make(chan *relState, len(states))
+	queue := make(chan *tableReader, len(states))
 	for _, st := range states {
 		queue <- st
 	}
@@ -130,7 +134,7 @@ func runWorkers(ctx context.Context, s *Source, states []*relState, name string,
 
 // worker opens its own connection in the snapshot and reads tables from
 // queue.
-func worker(ctx context.Context, s *Source, name string, queue <-chan *relState, out chan<- snapItem) error {
+func worker(ctx context.Context, s *Source, name string, queue <-chan *tableReader, out chan<- snapItem) error {
 	conn, err := connect(ctx, s.opts.DSN, s.opts.ReadTimeout)
 	if err != nil {
 		return err
@@ -153,43 +157,18 @@ func worker(ctx context.Context, s *Source, name string, queue <-chan *relState,
 	return nil
 }
 
-// readTable streams one table's rows in text format through the relation's
-// decoders.
-func readTable(ctx context.Context, conn *pgx.Conn, db string, st *relState, startMs int64, out chan<- snapItem) error {
-	var cols []string
-	var pos []int // relation column index of each selected column
-	for i, idx := range st.idx {
-		if idx >= 0 {
-			cols = append(cols, pgx.Identifier{st.table.Columns[idx].Name}.Sanitize())
-			pos = append(pos, i)
-		}
-	}
-	sql := fmt.Sprintf("SELECT %s FROM %s", strings.Join(cols, ", "), quoteID(st.table.ID))
-	rr := conn.PgConn().ExecParams(ctx, sql, nil, nil, nil, []int16{0}) // every column as text
-	for rr.NextRow() {
-		row := make([]any, len(st.table.Columns))
-		for j, raw := range rr.Values() {
-			if raw == nil {
-				continue
-			}
-			v, err := st.dec[pos[j]](raw)
-			if err != nil {
-				rr.Close()
-				return fmt.Errorf("column %s: %w", st.table.Columns[st.idx[pos[j]]].Name, err)
-			}
-			row[st.idx[pos[j]]] = v
-		}
-		ev := &cdc.Event{Op: cdc.OpRead, Table: st.table, After: row, Source: cdc.SourceInfo{TsMs: startMs,
-			Snapshot: cdc.SnapshotTrue, DB: db, Schema: st.table.ID.Schema, Table: st.table.ID.Name}}
+// readTable streams one table's rows as snapshot reads.
+func readTable(ctx context.Context, conn *pgx.Conn, db string, r *tableReader, startMs int64, out chan<- snapItem) error {
+	return r.read(ctx, conn.PgConn(), r.query("", ""), nil, false, func(row []any) error {
+		ev := &cdc.Event{Op: cdc.OpRead, Table: r.table, After: slices.Clone(row), Source: cdc.SourceInfo{TsMs: startMs,
+			Snapshot: cdc.SnapshotTrue, DB: db, Schema: r.table.ID.Schema, Table: r.table.ID.Name}}
 		select {
 		case out <- snapItem{msg: cdc.Message{Event: ev}}:
+			return nil
 		case <-ctx.Done():
-			rr.Close()
 			return ctx.Err()
 		}
-	}
-	_, err := rr.Close()
-	return err
+	})
 }
 
 func (sn *snapshotter) close() {

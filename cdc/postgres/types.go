@@ -195,6 +195,25 @@ func (c *catalog) array(ctx context.Context, col *cdc.Column, t *pgType, typmod 
 	return arrayDecoder(dec, t.delim, f.column, f.typ), nil
 }
 
+// baseType returns the type a column of type oid with typmod stores: the
+// base type of a domain (as resolve follows them).
+func (c *catalog) baseType(ctx context.Context, oid uint32, typmod int32) (*pgType, error) {
+	for range maxTypeDepth {
+		t, _, err := c.lookup(ctx, oid, typmod)
+		if err != nil {
+			return nil, err
+		}
+		if t.typtype != 'd' {
+			return t, nil
+		}
+		if t.baseTypmod != -1 {
+			typmod = t.baseTypmod
+		}
+		oid = t.baseType
+	}
+	return nil, fmt.Errorf("postgres: type OID %d nests too deeply", oid)
+}
+
 // warnUnknown logs, once per type, that a type fluxo has no mapping for is
 // kept as text.
 func (c *catalog) warnUnknown(t *pgType) {
