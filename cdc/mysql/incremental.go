@@ -2,7 +2,6 @@ package mysql
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -17,16 +16,13 @@ import (
 	"github.com/fluxo-cdc/fluxo/cdc/incremental"
 )
 
-// incState is the incremental snapshot of a streaming source: the work left,
-// the chunk being read and the chunk waiting for the stream to reach its
-// high watermark.
-type incState struct {
-	progress *incremental.Progress
-	conn     *client.Conn // reads the chunks; opened on first use
-	chunk    *chunk       // nil between chunks
-	// reading is the read of the next chunk, in flight on conn in a
-	// goroutine of its own while the stream goes on (nil: none).
-	reading *chunkRead
+// incChunks is the MySQL side of the incremental snapshot
+// (incremental.Chunks): chunks are read on a connection of their own and
+// placed in the binlog between watermarks; the source's Driver decides
+// when.
+type incChunks struct {
+	s    *Source
+	conn *client.Conn // reads the chunks; opened on first use
 	// recent holds the stream's changes to the table being read since the
 	// read began; those after its low watermark go into its window.
 	recent []observed
@@ -38,22 +34,22 @@ type observed struct {
 	at binlogPoint
 }
 
-// chunkRead is a chunk's read in flight.
-type chunkRead struct {
-	done chan struct{} // closed when the fields below are set
-	ts   *tableState
-	c    *chunk
-	rows [][]any
-	err  error
-}
-
-// chunk is one chunk read, waiting in its window.
+// chunk is one chunk read, waiting in its window (incremental.Chunk).
 type chunk struct {
-	window    *incremental.Window
+	win       *incremental.Window
 	low, high binlogPoint // the read saw everything up to low and nothing after high
 	last      []any       // the key of its last row, as the next query binds it
 	full      bool        // it returned chunkRows rows: the table may have more
 }
+
+// Window implements incremental.Chunk.
+func (c *chunk) Window() *incremental.Window { return c.win }
+
+// Last implements incremental.Chunk.
+func (c *chunk) Last() []any { return c.last }
+
+// Full implements incremental.Chunk.
+func (c *chunk) Full() bool { return c.full }
 
 // binlogPoint is a place in the binlog, ordered by file then offset.
 type binlogPoint struct {
@@ -101,134 +97,57 @@ func (s *Source) planIncremental(p *Position) error {
 	}
 	progress, added := p.incremental.Plan(ids, covered, s.opts.Snapshot != cdc.SnapshotNever)
 	incremental.LogAdded(s.log, added, s.opts.Snapshot != cdc.SnapshotNever)
+	s.inc = s.newDriver(progress)
 	if progress.Pending() {
-		s.inc = &incState{progress: progress}
 		c := progress.Current()
 		s.log.Info("incremental snapshot", "table", c.Table.String(), "rows_done", c.Rows, "tables_left", len(progress.Tables))
 	}
 	return nil
 }
 
-// stepIncremental runs the incremental snapshot between binlog events: it
-// reads the next chunk when none waits, and emits the waiting one once the
-// stream passed its high watermark, between transactions. It reports
-// whether it queued messages.
+// newDriver returns the incremental snapshot's driver with the work left
+// in progress (nil: none).
+func (s *Source) newDriver(progress *incremental.Progress) *incremental.Driver {
+	return incremental.NewDriver(s.chunks, progress, s.opts.ChunkRows, s.opts.Snapshots, s.log)
+}
+
+// stepIncremental runs the incremental snapshot between transactions (see
+// incremental.Driver.Step); once nothing is left to read, initial_only
+// ends the stream.
 func (s *Source) stepIncremental(ctx context.Context) (bool, error) {
 	if s.tx.open {
 		return false, nil
 	}
-	if s.takeRequests() {
-		return true, nil
-	}
-	if s.inc == nil || s.inc.chunk == nil && !s.inc.progress.Pending() {
-		s.closeIncremental()
+	queued, err := s.inc.Step(ctx)
+	if !queued && err == nil && s.inc.Idle() {
 		s.done = s.opts.Snapshot == cdc.SnapshotInitialOnly // the snapshot is complete
-		return false, nil
 	}
-	if s.inc.chunk == nil {
-		if err := s.awaitChunk(ctx); err != nil || s.inc.reading != nil {
-			return false, err // the stream reads on while the chunk is read
-		}
-		if s.inc.chunk == nil { // the table is gone (on to the next) or changed (read again)
-			return s.stepIncremental(ctx)
-		}
-	}
-	if s.at.before(s.inc.chunk.high) {
-		return false, nil // the stream reads on up to the high watermark
-	}
-	if s.inc.chunk.window.Stale() { // the table was altered inside the window
-		s.inc.chunk = nil
-		return false, nil
-	}
-	s.emitChunk()
-	if s.inc.progress.Pending() {
-		return true, s.startRead(ctx) // the next chunk is read while the pipeline sends this one
-	}
-	return true, nil
+	return queued, err
 }
 
-// awaitChunk starts the next chunk's read when none is in flight, and
-// opens the chunk's window once its read is done.
-func (s *Source) awaitChunk(ctx context.Context) error {
-	if s.inc.reading == nil {
-		if err := s.startRead(ctx); err != nil || s.inc.reading == nil {
-			return err
-		}
-	}
-	select {
-	case <-s.inc.reading.done:
-		return s.finishRead()
-	default:
-		return nil
-	}
-}
-
-// takeRequests queues the tables requested on demand (fluxo snapshot)
-// and a commit that checkpoints the request, and publishes the progress.
-// It reports whether it queued anything.
-func (s *Source) takeRequests() bool {
-	if !s.applyRequests() {
-		return false
-	}
-	p := s.boundary()
-	s.last = p
-	s.pending.Push(cdc.Message{Commit: p, SaveNow: true})
-	return true
-}
-
-// applyRequests adds the tables requested since the last call to the
-// incremental snapshot's queue and publishes the progress. It reports
-// whether any were requested; the caller checkpoints them.
-func (s *Source) applyRequests() bool {
-	progress := s.inc.progressOrNil()
-	next, ids := s.opts.Snapshots.Apply(progress)
-	if len(ids) == 0 {
-		s.opts.Snapshots.Publish(progress)
-		return false
-	}
-	if s.inc == nil {
-		s.inc = &incState{}
-	}
-	s.inc.progress = next
-	s.log.Info("incremental snapshot requested", "tables", fmt.Sprint(ids), "tables_queued", len(next.Tables))
-	return true
-}
-
-// progressOrNil is the incremental snapshot's progress, nil when none
-// runs.
-func (i *incState) progressOrNil() *incremental.Progress {
-	if i == nil {
-		return nil
-	}
-	return i.progress
-}
-
-// emitChunk queues the chunk's rows left in its window as reads, then a
-// commit whose position carries the advanced cursor.
-func (s *Source) emitChunk() {
-	c, cur := s.inc.chunk, s.inc.progress.Current()
-	rows := c.window.Rows()
-	t := c.window.Table()
+// Emit implements incremental.Chunks: the rows as reads at the chunk's
+// high watermark.
+func (c *incChunks) Emit(ch incremental.Chunk, rows [][]any) {
+	high, t := ch.(*chunk).high, ch.Window().Table()
 	now := time.Now().UnixMilli()
 	for _, row := range rows {
-		s.pending.Push(cdc.Message{Event: &cdc.Event{Op: cdc.OpRead, Table: t, After: row, Source: cdc.SourceInfo{
+		c.s.pending.Push(cdc.Message{Event: &cdc.Event{Op: cdc.OpRead, Table: t, After: row, Source: cdc.SourceInfo{
 			TsMs: now, Snapshot: cdc.SnapshotIncremental, DB: t.ID.Schema, Table: t.ID.Name,
-			File: c.high.file, Pos: int64(c.high.offset)}}})
+			File: high.file, Pos: int64(high.offset)}}})
 	}
-	last, err := incremental.EncodeValues(c.last)
-	done := !c.full || err != nil
-	if err != nil {
-		s.log.Warn("incremental snapshot: the key cannot be saved; the table was read to here and ends", "table", t.ID.String(), cdc.LogError, err.Error())
-	}
-	s.inc.progress = s.inc.progress.Advance(last, len(rows), done)
-	s.inc.chunk = nil
-	if done {
-		s.log.Info("incremental snapshot of a table complete", "table", cur.Table.String(), "rows", cur.Rows+int64(len(rows)),
-			"chunks", cur.Chunks+1, "tables_left", len(s.inc.progress.Tables))
-	}
-	p := s.boundary()
-	s.last = p
-	s.pending.Push(cdc.Message{Commit: p, SaveSoon: true})
+}
+
+// Commit implements incremental.Chunks.
+func (c *incChunks) Commit(saveNow, saveSoon bool) {
+	p := c.s.boundary()
+	c.s.last = p
+	c.s.pending.Push(cdc.Message{Commit: p, SaveNow: saveNow, SaveSoon: saveSoon})
+}
+
+// Passed implements incremental.Chunks: the stream read the binlog up to
+// the chunk's high watermark.
+func (c *incChunks) Passed(_ context.Context, ch incremental.Chunk) (bool, error) {
+	return !c.s.at.before(ch.(*chunk).high), nil
 }
 
 // boundary is the position between transactions where the stream is now.
@@ -246,29 +165,17 @@ func (s *Source) boundary() *Position {
 // progress in a position the stream yields.
 func (s *Source) stamp(p *Position) {
 	p.captured = s.captured
-	if s.inc != nil {
-		p.incremental = s.inc.progress
-	}
+	p.incremental = s.inc.Progress()
 }
 
-func (s *Source) closeIncremental() {
-	s.dropChunkConn()
-	s.inc = nil
-}
-
-// dropChunkConn closes the connection that reads chunks, ending a read in
-// flight (which is then forgotten); the next read dials a new one.
-func (s *Source) dropChunkConn() {
-	if s.inc == nil {
-		return
+// CloseConn implements incremental.Chunks.
+func (c *incChunks) CloseConn(reading <-chan struct{}) {
+	if c.conn != nil {
+		c.conn.Close() // ends the read in flight
+		c.conn = nil
 	}
-	if s.inc.conn != nil {
-		s.inc.conn.Close()
-		s.inc.conn = nil
-	}
-	if s.inc.reading != nil {
-		<-s.inc.reading.done
-		s.inc.reading = nil
+	if reading != nil {
+		<-reading
 	}
 }
 
@@ -276,98 +183,72 @@ func (s *Source) dropChunkConn() {
 // the last one was lost (a server restart, a silent network path), with
 // backoff, as the binlog connection is recovered.
 func (s *Source) retryChunk(ctx context.Context, cause error) error {
+	var table string
+	if cur := s.inc.Progress().Current(); cur != nil {
+		table = cur.Table.String()
+	}
 	return cdc.Recover(ctx, s.opts.Health, s.log, "incremental snapshot connection lost", cause, connectionLost,
-		func() error {
-			s.dropChunkConn()
-			return s.startRead(ctx)
-		}, "table", s.inc.progress.Current().Table.String())
+		func() error { return s.inc.RetryRead(ctx) }, "table", table)
 }
 
-// startRead starts reading the next chunk of the current table, in key
-// order after the cursor, in a goroutine: MariaDB tells the binlog position
-// of the read's consistent snapshot, so the window is a point; MySQL's is
-// the binlog between the positions read before and after. The stream's
-// changes to the table are recorded meanwhile (recent). A table that is
-// gone ends its snapshot instead (no read in flight then).
-func (s *Source) startRead(ctx context.Context) error {
-	cur := s.inc.progress.Current()
-	if s.inc.conn == nil {
-		conn, err := dial(ctx, s.opts.Conn)
+// StartRead implements incremental.Chunks: the read of the next chunk, in
+// key order after the cursor: MariaDB tells the binlog position of the
+// read's consistent snapshot, so the window is a point; MySQL's is the
+// binlog between the positions read before and after. The stream's
+// changes to the table are recorded meanwhile (recent).
+func (c *incChunks) StartRead(ctx context.Context, cur *incremental.Cursor, after []any, n int) (func(context.Context) (incremental.Chunk, error), error) {
+	if c.conn == nil {
+		conn, err := dial(ctx, c.s.opts.Conn)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if _, err := conn.Execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ"); err != nil {
 			conn.Close()
-			return err
+			return nil, err
 		}
-		s.inc.conn = conn
+		c.conn = conn
 	}
-	conn := s.inc.conn
-	ts, err := s.chunkTable(conn, cur.Table)
-	if errors.Is(err, cdc.ErrTableGone) {
-		s.tableGone(cur)
-		return nil
-	}
+	ts, err := c.s.chunkTable(c.conn, cur.Table)
 	if err != nil {
-		s.dropChunkConn()
-		return fmt.Errorf("incremental snapshot of %s: %w", cur.Table, err)
+		return nil, err
 	}
 	if len(ts.table.Key) == 0 && cur.Chunks == 0 {
-		s.log.Warn("incremental snapshot: the table has no primary key, so it is read in one chunk",
+		c.s.log.Warn("incremental snapshot: the table has no primary key, so it is read in one chunk",
 			"table", cur.Table.String(), "fix", "set source.key_columns for it to read it in chunks")
 	}
-	if cur.Chunks == 0 && cur.Estimate == 0 {
-		s.inc.progress = s.inc.progress.Estimated(estimateRows(conn, cur.Table))
-	}
-	after, err := incremental.DecodeValues(cur.Last)
-	if err != nil {
-		return err
-	}
-	r := &chunkRead{done: make(chan struct{}), ts: ts}
-	s.inc.reading, s.inc.recent = r, s.inc.recent[:0]
-	si, n := s.server, incremental.ChunkRows(s.opts.ChunkRows)
-	go func() {
-		defer close(r.done)
-		r.c, r.rows, r.err = readChunkRows(conn, si, ts, after, n)
-	}()
-	return nil
+	c.recent = c.recent[:0]
+	conn, si := c.conn, c.s.server
+	return func(context.Context) (incremental.Chunk, error) {
+		ch, rows, err := readChunkRows(conn, si, ts, after, n)
+		switch errorCode(err) {
+		case gomysql.ER_NO_SUCH_TABLE:
+			return nil, fmt.Errorf("%w: %w", cdc.ErrTableGone, err)
+		case gomysql.ER_BAD_FIELD_ERROR, gomysql.ER_TABLE_DEF_CHANGED: // altered between its description and the read
+			return nil, fmt.Errorf("%w: %w", incremental.ErrReadAgain, err)
+		}
+		if err != nil {
+			return nil, err
+		}
+		ch.win = incremental.NewWindow(ts.table, rows)
+		return ch, nil
+	}, nil
 }
 
-// finishRead opens the window of the chunk read and hands it the changes
-// the stream recorded after the read's low watermark.
-func (s *Source) finishRead() error {
-	r, cur := s.inc.reading, s.inc.progress.Current()
-	s.inc.reading = nil
-	switch errorCode(r.err) {
-	case gomysql.ER_NO_SUCH_TABLE:
-		s.tableGone(cur)
-		return nil
-	case gomysql.ER_BAD_FIELD_ERROR, gomysql.ER_TABLE_DEF_CHANGED: // altered between its description and the read
-		s.log.Info("incremental snapshot: the table changed under the chunk's read; reading it again", "table", cur.Table.String())
-		return nil
-	}
-	if r.err != nil {
-		s.dropChunkConn() // dialed again for the next attempt
-		return fmt.Errorf("incremental snapshot of %s: %w", cur.Table, r.err)
-	}
-	r.c.window = incremental.NewWindow(r.ts.table, r.rows)
-	for _, o := range s.inc.recent {
-		if r.c.low.before(o.at) {
-			r.c.window.Observe(o.ev)
+// OpenWindow implements incremental.Chunks: the changes the stream
+// recorded after the read's low watermark.
+func (c *incChunks) OpenWindow(ch incremental.Chunk) {
+	k := ch.(*chunk)
+	for _, o := range c.recent {
+		if k.low.before(o.at) {
+			k.win.Observe(o.ev)
 		}
 	}
-	s.inc.recent = s.inc.recent[:0]
-	s.inc.chunk = r.c
-	return nil
+	c.recent = c.recent[:0]
 }
 
-// readDone is closed once the chunk read in flight is done; nil when none
-// is in flight.
-func (i *incState) readDone() <-chan struct{} {
-	if i == nil || i.reading == nil {
-		return nil
-	}
-	return i.reading.done
+// Estimate implements incremental.Chunks.
+func (c *incChunks) Estimate(_ context.Context, id cdc.TableID) int64 {
+	return estimateRows(c.conn, id)
 }
 
 // estimateRows is the server's estimate of a table's rows (0: unknown),
@@ -380,13 +261,6 @@ func estimateRows(conn *client.Conn, id cdc.TableID) int64 {
 	defer r.Close()
 	n, _ := r.GetInt(0, 0)
 	return max(n, 0)
-}
-
-// tableGone ends the snapshot of a table dropped (or renamed) while it was
-// being read: the stream carries what happened to it.
-func (s *Source) tableGone(cur *incremental.Cursor) {
-	s.log.Warn("incremental snapshot: the table no longer exists; its snapshot ends", "table", cur.Table.String(), "rows_done", cur.Rows)
-	s.inc.progress = s.inc.progress.Advance(nil, 0, true)
 }
 
 // chunkTable describes a table for a chunk read from information_schema

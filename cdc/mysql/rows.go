@@ -203,15 +203,15 @@ func rowsOp(t replication.EventType) (cdc.Op, int) {
 // the chunk's low watermark (MySQL: the read may not have seen it), and
 // records it for the window of the read in flight.
 func (s *Source) observe(evt *cdc.Event, h *replication.EventHeader) {
-	if s.inc == nil {
+	if s.inc.Idle() {
 		return
 	}
 	at := binlogPoint{s.file, h.LogPos}
-	if r := s.inc.reading; r != nil && evt.Table.ID == r.ts.table.ID {
-		s.inc.recent = append(s.inc.recent, observed{evt, at}) // for the window of the read in flight
+	if id, ok := s.inc.Reading(); ok && evt.Table.ID == id {
+		s.chunks.recent = append(s.chunks.recent, observed{evt, at}) // for the window of the read in flight
 	}
-	if c := s.inc.chunk; c != nil && c.low.before(at) {
-		c.window.Observe(evt)
+	if c, _ := s.inc.Waiting().(*chunk); c != nil && c.low.before(at) {
+		c.win.Observe(evt)
 	}
 }
 

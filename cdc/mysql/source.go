@@ -75,8 +75,9 @@ type Source struct {
 	at binlogPoint
 	// captured lists the captured tables when the source opened.
 	captured []cdc.TableID
-	// inc is the incremental snapshot under way (nil: none).
-	inc *incState
+	// inc drives the incremental snapshot; chunks is its MySQL side.
+	inc    *incremental.Driver
+	chunks *incChunks
 	// signalMap is the binlog table id of the signal table, when mapped.
 	signalMap *uint64
 }
@@ -104,6 +105,8 @@ func Open(ctx context.Context, opts Options) (*Source, error) {
 	}
 	s := &Source{opts: opts, log: opts.Logger, meta: meta, tables: map[uint64]*tableState{},
 		byName: map[cdc.TableID]*tableEntry{}, schemas: &schemaSet{tables: map[cdc.TableID]*savedTable{}}}
+	s.chunks = &incChunks{s: s}
+	s.inc = s.newDriver(nil)
 	if err := s.open(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -166,7 +169,7 @@ func (s *Source) fresh() error {
 		s.log.Info("snapshot.mode is never: streaming from the current position", "position", s.last.String())
 		return nil
 	}
-	s.inc = &incState{progress: (&incremental.Progress{}).With(s.captured...)}
+	s.inc = s.newDriver((&incremental.Progress{}).With(s.captured...))
 	s.last = s.newPosition(file, pos, gtid)
 	s.pending.Push(cdc.Message{Commit: s.last, SaveNow: true})
 	s.log.Info("streaming from the current position; snapshotting the tables incrementally meanwhile",
@@ -228,7 +231,7 @@ func (s *Source) fill(ctx context.Context) error {
 // chunk read in flight is done first and the stream is between
 // transactions (where the chunk can go on).
 func (s *Source) nextEvent(ctx context.Context) (*replication.BinlogEvent, error) {
-	done := s.inc.readDone()
+	done := s.inc.ReadDone()
 	if done == nil || s.tx.open {
 		return s.streamer.GetEvent(ctx)
 	}
@@ -275,7 +278,7 @@ func (s *Source) Close() error {
 		s.snap.close()
 		s.snap = nil
 	}
-	s.closeIncremental()
+	s.inc.Close()
 	if s.syncer != nil {
 		s.syncer.Close()
 		s.syncer = nil

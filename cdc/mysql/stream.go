@@ -270,7 +270,7 @@ func (s *Source) handleQuery(ev *replication.BinlogEvent, e *replication.QueryEv
 // commit ends the current transaction: the GTID joins the executed set and
 // a Commit message carries the resume position (the next event's offset).
 func (s *Source) commit(h *replication.EventHeader) {
-	save := s.tx.signalled && s.applyRequests()
+	save := s.tx.signalled && s.inc.TakeRequests()
 	if s.tx.gtid != "" && s.gset != nil {
 		if err := s.gset.Update(s.tx.gtid); err != nil {
 			s.log.Warn("cannot add gtid to the executed set", "gtid", s.tx.gtid, cdc.LogError, err)

@@ -17,16 +17,15 @@ import (
 	"github.com/fluxo-cdc/fluxo/cdc/incremental"
 )
 
-// incState is the incremental snapshot of a streaming source: the work left
-// and the chunk waiting for the stream to pass its high watermark.
-type incState struct {
-	progress *incremental.Progress
-	conn     *pgx.Conn // reads the chunks; opened on first use
-	chunk    *chunk
-	// reading is the read of the next chunk, in flight on conn in a
-	// goroutine of its own while the stream goes on (nil: none).
-	reading *chunkRead
-	asked   time.Time // when the server was last asked for its sent position
+// incChunks is the PostgreSQL side of the incremental snapshot
+// (incremental.Chunks): each chunk is one short REPEATABLE READ
+// transaction on a connection of its own, placed in the stream by its
+// snapshot and the WAL flushed by its end; the source's Driver decides
+// when.
+type incChunks struct {
+	s     *Source
+	conn  *pgx.Conn // reads the chunks; opened on first use
+	asked time.Time // when the server was last asked for its sent position
 	// recent holds the changes to the table being read that the stream
 	// yielded since the last chunk read began: a transaction streamed just
 	// before a read can still be in progress in the read's snapshot (its
@@ -35,23 +34,13 @@ type incState struct {
 	recent []streamed
 }
 
-// chunkRead is a chunk's read in flight.
-type chunkRead struct {
-	done   chan struct{} // closed when the fields below are set
-	cancel context.CancelFunc
-	r      *tableReader
-	c      *chunk
-	rows   [][]any
-	err    error
-}
-
 // streamed is one change the stream yielded, with its transaction.
 type streamed struct {
 	xid uint32
 	ev  *cdc.Event
 }
 
-// maxRecent bounds incState.recent; past it the oldest are forgotten (the
+// maxRecent bounds incChunks.recent; past it the oldest are forgotten (the
 // race it covers lasts microseconds, the list a chunk's wait).
 const maxRecent = 100_000
 
@@ -59,12 +48,21 @@ const maxRecent = 100_000
 // transactions its snapshot shows; the stream's changes of transactions it
 // does not show, up to high, replace its rows.
 type chunk struct {
-	window *incremental.Window
-	snap   xidSnapshot
-	high   pglogrepl.LSN // the WAL flushed when the read ended
-	last   []any         // the key of its last row, as text
-	full   bool
+	win  *incremental.Window
+	snap xidSnapshot
+	high pglogrepl.LSN // the WAL flushed when the read ended
+	last []any         // the key of its last row, as text
+	full bool
 }
+
+// Window implements incremental.Chunk.
+func (c *chunk) Window() *incremental.Window { return c.win }
+
+// Last implements incremental.Chunk.
+func (c *chunk) Last() []any { return c.last }
+
+// Full implements incremental.Chunk.
+func (c *chunk) Full() bool { return c.full }
 
 // xidSnapshot is pg_current_snapshot() of a chunk's read, in 32-bit xids
 // as pgoutput reports them.
@@ -122,122 +120,50 @@ func (s *Source) planIncremental(cp *Position, ids []cdc.TableID) {
 	}
 	progress, added := cp.incremental.Plan(ids, covered, s.opts.Snapshot != cdc.SnapshotNever)
 	incremental.LogAdded(s.log, added, s.opts.Snapshot != cdc.SnapshotNever)
+	s.inc = s.newDriver(progress)
 	if progress.Pending() {
-		s.inc = &incState{progress: progress}
 		c := progress.Current()
 		s.log.Info("incremental snapshot", "table", c.Table.String(), "rows_done", c.Rows, "tables_left", len(progress.Tables))
 	}
 }
 
-// stepIncremental runs the incremental snapshot between replication
-// messages: it reads the next chunk when none waits, and emits the waiting
-// one once the stream passed its high watermark, between transactions. It
-// reports whether it queued messages.
+// newDriver returns the incremental snapshot's driver with the work left
+// in progress (nil: none).
+func (s *Source) newDriver(progress *incremental.Progress) *incremental.Driver {
+	return incremental.NewDriver(s.chunks, progress, s.opts.ChunkRows, s.opts.Snapshots, s.log)
+}
+
+// stepIncremental runs the incremental snapshot between transactions (see
+// incremental.Driver.Step); once nothing is left to read, initial_only
+// ends the stream.
 func (s *Source) stepIncremental(ctx context.Context) (bool, error) {
 	if s.stream.tx.open || !s.started {
 		return false, nil
 	}
-	if s.takeRequests() {
+	queued, err := s.inc.Step(ctx)
+	if !queued && err == nil && s.inc.Idle() {
+		s.done = s.opts.Snapshot == cdc.SnapshotInitialOnly // the snapshot is complete
+	}
+	return queued, err
+}
+
+// Passed implements incremental.Chunks: the stream read the WAL up to the
+// chunk's high watermark. An idle server sends its position only when
+// asked: it is asked at once, then every askEvery.
+func (c *incChunks) Passed(ctx context.Context, ch incremental.Chunk) (bool, error) {
+	if c.s.streamedTo() >= ch.(*chunk).high {
 		return true, nil
 	}
-	if s.inc == nil || s.inc.chunk == nil && !s.inc.progress.Pending() {
-		s.closeIncremental()
-		s.done = s.opts.Snapshot == cdc.SnapshotInitialOnly // the snapshot is complete
-		return false, nil
+	if time.Since(c.asked) > askEvery {
+		c.asked = time.Now()
+		return false, c.s.sendStatus(ctx, true)
 	}
-	if s.inc.chunk == nil {
-		if err := s.awaitChunk(ctx); err != nil || s.inc.reading != nil {
-			return false, err // the stream reads on while the chunk is read
-		}
-		if s.inc.chunk == nil { // the table is gone (on to the next) or changed (read again)
-			return s.stepIncremental(ctx)
-		}
-	}
-	if s.streamedTo() < s.inc.chunk.high {
-		if time.Since(s.inc.asked) > askEvery { // an idle server sends its position only when asked
-			s.inc.asked = time.Now()
-			return false, s.sendStatus(ctx, true)
-		}
-		return false, nil
-	}
-	if s.inc.chunk.window.Stale() {
-		s.inc.chunk = nil
-		return false, nil
-	}
-	s.emitChunk()
-	if s.inc.progress.Pending() {
-		return true, s.startRead(ctx) // the next chunk is read while the pipeline sends this one
-	}
-	return true, nil
+	return false, nil
 }
 
 // askEvery is how often a chunk waiting for the stream to reach its high
 // watermark asks the server for its position (the first time at once).
 const askEvery = 20 * time.Millisecond
-
-// awaitChunk starts the next chunk's read when none is in flight, and
-// opens the chunk's window once its read is done.
-func (s *Source) awaitChunk(ctx context.Context) error {
-	if s.inc.reading == nil {
-		if err := s.startRead(ctx); err != nil || s.inc.reading == nil {
-			return err
-		}
-	}
-	select {
-	case <-s.inc.reading.done:
-		return s.finishRead()
-	default:
-		return nil
-	}
-}
-
-// readDone is closed once the chunk read in flight is done; nil when none
-// is in flight.
-func (i *incState) readDone() <-chan struct{} {
-	if i == nil || i.reading == nil {
-		return nil
-	}
-	return i.reading.done
-}
-
-// takeRequests queues the tables requested on demand (fluxo snapshot)
-// and a commit that checkpoints the request, and publishes the progress.
-// It reports whether it queued anything.
-func (s *Source) takeRequests() bool {
-	if !s.applyRequests() {
-		return false
-	}
-	s.last = s.position(s.last.LSN, true)
-	s.pending.Push(cdc.Message{Commit: s.last, SaveNow: true})
-	return true
-}
-
-// applyRequests adds the tables requested since the last call to the
-// incremental snapshot's queue and publishes the progress. It reports
-// whether any were requested; the caller checkpoints them.
-func (s *Source) applyRequests() bool {
-	progress := s.inc.progressOrNil()
-	next, ids := s.opts.Snapshots.Apply(progress)
-	if len(ids) == 0 {
-		s.opts.Snapshots.Publish(progress)
-		return false
-	}
-	if s.inc == nil {
-		s.inc = &incState{}
-	}
-	s.inc.progress = next
-	s.log.Info("incremental snapshot requested", "tables", fmt.Sprint(ids), "tables_queued", len(next.Tables))
-	return true
-}
-
-// progressOrNil is the incremental snapshot's progress, nil when none
-// runs.
-func (i *incState) progressOrNil() *incremental.Progress {
-	if i == nil {
-		return nil
-	}
-	return i.progress
-}
 
 // streamedTo is how far the stream has read the WAL.
 func (s *Source) streamedTo() pglogrepl.LSN {
@@ -249,147 +175,106 @@ func (s *Source) streamedTo() pglogrepl.LSN {
 }
 
 // observe hands a change to the waiting chunk's window when the chunk's
-// read did not see its transaction.
+// read did not see its transaction, and records the changes to the table
+// being read for the next chunk's window.
 func (s *Source) observe(ev *cdc.Event) {
-	if s.inc == nil {
+	if s.inc.Idle() {
 		return
 	}
-	if cur := s.inc.progress.Current(); cur != nil && ev.Table.ID == cur.Table {
-		if len(s.inc.recent) == maxRecent {
-			s.inc.recent = s.inc.recent[1:]
+	if cur := s.inc.Progress().Current(); cur != nil && ev.Table.ID == cur.Table {
+		c := s.chunks
+		if len(c.recent) == maxRecent {
+			c.recent = c.recent[1:]
 		}
-		s.inc.recent = append(s.inc.recent, streamed{s.stream.tx.xid, ev})
+		c.recent = append(c.recent, streamed{s.stream.tx.xid, ev})
 	}
-	if s.inc.chunk == nil || s.inc.chunk.snap.visible(s.stream.tx.xid) {
-		return
+	if c, _ := s.inc.Waiting().(*chunk); c != nil && !c.snap.visible(s.stream.tx.xid) {
+		c.win.Observe(ev)
 	}
-	s.inc.chunk.window.Observe(ev)
 }
 
-// catchUp applies to a new chunk's window the changes the stream yielded
-// since the previous read began from transactions the new read did not
-// see, then forgets them.
-func (s *Source) catchUp(c *chunk) {
-	for _, r := range s.inc.recent {
-		if !c.snap.visible(r.xid) {
-			c.window.Observe(r.ev)
+// OpenWindow implements incremental.Chunks: it applies to a new chunk's
+// window the changes the stream yielded since the previous read began
+// from transactions the new read did not see, then forgets them, and has
+// the server asked for its position at once.
+func (c *incChunks) OpenWindow(ch incremental.Chunk) {
+	k := ch.(*chunk)
+	for _, r := range c.recent {
+		if !k.snap.visible(r.xid) {
+			k.win.Observe(r.ev)
 		}
 	}
-	s.inc.recent = s.inc.recent[:0]
+	c.recent = c.recent[:0]
+	c.asked = time.Time{}
 }
 
-// emitChunk queues the chunk's rows left in its window as reads, then a
-// commit whose position carries the advanced cursor.
-func (s *Source) emitChunk() {
-	c, cur := s.inc.chunk, s.inc.progress.Current()
-	rows, t := c.window.Rows(), c.window.Table()
+// Emit implements incremental.Chunks: the rows as reads at the chunk's
+// high watermark.
+func (c *incChunks) Emit(ch incremental.Chunk, rows [][]any) {
+	high, t := ch.(*chunk).high, ch.Window().Table()
 	now := time.Now().UnixMilli()
 	for _, row := range rows {
-		s.pending.Push(cdc.Message{Event: &cdc.Event{Op: cdc.OpRead, Table: t, After: row, Source: cdc.SourceInfo{
-			TsMs: now, Snapshot: cdc.SnapshotIncremental, DB: s.dbName, Schema: t.ID.Schema, Table: t.ID.Name,
-			LSN: int64(c.high)}}})
-	}
-	last, _ := incremental.EncodeValues(c.last)
-	s.inc.progress = s.inc.progress.Advance(last, len(rows), !c.full)
-	s.inc.chunk = nil
-	if !c.full {
-		s.log.Info("incremental snapshot of a table complete", "table", cur.Table.String(), "rows", cur.Rows+int64(len(rows)),
-			"chunks", cur.Chunks+1, "tables_left", len(s.inc.progress.Tables))
-	}
-	at := s.last.LSN
-	s.last = s.position(at, true)
-	s.pending.Push(cdc.Message{Commit: s.last, SaveSoon: true})
-}
-
-func (s *Source) closeIncremental() {
-	s.dropChunkConn()
-	s.inc = nil
-}
-
-// dropChunkConn closes the connection that reads chunks, ending a read in
-// flight (which is then forgotten); the next read connects again.
-func (s *Source) dropChunkConn() {
-	if s.inc == nil {
-		return
-	}
-	if r := s.inc.reading; r != nil {
-		r.cancel()
-		<-r.done
-		s.inc.reading = nil
-	}
-	if s.inc.conn != nil {
-		s.inc.conn.Close(context.Background())
-		s.inc.conn = nil
+		c.s.pending.Push(cdc.Message{Event: &cdc.Event{Op: cdc.OpRead, Table: t, After: row, Source: cdc.SourceInfo{
+			TsMs: now, Snapshot: cdc.SnapshotIncremental, DB: c.s.dbName, Schema: t.ID.Schema, Table: t.ID.Name,
+			LSN: int64(high)}}})
 	}
 }
 
-// startRead starts reading the next chunk of the current table in a
-// goroutine: one short REPEATABLE READ transaction with its snapshot, the
-// rows after the cursor in key order, and the WAL flushed by then (the high
-// watermark). The stream's changes to the table are recorded meanwhile
-// (recent). A table that is gone ends its snapshot instead (no read in
-// flight then).
-func (s *Source) startRead(ctx context.Context) error {
-	cur := s.inc.progress.Current()
-	if s.inc.conn == nil {
-		conn, err := connect(ctx, s.opts.DSN, s.opts.ReadTimeout)
+// Commit implements incremental.Chunks.
+func (c *incChunks) Commit(saveNow, saveSoon bool) {
+	c.s.last = c.s.position(c.s.last.LSN, true)
+	c.s.pending.Push(cdc.Message{Commit: c.s.last, SaveNow: saveNow, SaveSoon: saveSoon})
+}
+
+// CloseConn implements incremental.Chunks.
+func (c *incChunks) CloseConn(reading <-chan struct{}) {
+	if reading != nil {
+		<-reading // its context is cancelled
+	}
+	if c.conn != nil {
+		c.conn.Close(context.Background())
+		c.conn = nil
+	}
+}
+
+// StartRead implements incremental.Chunks: the read of the next chunk,
+// one short REPEATABLE READ transaction with its snapshot, the rows after
+// the cursor in key order, and the WAL flushed by then (the high
+// watermark).
+func (c *incChunks) StartRead(ctx context.Context, cur *incremental.Cursor, after []any, n int) (func(context.Context) (incremental.Chunk, error), error) {
+	if c.conn == nil {
+		conn, err := connect(ctx, c.s.opts.DSN, c.s.opts.ReadTimeout)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		s.inc.conn = conn
+		c.conn = conn
 	}
-	conn := s.inc.conn
-	tr, err := s.chunkReader(ctx, cur.Table)
-	if errors.Is(err, cdc.ErrTableGone) {
-		s.log.Warn("incremental snapshot: the table no longer exists; its snapshot ends", "table", cur.Table.String(), "rows_done", cur.Rows)
-		s.inc.progress = s.inc.progress.Advance(nil, 0, true)
-		return nil
-	}
+	tr, err := c.s.chunkReader(ctx, cur.Table)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if len(tr.table.Key) == 0 && cur.Chunks == 0 {
-		s.log.Warn("incremental snapshot: the table has no primary key, so it is read in one chunk",
+		c.s.log.Warn("incremental snapshot: the table has no primary key, so it is read in one chunk",
 			"table", cur.Table.String(), "fix", "set source.key_columns for it to read it in chunks")
 	}
-	if cur.Chunks == 0 && cur.Estimate == 0 {
-		s.inc.progress = s.inc.progress.Estimated(estimateRows(ctx, conn, cur.Table))
-	}
-	after, err := incremental.DecodeValues(cur.Last)
-	if err != nil {
-		return err
-	}
-	// The read outlives this call: its context ends with dropChunkConn.
-	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	r := &chunkRead{done: make(chan struct{}), cancel: cancel, r: tr}
-	s.inc.reading = r
-	n := incremental.ChunkRows(s.opts.ChunkRows)
-	go func() {
-		defer close(r.done)
-		r.c, r.rows, r.err = readChunkRows(rctx, conn, tr, after, n)
-	}()
-	return nil
+	conn := c.conn
+	return func(ctx context.Context) (incremental.Chunk, error) {
+		ch, rows, err := readChunkRows(ctx, conn, tr, after, n)
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && (pe.Code == "42703" || pe.Code == "42P01") { // undefined column or table: altered or dropped since described
+			return nil, fmt.Errorf("%w: %w", incremental.ErrReadAgain, err)
+		}
+		if err != nil {
+			return nil, err
+		}
+		ch.win = incremental.NewWindow(tr.table, rows)
+		return ch, nil
+	}, nil
 }
 
-// finishRead opens the window of the chunk read, hands it the changes
-// the read did not see, and asks the server for its position at once.
-func (s *Source) finishRead() error {
-	r, cur := s.inc.reading, s.inc.progress.Current()
-	s.inc.reading = nil
-	r.cancel()
-	var pe *pgconn.PgError
-	if errors.As(r.err, &pe) && (pe.Code == "42703" || pe.Code == "42P01") { // undefined column or table: altered or dropped since described
-		s.log.Info("incremental snapshot: the table changed under the chunk's read; reading it again", "table", cur.Table.String())
-		return nil
-	}
-	if r.err != nil {
-		s.dropChunkConn()
-		return fmt.Errorf("incremental snapshot of %s: %w", cur.Table, r.err)
-	}
-	r.c.window = incremental.NewWindow(r.r.table, r.rows)
-	s.catchUp(r.c)
-	s.inc.chunk, s.inc.asked = r.c, time.Time{}
-	return nil
+// Estimate implements incremental.Chunks.
+func (c *incChunks) Estimate(ctx context.Context, id cdc.TableID) int64 {
+	return estimateRows(ctx, c.conn, id)
 }
 
 // estimateRows is the planner's estimate of a table's rows (0: unknown,

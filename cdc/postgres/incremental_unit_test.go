@@ -68,7 +68,9 @@ func TestChunkQueryPostgres(t *testing.T) {
 func TestCatchUp(t *testing.T) {
 	table := &cdc.Table{ID: cdc.TableID{Schema: "public", Name: "t"},
 		Columns: []cdc.Column{{Name: "id"}, {Name: "v"}}, Key: []int{0}}
-	s := &Source{inc: &incState{progress: (*incremental.Progress)(nil).With(table.ID)}}
+	s := &Source{}
+	s.chunks = &incChunks{s: s}
+	s.inc = s.newDriver((*incremental.Progress)(nil).With(table.ID))
 	update := func(xid uint32, id int64) {
 		s.stream.tx.xid = xid
 		s.observe(&cdc.Event{Op: cdc.OpUpdate, Table: table, After: []any{id, "new"}})
@@ -79,16 +81,16 @@ func TestCatchUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &chunk{snap: snap, window: incremental.NewWindow(table, [][]any{{int64(1), "a"}, {int64(2), "b"}, {int64(3), "c"}})}
-	s.catchUp(c)
+	c := &chunk{snap: snap, win: incremental.NewWindow(table, [][]any{{int64(1), "a"}, {int64(2), "b"}, {int64(3), "c"}})}
+	s.chunks.OpenWindow(c)
 	var left []any
-	for _, r := range c.window.Rows() {
+	for _, r := range c.win.Rows() {
 		left = append(left, r[0])
 	}
 	if fmt.Sprint(left) != "[1 3]" {
 		t.Errorf("rows left %v, want [1 3]", left)
 	}
-	if len(s.inc.recent) != 0 {
-		t.Errorf("%d changes kept after the catch-up", len(s.inc.recent))
+	if len(s.chunks.recent) != 0 {
+		t.Errorf("%d changes kept after the catch-up", len(s.chunks.recent))
 	}
 }

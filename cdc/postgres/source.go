@@ -69,8 +69,9 @@ type Source struct {
 
 	current  map[string]*cdc.Table // schema in force per table
 	versions map[string]int
-	captured []cdc.TableID // the captured tables when the source opened
-	inc      *incState     // the incremental snapshot under way (nil: none)
+	captured []cdc.TableID       // the captured tables when the source opened
+	inc      *incremental.Driver // drives the incremental snapshot
+	chunks   *incChunks          // its PostgreSQL side
 	rels     map[uint32]*relState
 	// signalRel is the relation id of the signal table, once described.
 	signalRel *uint32
@@ -106,6 +107,8 @@ func Open(ctx context.Context, opts Options) (*Source, error) {
 	}
 	s := &Source{opts: opts, log: opts.Logger, current: map[string]*cdc.Table{}, versions: map[string]int{},
 		rels: map[uint32]*relState{}}
+	s.chunks = &incChunks{s: s}
+	s.inc = s.newDriver(nil)
 	if err := s.open(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -158,9 +161,7 @@ func (s *Source) open(ctx context.Context) error {
 func (s *Source) position(lsn pglogrepl.LSN, done bool) *Position {
 	p := &Position{SystemID: s.systemID, Slot: s.opts.Slot, LSN: lsn, SnapshotDone: done, versions: s.versions,
 		captured: s.captured}
-	if s.inc != nil {
-		p.incremental = s.inc.progress
-	}
+	p.incremental = s.inc.Progress()
 	return p
 }
 
@@ -265,7 +266,7 @@ func (s *Source) streamFrom(lsn pglogrepl.LSN, ids []cdc.TableID) {
 		s.last = s.position(lsn, true)
 		return
 	}
-	s.inc = &incState{progress: (&incremental.Progress{}).With(ids...)}
+	s.inc = s.newDriver((&incremental.Progress{}).With(ids...))
 	s.last = s.position(lsn, true)
 	s.pending.Push(cdc.Message{Commit: s.last, SaveNow: true})
 	s.log.Info("streaming from the slot; snapshotting the tables incrementally meanwhile",
@@ -318,7 +319,7 @@ func (s *Source) Close() error {
 		s.snap.close()
 		s.snap = nil
 	}
-	s.closeIncremental()
+	s.inc.Close()
 	s.closeConns()
 	return nil
 }

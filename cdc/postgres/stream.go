@@ -93,7 +93,7 @@ func (s *Source) step(ctx context.Context) error {
 		return err
 	}
 	wctx, cancel := context.WithTimeout(ctx, s.pollInterval())
-	if done := s.inc.readDone(); done != nil && !s.stream.tx.open { // stop waiting when the chunk read in flight is done
+	if done := s.inc.ReadDone(); done != nil && !s.stream.tx.open { // stop waiting when the chunk read in flight is done
 		go func() {
 			select {
 			case <-done:
@@ -318,7 +318,7 @@ func (s *Source) decode(ctx context.Context, data []byte) error {
 		s.stream.tx = txState{open: true, xid: m.Xid, final: m.FinalLSN, tsMs: m.CommitTime.UnixMilli(),
 			id: fmt.Sprintf("%d:%d", m.Xid, uint64(m.FinalLSN)), walStart: s.stream.tx.walStart}
 	case *pglogrepl.CommitMessage:
-		save := s.stream.tx.signalled && s.applyRequests()
+		save := s.stream.tx.signalled && s.inc.TakeRequests()
 		s.stream.tx.open, s.stream.tx.signalled = false, false
 		s.stream.lastActive = time.Now()
 		s.last = s.position(m.TransactionEndLSN, true)
