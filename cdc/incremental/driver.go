@@ -124,10 +124,11 @@ func (d *Driver) Reading() (cdc.TableID, bool) {
 }
 
 // ReadDone is closed once the chunk read in flight is done (nil: none in
-// flight): a source waiting for its stream stops waiting then, between
+// flight, or a chunk waits for the stream, which the read's end does not
+// change): a source waiting for its stream stops waiting then, between
 // transactions, and calls Step.
 func (d *Driver) ReadDone() <-chan struct{} {
-	if d == nil || d.reading == nil {
+	if d == nil || d.reading == nil || d.chunk != nil {
 		return nil
 	}
 	return d.reading.done
@@ -147,22 +148,26 @@ func (d *Driver) Step(ctx context.Context) (bool, error) {
 		return false, nil
 	}
 	if d.chunk == nil {
-		if err := d.await(ctx); err != nil || d.reading != nil {
-			return false, err // the stream reads on while the chunk is read
+		if err := d.await(ctx); err != nil {
+			return false, err
 		}
-		if d.chunk == nil { // the table is gone (on to the next) or changed (read again)
+		switch {
+		case d.chunk == nil && d.reading != nil:
+			return false, nil // the stream reads on while the chunk is read
+		case d.chunk == nil: // the table is gone (on to the next) or changed (read again)
 			return d.Step(ctx)
 		}
 	}
 	if passed, err := d.chunks.Passed(ctx, d.chunk); err != nil || !passed {
 		return false, err
 	}
-	if d.chunk.Window().Stale() { // the table was altered inside the window
+	if d.chunk.Window().Stale() { // the table was altered inside the window: read both chunks again
 		d.chunk = nil
+		d.dropConn()
 		return false, nil
 	}
 	d.emit()
-	if d.progress.Pending() {
+	if d.progress.Pending() && d.reading == nil {
 		return true, d.startRead(ctx) // the next chunk is read while the pipeline sends this one
 	}
 	return true, nil
@@ -192,7 +197,11 @@ func (d *Driver) await(ctx context.Context) error {
 	}
 	select {
 	case <-d.reading.done:
-		return d.finishRead()
+		if err := d.finishRead(); err != nil || d.chunk == nil {
+			return err
+		}
+		d.readAhead(ctx, d.chunk)
+		return nil
 	default:
 		return nil
 	}
@@ -206,7 +215,7 @@ func (d *Driver) startRead(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	read, err := d.chunks.StartRead(ctx, cur, after, d.chunkRows)
+	err = d.launch(ctx, cur, after)
 	if errors.Is(err, cdc.ErrTableGone) {
 		d.tableGone(cur)
 		return nil
@@ -214,6 +223,35 @@ func (d *Driver) startRead(ctx context.Context) error {
 	if err != nil {
 		d.dropConn()
 		return fmt.Errorf("incremental snapshot of %s: %w", cur.Table, err)
+	}
+	return nil
+}
+
+// readAhead starts reading the chunk after c, which waits for the stream,
+// so that it is read while c waits and is sent; when it cannot start, the
+// chunk is read after c is sent, as without read-ahead.
+func (d *Driver) readAhead(ctx context.Context, c Chunk) {
+	if !c.Full() {
+		return // the table ends with c
+	}
+	last, err := EncodeValues(c.Last())
+	if err != nil {
+		return
+	}
+	after, err := DecodeValues(last) // as the checkpointed cursor will bind it
+	if err != nil {
+		return
+	}
+	if err := d.launch(ctx, d.progress.Current(), after); err != nil && !errors.Is(err, cdc.ErrTableGone) {
+		d.dropConn()
+	}
+}
+
+// launch starts the read of the chunk of cur's table after the key after.
+func (d *Driver) launch(ctx context.Context, cur *Cursor, after []any) error {
+	read, err := d.chunks.StartRead(ctx, cur, after, d.chunkRows)
+	if err != nil {
+		return err
 	}
 	if cur.Chunks == 0 && cur.Estimate == 0 {
 		d.progress = d.progress.Estimated(d.chunks.Estimate(ctx, cur.Table))

@@ -78,7 +78,9 @@ func (f *fakeChunks) CloseConn(reading <-chan struct{}) {
 }
 
 // run steps d until it is idle, waiting for reads and passing each chunk's
-// high watermark at once, and fails after limit steps.
+// high watermark at once, and fails after limit steps, or when a step
+// leaves the source nothing to wait for but its stream (it would stall on
+// an idle server).
 func run(t *testing.T, d *Driver, f *fakeChunks, limit int) error {
 	t.Helper()
 	f.passed = true
@@ -89,8 +91,14 @@ func run(t *testing.T, d *Driver, f *fakeChunks, limit int) error {
 		if done := d.ReadDone(); done != nil {
 			<-done
 		}
-		if _, err := d.Step(context.Background()); err != nil {
+		queued, err := d.Step(context.Background())
+		if err != nil {
 			return err
+		}
+		if !queued && !d.Idle() && d.ReadDone() == nil {
+			// The stream has passed every watermark: a source would now
+			// wait for its next change, which may be long in coming.
+			t.Fatalf("step %d queued nothing and left nothing to wait for but the stream (waiting chunk %v)", i, d.Waiting() != nil)
 		}
 	}
 	return nil
