@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/fluxo-cdc/fluxo/cdc"
+	"github.com/fluxo-cdc/fluxo/checkpoint"
 	"github.com/fluxo-cdc/fluxo/internal/config"
 )
 
@@ -84,24 +85,47 @@ func checkConfig(cfg *config.Config) []cdc.Check {
 		Fix: "edit the config file as each message says"}}
 }
 
-// checkCheckpoint loads the checkpoint and checks that its directory is
-// writable.
+// checkCheckpoint loads the checkpoint and checks that the store can keep
+// the next: the file's directory is writable, or the topic is compacted
+// (or can be created).
 func checkCheckpoint(ctx context.Context, cfg *config.Config) []cdc.Check {
 	line := cdc.Check{Name: "checkpoint", Status: cdc.CheckOK}
-	_, cp, err := loadCheckpoint(ctx, cfg)
+	store, cp, err := loadCheckpoint(ctx, cfg)
+	where := cfg.Checkpoint.Where(cfg.Name)
 	switch {
 	case err != nil:
 		line.Status, line.Detail = cdc.CheckFail, err.Error()
 	case cp == nil:
-		line.Detail = fmt.Sprintf("none saved in %s: the first start %s", cfg.Checkpoint.Path, firstStart(cfg.Snapshot.Mode))
+		line.Detail = fmt.Sprintf("none saved in %s: the first start %s", where, firstStart(cfg.Snapshot.Mode))
 	case cp.Connector != cfg.Source.Connector():
 		line.Status = cdc.CheckFail
-		line.Detail = fmt.Sprintf("%s was written by a %s source, the config names a %s source", cfg.Checkpoint.Path, cp.Connector, cfg.Source.Connector())
-		line.Fix = "point checkpoint.path at this stream's own file, or delete the file to take a new snapshot"
+		line.Detail = fmt.Sprintf("%s was written by a %s source, the config names a %s source", where, cp.Connector, cfg.Source.Connector())
+		line.Fix = "point checkpoint.path (checkpoint.topic) at this stream's own, or delete it to take a new snapshot"
 	default:
 		line.Detail = fmt.Sprintf("saved %s ago: %s", time.Since(cp.SavedAt).Round(time.Second), cp.Describe)
 	}
+	if k, ok := store.(*checkpoint.Kafka); ok {
+		return []cdc.Check{line, checkTopic(ctx, k)}
+	}
 	return []cdc.Check{line, checkWritableDir("checkpoint.writable", filepath.Dir(cfg.Checkpoint.Path))}
+}
+
+// checkTopic checks that the checkpoint topic is compacted, or that it is
+// missing (fluxo stream creates it).
+func checkTopic(ctx context.Context, k *checkpoint.Kafka) cdc.Check {
+	line := cdc.Check{Name: "checkpoint.topic", Status: cdc.CheckOK}
+	tctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	defer cancel()
+	exists, err := k.Check(tctx)
+	switch {
+	case err != nil:
+		line.Status, line.Detail = cdc.CheckFail, err.Error()
+	case exists:
+		line.Detail = k.Topic() + " is compacted"
+	default:
+		line.Detail = k.Topic() + " does not exist yet; fluxo stream creates it (1 partition, cleanup.policy=compact)"
+	}
+	return line
 }
 
 // checkAdmin reports who may ask the stream for snapshots (fluxo snapshot):

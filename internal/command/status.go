@@ -57,7 +57,7 @@ func Status(ctx context.Context, cfg *config.Config, w io.Writer, asJSON bool) e
 	if err != nil {
 		return err
 	}
-	r := StatusReport{Name: cfg.Name, Checkpoint: cfg.Checkpoint.Path, Saved: cp != nil}
+	r := StatusReport{Name: cfg.Name, Checkpoint: cfg.Checkpoint.Where(cfg.Name), Saved: cp != nil}
 	if cp != nil {
 		r.Connector, r.Position, r.SavedAt = cp.Connector, cp.Describe, &cp.SavedAt
 		r.AgeSeconds = time.Since(cp.SavedAt).Seconds()

@@ -73,6 +73,9 @@ func stream(ctx context.Context, cfg *config.Config, ops *ops, version string, l
 	if err != nil {
 		return err
 	}
+	if c, ok := store.(interface{ Close() }); ok {
+		defer c.Close()
+	}
 	kind, src, err := openSource(ctx, cfg, cp, ops, log)
 	if err != nil {
 		return err
@@ -116,12 +119,37 @@ func stream(ctx context.Context, cfg *config.Config, ops *ops, version string, l
 // loadCheckpoint opens cfg's checkpoint store and loads the checkpoint (nil
 // when none was saved).
 func loadCheckpoint(ctx context.Context, cfg *config.Config) (checkpoint.Store, *checkpoint.Checkpoint, error) {
-	if cfg.Checkpoint.Store != "file" {
-		return nil, nil, fmt.Errorf("checkpoint.store %q is not supported: use file", cfg.Checkpoint.Store)
+	store, err := openStore(cfg)
+	if err != nil {
+		return nil, nil, err
 	}
-	store := checkpoint.NewFile(cfg.Checkpoint.Path, cfg.Name)
-	cp, err := store.Load(ctx)
+	lctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	defer cancel()
+	cp, err := store.Load(lctx)
+	if err != nil && lctx.Err() != nil && ctx.Err() == nil {
+		err = fmt.Errorf("load the checkpoint from %s: no answer within %v: %w (are kafka.brokers reachable?)", cfg.Checkpoint.Where(cfg.Name), storeTimeout, err)
+	}
 	return store, cp, err
+}
+
+// storeTimeout bounds the load of a checkpoint.
+const storeTimeout = time.Minute
+
+// openStore returns cfg's checkpoint store: the file at checkpoint.path,
+// or the compacted topic checkpoint.topic of kafka.brokers.
+func openStore(cfg *config.Config) (checkpoint.Store, error) {
+	if cfg.Checkpoint.Store != "kafka" {
+		return checkpoint.NewFile(cfg.Checkpoint.Path, cfg.Name), nil
+	}
+	opts, err := sinkOptions(cfg)
+	if err != nil {
+		return nil, err
+	}
+	kopts, err := kafkasink.ConnectOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	return checkpoint.NewKafka(kopts, cfg.Checkpoint.Topic, cfg.Name), nil
 }
 
 // openSource opens the change stream of cfg's source from cp (nil: a first
@@ -138,7 +166,7 @@ func openSource(ctx context.Context, cfg *config.Config, cp *checkpoint.Checkpoi
 	a := openArgs{filter: filter, health: ops.state, snapshots: ops.snapshots, log: log.With(cdc.LogComponent, string(kind.connector))}
 	if cp != nil {
 		if cp.Connector != kind.connector {
-			return nil, nil, fmt.Errorf("checkpoint %s was written by a %s source, the config names a %s source", cfg.Checkpoint.Path, cp.Connector, kind.connector)
+			return nil, nil, fmt.Errorf("checkpoint %s was written by a %s source, the config names a %s source", cfg.Checkpoint.Where(cfg.Name), cp.Connector, kind.connector)
 		}
 		a.position = cp.Position
 	}

@@ -144,11 +144,23 @@ type SchemaRegistry struct {
 
 // Checkpoint says where the source position is saved.
 type Checkpoint struct {
-	// Store is "file" (default) or "kafka" (not supported yet).
+	// Store is "file" (default: a file and its parts directory) or "kafka"
+	// (a compacted topic of kafka.brokers: no volume needed).
 	Store string `yaml:"store"`
 	// Path is the checkpoint file of the file store. Default:
 	// "<name>.checkpoint", relative to the current directory.
 	Path string `yaml:"path"`
+	// Topic is the compacted topic of the kafka store, created when
+	// missing (default _fluxo_checkpoints); the checkpoint's key is name.
+	Topic string `yaml:"topic,omitempty"`
+}
+
+// Where says where the checkpoint is kept, for people.
+func (c Checkpoint) Where(name string) string {
+	if c.Store == "kafka" {
+		return fmt.Sprintf("topic %s, key %s", c.Topic, name)
+	}
+	return c.Path
 }
 
 // Snapshot says whether tables are read in full before streaming.

@@ -12,6 +12,7 @@ import (
 // Default values that do not depend on the name.
 const (
 	DefaultCheckpointStore    = "file"
+	DefaultCheckpointTopic    = "_fluxo_checkpoints"
 	DefaultSnapshotMode       = "initial"
 	DefaultBronzeURL          = "file://./bronze"
 	DefaultChunkRows          = incremental.DefaultChunkRows
@@ -32,6 +33,7 @@ func (c *Config) applyDefaults() {
 		c.nameDefaults()
 	}
 	setDefault(&c.Checkpoint.Store, DefaultCheckpointStore)
+	setDefault(&c.Checkpoint.Topic, DefaultCheckpointTopic)
 	setDefault(&c.Snapshot.Mode, DefaultSnapshotMode)
 	if c.Snapshot.ChunkRows == 0 {
 		c.Snapshot.ChunkRows = DefaultChunkRows

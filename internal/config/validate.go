@@ -218,9 +218,11 @@ func (k *checker) checkpoint() {
 	switch k.c.Checkpoint.Store {
 	case "file":
 	case "kafka":
-		k.errorf("checkpoint.store", "checkpoint.store: kafka is not supported yet; use file")
+		if t := k.c.Checkpoint.Topic; !topicRE.MatchString(t) {
+			k.errorf("checkpoint.topic", "checkpoint.topic %q: Kafka topic names allow only letters, digits, '.', '_' and '-'", t)
+		}
 	default:
-		k.errorf("checkpoint.store", "checkpoint.store: %q is not supported; use file", k.c.Checkpoint.Store)
+		k.errorf("checkpoint.store", "checkpoint.store: %q is not supported; use file or kafka", k.c.Checkpoint.Store)
 	}
 }
 

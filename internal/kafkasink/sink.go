@@ -83,8 +83,11 @@ func clientOptions(opts Options) ([]kgo.Opt, error) {
 	if opts.MaxRecordBytes == 0 {
 		opts.MaxRecordBytes = 1 << 20
 	}
-	kopts := []kgo.Opt{
-		kgo.SeedBrokers(opts.Brokers...),
+	kopts, err := ConnectOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	kopts = append(kopts,
 		kgo.RequiredAcks(kgo.AllISRAcks()), // idempotence is on by default and requires it
 		kgo.ProducerLinger(opts.Linger),
 		kgo.MaxBufferedRecords(opts.MaxBufferedRecords),
@@ -92,12 +95,20 @@ func clientOptions(opts Options) ([]kgo.Opt, error) {
 		kgo.MaxBufferedBytes(max(opts.MaxBufferedBytes, 2*opts.MaxRecordBytes)),
 		kgo.RecordPartitioner(kgo.BasicConsistentPartitioner(partitionFor)),
 		kgo.AllowAutoTopicCreation(),
-	}
-	if opts.Logger != nil {
-		kopts = append(kopts, kgo.WithLogger(slogAdapter{opts.Logger}))
-	}
+	)
 	if opts.Health != nil {
 		kopts = append(kopts, kgo.WithHooks(newHealthHook(opts.Health)))
+	}
+	return kopts, nil
+}
+
+// ConnectOptions are the client options that reach the cluster of opts
+// (brokers, TLS, SASL, logger), for other clients of it (the checkpoint
+// store).
+func ConnectOptions(opts Options) ([]kgo.Opt, error) {
+	kopts := []kgo.Opt{kgo.SeedBrokers(opts.Brokers...)}
+	if opts.Logger != nil {
+		kopts = append(kopts, kgo.WithLogger(slogAdapter{opts.Logger}))
 	}
 	if opts.TLS != nil {
 		kopts = append(kopts, kgo.DialTLSConfig(opts.TLS))

@@ -1,0 +1,87 @@
+package checkpoint
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// startKafka starts an in-process broker for a test.
+func startKafka(t *testing.T) []kgo.Opt {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return []kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...)}
+}
+
+// TestKafkaContract runs the Store contract on the Kafka store.
+func TestKafkaContract(t *testing.T) {
+	runStoreContract(t, func(t *testing.T) func(string) Store {
+		opts := startKafka(t)
+		return func(name string) Store {
+			k := NewKafka(opts, DefaultTopic, name)
+			t.Cleanup(k.Close)
+			return k
+		}
+	})
+}
+
+// TestKafka: the store creates its topic compacted with one partition,
+// refuses an existing topic that is not compacted (saying how to fix it),
+// and tombstones the parts a checkpoint no longer references.
+func TestKafka(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	opts := startKafka(t)
+	k := NewKafka(opts, DefaultTopic, "shop")
+	defer k.Close()
+	for i, pos := range [][]byte{positionLike(200, "0-1-1", 1), positionLike(100, "0-1-2", 2)} {
+		if err := k.Save(ctx, &Checkpoint{Name: "shop", Position: pos, SavedAt: time.Unix(int64(i), 0)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	cfgs, err := adm.DescribeTopicConfigs(ctx, DefaultTopic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, _ := cfgs.On(DefaultTopic, nil)
+	policy := ""
+	for _, c := range rc.Configs {
+		if c.Key == "cleanup.policy" && c.Value != nil {
+			policy = *c.Value
+		}
+	}
+	if policy != "compact" {
+		t.Fatalf("the topic's cleanup.policy is %q, want compact", policy)
+	}
+	records, err := k.read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, parts, _ := split(positionLike(100, "0-1-2", 2))
+	if len(records) != len(parts)+1 {
+		t.Fatalf("%d live keys in the topic, want the head and its %d parts", len(records), len(parts))
+	}
+
+	if _, err := adm.CreateTopic(ctx, 1, -1, nil, "deleting"); err != nil {
+		t.Fatal(err)
+	}
+	err = NewKafka(opts, "deleting", "shop").Save(ctx, &Checkpoint{Name: "shop", Position: []byte("x")})
+	if err == nil || !strings.Contains(err.Error(), "cleanup.policy=compact") {
+		t.Fatalf("Save to a topic that is not compacted: %v", err)
+	}
+}

@@ -1,0 +1,120 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/fluxo-cdc/fluxo/cdc"
+	"github.com/fluxo-cdc/fluxo/checkpoint"
+	"github.com/fluxo-cdc/fluxo/internal/config"
+)
+
+// TestKafkaCheckpointStore: with checkpoint.store kafka, a stream killed
+// with SIGKILL at random points under a writer resumes from the checkpoint
+// it keeps in the compacted topic, never a file: the topic, as the
+// independent reader decodes it, replays to the table; fluxo status reads
+// the checkpoint from the topic.
+func TestKafkaCheckpointStore(t *testing.T) {
+	forEachBackend(t, testKafkaCheckpointStore)
+}
+
+func testKafkaCheckpointStore(t *testing.T, e *env) {
+	bin, err := fluxoBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.seedKV()
+	cfg, cfgPath := e.kafkaStoreConfig()
+	w := e.startWriter("kv", 3)
+	rng := newRand(t)
+	store := checkpoint.NewKafka([]kgo.Opt{kgo.SeedBrokers(e.brokers...)}, "_fluxo_checkpoints", cfg.Name)
+	for i := range 3 {
+		cmd := e.fluxoProcess(bin, cfgPath)
+		time.Sleep(time.Duration(500+rng.IntN(1500)) * time.Millisecond)
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+		// What the next start resumes from: it must be there.
+		if cp, err := store.Load(context.Background()); err != nil || cp == nil {
+			t.Fatalf("after kill %d, no checkpoint in the topic: %v", i+1, err)
+		}
+	}
+	w.finish(t)
+	cmd := e.fluxoProcess(bin, cfgPath)
+	recs := e.drain(e.topic("kv"), 4*time.Second)
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("fluxo after SIGTERM: %v (want exit 0)", err)
+	}
+	if _, err := os.Stat(cfg.Checkpoint.Path); err == nil {
+		t.Errorf("the kafka store wrote the checkpoint file %s", cfg.Checkpoint.Path)
+	}
+	cp, err := store.Load(context.Background())
+	if err != nil || cp == nil {
+		t.Fatalf("no checkpoint in the topic: %v", err)
+	}
+	out, err := exec.Command(bin, "status", "-c", cfgPath).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "topic _fluxo_checkpoints") || !strings.Contains(string(out), cp.Describe) {
+		t.Errorf("fluxo status: %v\n%s", err, out)
+	}
+	compareState(t, replay(recs), e.tableState("kv"))
+}
+
+// kafkaStoreConfig writes a config whose checkpoint store is kafka.
+func (e *env) kafkaStoreConfig() (*config.Config, string) {
+	e.t.Helper()
+	e.config("")
+	path := filepath.Join(e.dir, "fluxo.yaml")
+	y, err := os.ReadFile(path)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	y = []byte(strings.Replace(string(y), "checkpoint:\n", "checkpoint:\n  store: kafka\n", 1))
+	if err := os.WriteFile(path, y, 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+	cfg, err := config.Load(path, os.LookupEnv)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return cfg, path
+}
+
+// TestCheckKafkaStore: fluxo check with the kafka store says the topic
+// will be created, creates nothing, says it is compacted once it exists,
+// and fails, with the command that fixes it, on a topic that is not.
+func TestCheckKafkaStore(t *testing.T) {
+	e := newEnv(t)
+	e.exec("CREATE TABLE t1 (id INT PRIMARY KEY)")
+	cfg, _ := e.kafkaStoreConfig()
+	r := runCheck(t, cfg)
+	r.want("checkpoint.topic", cdc.CheckOK, "does not exist yet; fluxo stream creates it")
+	r.want("checkpoint", cdc.CheckOK, "none saved in topic _fluxo_checkpoints, key t")
+	store := checkpoint.NewKafka([]kgo.Opt{kgo.SeedBrokers(e.brokers...)}, cfg.Checkpoint.Topic, cfg.Name)
+	if exists, err := store.Check(context.Background()); exists || err != nil {
+		t.Fatalf("fluxo check created the topic (%v, %v)", exists, err)
+	}
+	if err := store.Ensure(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	runCheck(t, cfg).want("checkpoint.topic", cdc.CheckOK, "_fluxo_checkpoints is compacted")
+
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if _, err := kadm.NewClient(cl).CreateTopic(context.Background(), 1, -1, nil, "by_age"); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Checkpoint.Topic = "by_age"
+	runCheck(t, cfg).want("checkpoint.topic", cdc.CheckFail, "cleanup.policy=compact")
+}
