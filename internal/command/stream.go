@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -69,12 +70,68 @@ func Stream(ctx context.Context, cfg *config.Config, o StreamOptions, log *slog.
 }
 
 func stream(ctx context.Context, cfg *config.Config, ops *ops, version string, log *slog.Logger) error {
-	store, cp, err := loadCheckpoint(ctx, cfg)
+	store, err := openStore(cfg)
 	if err != nil {
 		return err
 	}
 	if c, ok := store.(interface{ Close() }); ok {
 		defer c.Close()
+	}
+	lease, err := acquire(ctx, cfg, store, log)
+	if err != nil {
+		return err
+	}
+	defer lease.Release() // after the sink's last flush and close
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() {
+		select {
+		case <-lease.Lost():
+			log.Warn("another fluxo process of this stream is taking over: stopping (flushing Kafka and saving the checkpoint first)", "by", lease.By())
+			stop()
+		case <-runCtx.Done():
+		}
+	}()
+	err = run(runCtx, cfg, store, ops, version, log)
+	select {
+	case <-lease.Lost():
+		return fmt.Errorf("%w (%s): this one stopped after saving its checkpoint in %s; run one process per stream name", checkpoint.ErrTakenOver, lease.By(), cfg.Checkpoint.Where(cfg.Name))
+	default:
+		return err
+	}
+}
+
+// takeoverWait bounds the wait for the stream's current process to stop.
+const takeoverWait = 3 * time.Minute
+
+// acquire makes this process the stream's only writer (see
+// checkpoint.Exclusive): a process already running stops first.
+func acquire(ctx context.Context, cfg *config.Config, store checkpoint.Store, log *slog.Logger) (checkpoint.Lease, error) {
+	ex, ok := store.(checkpoint.Exclusive)
+	if !ok {
+		return noLease{}, nil
+	}
+	host, _ := os.Hostname()
+	holder := fmt.Sprintf("pid %d on %s, started %s", os.Getpid(), host, time.Now().UTC().Format(time.RFC3339Nano))
+	actx, cancel := context.WithTimeout(ctx, takeoverWait)
+	defer cancel()
+	return ex.Acquire(actx, holder, func(current string) {
+		log.Warn("another fluxo process runs this stream: asking it to stop, and waiting for it to save its checkpoint", "current", current)
+	})
+}
+
+// noLease stands for the hold of a store that does not keep other
+// processes out.
+type noLease struct{}
+
+func (noLease) Lost() <-chan struct{} { return nil }
+func (noLease) By() string            { return "" }
+func (noLease) Release()              {}
+
+func run(ctx context.Context, cfg *config.Config, store checkpoint.Store, ops *ops, version string, log *slog.Logger) error {
+	cp, err := loadFrom(ctx, cfg, store)
+	if err != nil {
+		return err
 	}
 	kind, src, err := openSource(ctx, cfg, cp, ops, log)
 	if err != nil {
@@ -123,13 +180,19 @@ func loadCheckpoint(ctx context.Context, cfg *config.Config) (checkpoint.Store, 
 	if err != nil {
 		return nil, nil, err
 	}
+	cp, err := loadFrom(ctx, cfg, store)
+	return store, cp, err
+}
+
+// loadFrom loads the checkpoint from store, within storeTimeout.
+func loadFrom(ctx context.Context, cfg *config.Config, store checkpoint.Store) (*checkpoint.Checkpoint, error) {
 	lctx, cancel := context.WithTimeout(ctx, storeTimeout)
 	defer cancel()
 	cp, err := store.Load(lctx)
 	if err != nil && lctx.Err() != nil && ctx.Err() == nil {
 		err = fmt.Errorf("load the checkpoint from %s: no answer within %v: %w (are kafka.brokers reachable?)", cfg.Checkpoint.Where(cfg.Name), storeTimeout, err)
 	}
-	return store, cp, err
+	return cp, err
 }
 
 // storeTimeout bounds the load of a checkpoint.

@@ -118,3 +118,82 @@ func TestCheckKafkaStore(t *testing.T) {
 	cfg.Checkpoint.Topic = "by_age"
 	runCheck(t, cfg).want("checkpoint.topic", cdc.CheckFail, "cleanup.policy=compact")
 }
+
+// TestTakeover: a second process started with the same config while the
+// first streams under a writer takes over: the first stops with an error
+// saying so, after saving its checkpoint, and the second goes on from it.
+// In every partition the first's records all come before the second's
+// (their producer ids never interleave), and the topic replays to the
+// table.
+func TestTakeover(t *testing.T) {
+	forEachBackend(t, testTakeover)
+}
+
+func testTakeover(t *testing.T, e *env) {
+	bin, err := fluxoBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.seedKV()
+	cfg := e.config("")
+	cfgPath := filepath.Join(e.dir, "fluxo.yaml")
+	w := e.startWriter("kv", 3)
+	first := e.fluxoProcess(bin, cfgPath)
+	e.consume(e.topic("kv"), 200, 30*time.Second)
+	second := e.fluxoProcess(bin, cfgPath)
+	done := make(chan error, 1)
+	go func() { done <- first.Wait() }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("the first process exited 0 after the takeover, want an error")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the first process did not stop within 30s of the second's start")
+	}
+	time.Sleep(time.Second)
+	w.finish(t)
+	recs := e.drain(e.topic("kv"), 4*time.Second)
+	second.Process.Signal(syscall.SIGTERM)
+	if err := second.Wait(); err != nil {
+		t.Errorf("the second process after SIGTERM: %v (want exit 0)", err)
+	}
+	compareState(t, replay(recs), e.tableState("kv"))
+	checkProducersInOrder(t, e, e.topic("kv"))
+	if _, err := os.Stat(cfg.Checkpoint.Path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkProducersInOrder fails t when, in a partition of topic, records of
+// a producer follow those of a later one.
+func checkProducersInOrder(t *testing.T, e *env, topic string) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	seen := map[int32][]int64{} // producer ids per partition, in order of appearance
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			break
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			ids := seen[r.Partition]
+			if n := len(ids); n == 0 || ids[n-1] != r.ProducerID {
+				for _, id := range ids {
+					if id == r.ProducerID {
+						t.Errorf("partition %d: producer %d writes again at offset %d after producer %d", r.Partition, id, r.Offset, ids[n-1])
+					}
+				}
+				seen[r.Partition] = append(ids, r.ProducerID)
+			}
+		})
+	}
+	t.Logf("producers per partition: %v", seen)
+}
