@@ -96,9 +96,9 @@ func (k *Kafka) read(ctx context.Context) (map[string][]byte, error) {
 		return nil, fmt.Errorf("kafka client: %w", err)
 	}
 	defer adm.Close()
-	// The last stable offsets: where read_committed reading ends. The
-	// record before each is the last one a read sees: compaction never
-	// removes it, and without transactions no commit marker follows it.
+	// The last stable offsets: where read_committed reading ends. Control
+	// records (transaction markers) are kept, so that a read sees the
+	// offset before each even when a marker is the last record.
 	ends, err := kadm.NewClient(adm).ListCommittedOffsets(ctx, k.topic)
 	if err != nil {
 		return nil, fmt.Errorf("read checkpoint topic %q: %w", k.topic, err)
@@ -121,7 +121,7 @@ func (k *Kafka) read(ctx context.Context) (map[string][]byte, error) {
 	}
 	cl, err := kgo.NewClient(append(append([]kgo.Opt{}, k.opts...),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{k.topic: want}),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()))...)
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords())...)
 	if err != nil {
 		return nil, fmt.Errorf("kafka client: %w", err)
 	}
@@ -139,6 +139,9 @@ func (k *Kafka) read(ctx context.Context) (map[string][]byte, error) {
 		fs.EachRecord(func(r *kgo.Record) {
 			if end, ok := until[r.Partition]; ok && r.Offset+1 >= end {
 				delete(until, r.Partition)
+			}
+			if r.Attrs.IsControl() {
+				return
 			}
 			key := string(r.Key)
 			if key != k.name && !strings.HasPrefix(key, k.name+"/part/") {

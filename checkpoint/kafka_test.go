@@ -85,3 +85,35 @@ func TestKafka(t *testing.T) {
 		t.Fatalf("Save to a topic that is not compacted: %v", err)
 	}
 }
+
+// TestKafkaLoadAfterTransaction: a topic whose last record is a
+// transaction's commit marker (other producers, or fluxo with
+// transactions) is read to its end, not waited on forever.
+func TestKafkaLoadAfterTransaction(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	opts := startKafka(t)
+	k := NewKafka(opts, DefaultTopic, "shop")
+	defer k.Close()
+	if err := k.Save(ctx, &Checkpoint{Name: "shop", Position: []byte(`{"pos":1}`)}); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := kgo.NewClient(append(append([]kgo.Opt{}, opts...), kgo.TransactionalID("other"))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Close()
+	if err := tx.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.ProduceSync(ctx, &kgo.Record{Topic: DefaultTopic, Key: []byte("other"), Value: []byte("{}")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	cp, err := NewKafka(opts, DefaultTopic, "shop").Load(ctx)
+	if err != nil || cp == nil || string(cp.Position) != `{"pos":1}` {
+		t.Fatalf("Load after a transaction = %+v, %v", cp, err)
+	}
+}
