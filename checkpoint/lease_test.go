@@ -74,3 +74,58 @@ func TestFileLease(t *testing.T) {
 		t.Fatalf("a wait that ended: %v", err)
 	}
 }
+
+// testLeaseTakeover: a second process of the stream takes over: the
+// first's lease is lost and the second gets the stream only once the
+// first let go, and then keeps it.
+func testLeaseTakeover(t *testing.T, open func() Exclusive) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	a, err := open().Acquire(ctx, "pid 100", func(string) { t.Error("the first process waited") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan Lease, 1)
+	go func() {
+		b, err := open().Acquire(ctx, "pid 200", func(string) {})
+		if err != nil {
+			t.Error(err)
+		}
+		got <- b
+	}()
+	select {
+	case <-a.Lost():
+	case <-time.After(30 * time.Second):
+		t.Fatal("the first process was not asked to stop")
+	}
+	select {
+	case <-got:
+		t.Fatal("the second process got the stream before the first let go")
+	case <-time.After(time.Second):
+	}
+	a.Release()
+	var b Lease
+	select {
+	case b = <-got:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the second process did not get the stream once the first let go")
+	}
+	if b == nil {
+		t.FailNow()
+	}
+	defer b.Release()
+	select {
+	case <-b.Lost():
+		t.Fatal("the new holder lost the stream")
+	case <-time.After(time.Second):
+	}
+}
+
+// TestLeaseTakeover runs testLeaseTakeover on the stores that implement
+// Exclusive (the Kafka store will, with transactions' fencing).
+func TestLeaseTakeover(t *testing.T) {
+	t.Run("file", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "shop.checkpoint")
+		testLeaseTakeover(t, func() Exclusive { return NewFile(path, "shop") })
+	})
+}
