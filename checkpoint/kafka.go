@@ -11,6 +11,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/fluxo-cdc/fluxo/cdc"
 )
 
 // DefaultTopic is the default checkpoint.topic.
@@ -166,42 +168,86 @@ func (k *Kafka) Save(ctx context.Context, cp *Checkpoint) error {
 	if err := k.open(ctx); err != nil {
 		return err
 	}
+	w, err := k.records(cp)
+	if err != nil {
+		return err
+	}
+	for _, group := range [][]*kgo.Record{w.parts, {w.head}, w.unused} {
+		if err := k.produce(ctx, group...); err != nil {
+			return err
+		}
+	}
+	w.done()
+	return nil
+}
+
+// Records returns the records that save cp, for a transactional sink to
+// commit with the data they checkpoint (all or none become visible, so
+// their order does not matter), and done, to call once they are committed.
+// The topic must exist (Ensure).
+func (k *Kafka) Records(cp *Checkpoint) (recs []*cdc.Record, done func(), err error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.known == nil {
+		return nil, nil, errors.New("checkpoint: Records before Load")
+	}
+	w, err := k.records(cp)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, group := range [][]*kgo.Record{w.parts, {w.head}, w.unused} {
+		for _, r := range group {
+			recs = append(recs, &cdc.Record{Topic: r.Topic, Key: r.Key, Value: r.Value, Partition: -1})
+		}
+	}
+	return recs, func() { k.mu.Lock(); defer k.mu.Unlock(); w.done() }, nil
+}
+
+// write is what saving one checkpoint writes.
+type write struct {
+	parts, unused []*kgo.Record
+	head          *kgo.Record
+	done          func() // records the parts as written (k.mu held)
+}
+
+// records builds the write of cp (k.mu held).
+func (k *Kafka) records(cp *Checkpoint) (write, error) {
 	doc := fileDoc{Format: fileFormat, Checkpoint: *cp}
 	var parts map[string][]byte
 	if json.Valid(cp.Position) {
 		head, p, err := split(cp.Position)
 		if err != nil {
-			return fmt.Errorf("save checkpoint: %w", err)
+			return write{}, fmt.Errorf("save checkpoint: %w", err)
 		}
 		doc.Head, doc.Position, parts = head, nil, p
 	}
-	var fresh []*kgo.Record
+	var w write
 	for d, b := range parts {
 		if !k.known[d] {
-			fresh = append(fresh, &kgo.Record{Topic: k.topic, Key: []byte(k.partKey(d)), Value: b})
+			w.parts = append(w.parts, &kgo.Record{Topic: k.topic, Key: []byte(k.partKey(d)), Value: b})
 		}
-	}
-	if err := k.produce(ctx, fresh...); err != nil {
-		return err
-	}
-	for d := range parts {
-		k.known[d] = true
 	}
 	data, err := json.Marshal(doc)
 	if err != nil {
-		return fmt.Errorf("encode checkpoint: %w", err)
+		return write{}, fmt.Errorf("encode checkpoint: %w", err)
 	}
-	if err := k.produce(ctx, &kgo.Record{Topic: k.topic, Key: []byte(k.name), Value: data}); err != nil {
-		return err
-	}
-	var unused []*kgo.Record
+	w.head = &kgo.Record{Topic: k.topic, Key: []byte(k.name), Value: data}
+	var gone []string
 	for d := range k.known {
 		if _, ok := parts[d]; !ok {
-			unused = append(unused, &kgo.Record{Topic: k.topic, Key: []byte(k.partKey(d))}) // a tombstone
+			w.unused = append(w.unused, &kgo.Record{Topic: k.topic, Key: []byte(k.partKey(d))}) // a tombstone
+			gone = append(gone, d)
+		}
+	}
+	w.done = func() {
+		for d := range parts {
+			k.known[d] = true
+		}
+		for _, d := range gone {
 			delete(k.known, d)
 		}
 	}
-	return k.produce(ctx, unused...)
+	return w, nil
 }
 
 // open creates the producer and the topic, and learns the parts already in

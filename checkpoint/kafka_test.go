@@ -1,6 +1,7 @@
 package checkpoint
 
 import (
+	"bytes"
 	"context"
 	"strings"
 	"testing"
@@ -116,4 +117,68 @@ func TestKafkaLoadAfterTransaction(t *testing.T) {
 	if err != nil || cp == nil || string(cp.Position) != `{"pos":1}` {
 		t.Fatalf("Load after a transaction = %+v, %v", cp, err)
 	}
+}
+
+// TestKafkaRecordsInTransaction: the records of a checkpoint committed in
+// a Kafka transaction load as that checkpoint; those of an aborted one are
+// never seen, and the next commit still references only parts that are
+// there.
+func TestKafkaRecordsInTransaction(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	opts := startKafka(t)
+	k := NewKafka(opts, DefaultTopic, "shop")
+	defer k.Close()
+	if err := k.Ensure(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := kgo.NewClient(append(append([]kgo.Opt{}, opts...), kgo.TransactionalID("fluxo-shop"))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Close()
+	commit := func(pos []byte, abort bool) {
+		t.Helper()
+		recs, done, err := k.Records(&Checkpoint{Name: "shop", Position: pos})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range recs {
+			if err := tx.ProduceSync(ctx, &kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		end := kgo.TryCommit
+		if abort {
+			end = kgo.TryAbort
+		}
+		if err := tx.EndTransaction(ctx, end); err != nil {
+			t.Fatal(err)
+		}
+		if !abort {
+			done()
+		}
+	}
+	first, second, third := positionLike(200, "0-1-1", 1), positionLike(300, "0-1-2", 2), positionLike(200, "0-1-3", 3)
+	commit(first, false)
+	commit(second, true)
+	check := func(want []byte) {
+		t.Helper()
+		cp, err := NewKafka(opts, DefaultTopic, "shop").Load(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(cp.Position, want) {
+			t.Fatalf("Load returned another position (%d bytes, want %d)", len(cp.Position), len(want))
+		}
+	}
+	check(first) // the aborted second is not seen
+	commit(third, false)
+	check(third)
 }

@@ -45,12 +45,24 @@ type Options struct {
 	// ended, with the time since Produce and the error (nil once the
 	// brokers acknowledged it). It runs on the client's goroutines.
 	Delivered func(latency time.Duration, err error)
+	// TransactionalID, when set, makes the sink transactional (see
+	// Commit): records become visible to read_committed consumers only
+	// when committed, and a newer producer with the same id fences this
+	// one.
+	TransactionalID string
+	// TransactionTimeout is how long the brokers let a transaction stay
+	// open before aborting it (default 1 minute).
+	TransactionTimeout time.Duration
 }
 
 // Sink implements cdc.Sink with franz-go.
 type Sink struct {
 	cl        *kgo.Client
 	delivered func(time.Duration, error)
+	// inTxn: a transaction is open (transactional sinks only); touched by
+	// the producing goroutine alone.
+	inTxn bool
+	txnal bool
 }
 
 // New connects a Sink. It does not wait for the brokers to answer; use Ping
@@ -67,7 +79,7 @@ func New(opts Options) (*Sink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kafka client: %w", err)
 	}
-	return &Sink{cl: cl, delivered: opts.Delivered}, nil
+	return &Sink{cl: cl, delivered: opts.Delivered, txnal: opts.TransactionalID != ""}, nil
 }
 
 func clientOptions(opts Options) ([]kgo.Opt, error) {
@@ -98,6 +110,12 @@ func clientOptions(opts Options) ([]kgo.Opt, error) {
 	)
 	if opts.Health != nil {
 		kopts = append(kopts, kgo.WithHooks(newHealthHook(opts.Health)))
+	}
+	if opts.TransactionalID != "" {
+		if opts.TransactionTimeout == 0 {
+			opts.TransactionTimeout = time.Minute
+		}
+		kopts = append(kopts, kgo.TransactionalID(opts.TransactionalID), kgo.TransactionTimeout(opts.TransactionTimeout))
 	}
 	return kopts, nil
 }
@@ -147,8 +165,13 @@ func (s *Sink) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Produce implements cdc.Sink.
+// Produce implements cdc.Sink. A transactional sink opens a transaction
+// first when none is open.
 func (s *Sink) Produce(ctx context.Context, rec *cdc.Record, done func(error)) {
+	if err := s.begin(); err != nil {
+		done(err)
+		return
+	}
 	r := &kgo.Record{Topic: rec.Topic, Key: rec.Key, Value: rec.Value}
 	if rec.Partition >= 0 {
 		r.Partition = rec.Partition

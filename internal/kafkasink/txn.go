@@ -1,0 +1,104 @@
+package kafkasink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/fluxo-cdc/fluxo/cdc"
+)
+
+// ErrFenced is returned by a transactional sink that a newer producer with
+// the same transactional id fenced: another fluxo process of the stream
+// took over.
+var ErrFenced = errors.New("kafka: another producer with this transactional id took over (fenced)")
+
+// begin opens a transaction when the sink is transactional and none is
+// open.
+func (s *Sink) begin() error {
+	if !s.txnal || s.inTxn {
+		return nil
+	}
+	if err := s.cl.BeginTransaction(); err != nil {
+		return fmt.Errorf("kafka: begin transaction: %w", explainTxn(err))
+	}
+	s.inTxn = true
+	return nil
+}
+
+// Commit makes the records produced since the last Commit, and extra (the
+// checkpoint's records), visible to read_committed consumers at once, all
+// or none: it flushes them, then commits the transaction. On any failure
+// it aborts the transaction, so that none of them is ever visible, and
+// returns why (ErrFenced when another producer took over). Only for a
+// sink made with a TransactionalID.
+func (s *Sink) Commit(ctx context.Context, extra []*cdc.Record) error {
+	if !s.txnal {
+		return errors.New("kafka: Commit on a sink that is not transactional")
+	}
+	if err := s.begin(); err != nil {
+		return err
+	}
+	var mu sync.Mutex
+	var failed error
+	for _, rec := range extra {
+		s.Produce(ctx, rec, func(err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil && failed == nil {
+				failed = err
+			}
+		})
+	}
+	if err := s.cl.Flush(ctx); err != nil {
+		return s.abort(ctx, fmt.Errorf("kafka: flush the transaction: %w", err))
+	}
+	mu.Lock()
+	err := failed
+	mu.Unlock()
+	if err != nil {
+		return s.abort(ctx, fmt.Errorf("kafka: a record of the transaction failed: %w", explainTxn(err)))
+	}
+	s.inTxn = false
+	if err := s.cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		return fmt.Errorf("kafka: commit the transaction: %w", explainTxn(err))
+	}
+	return nil
+}
+
+// Abort discards the records produced since the last Commit: no
+// read_committed consumer ever sees them.
+func (s *Sink) Abort(ctx context.Context) error {
+	if !s.txnal || !s.inTxn {
+		return nil
+	}
+	return s.abort(ctx, nil)
+}
+
+// abort ends the open transaction with an abort and returns cause (or
+// the abort's own failure).
+func (s *Sink) abort(ctx context.Context, cause error) error {
+	s.inTxn = false
+	if err := s.cl.AbortBufferedRecords(ctx); err != nil {
+		return errors.Join(cause, fmt.Errorf("kafka: abort buffered records: %w", err))
+	}
+	if err := s.cl.EndTransaction(ctx, kgo.TryAbort); err != nil {
+		return errors.Join(cause, fmt.Errorf("kafka: abort the transaction: %w", explainTxn(err)))
+	}
+	return cause
+}
+
+// explainTxn names what a transactional refusal means.
+func explainTxn(err error) error {
+	switch {
+	case errors.Is(err, kerr.ProducerFenced), errors.Is(err, kerr.InvalidProducerEpoch), errors.Is(err, kerr.TransactionalIDNotFound):
+		return fmt.Errorf("%w: %w", ErrFenced, err)
+	case errors.Is(err, kerr.TransactionalIDAuthorizationFailed):
+		return fmt.Errorf("%w: grant fluxo's principal WRITE and DESCRIBE on its transactional id", err)
+	}
+	return err
+}
