@@ -4,6 +4,7 @@ package command
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -93,6 +94,9 @@ func stream(ctx context.Context, cfg *config.Config, ops *ops, version string, l
 		}
 	}()
 	err = run(runCtx, cfg, store, ops, version, log)
+	if errors.Is(err, kafkasink.ErrFenced) {
+		return fmt.Errorf("%w: a newer producer with transactional id %s fenced this one (%w); its open transaction was aborted; run one process per stream name", checkpoint.ErrTakenOver, transactionalID(cfg), err)
+	}
 	select {
 	case <-lease.Lost():
 		return fmt.Errorf("%w (%s): this one stopped after saving its checkpoint in %s; run one process per stream name", checkpoint.ErrTakenOver, lease.By(), cfg.Checkpoint.Where(cfg.Name))
@@ -133,6 +137,11 @@ func run(ctx context.Context, cfg *config.Config, store checkpoint.Store, ops *o
 	if err != nil {
 		return err
 	}
+	if k, ok := store.(*checkpoint.Kafka); ok && cfg.Kafka.Transactions {
+		if err := k.Ensure(ctx); err != nil { // before a transaction writes to it
+			return err
+		}
+	}
 	kind, src, err := openSource(ctx, cfg, cp, ops, log)
 	if err != nil {
 		return err
@@ -151,7 +160,8 @@ func run(ctx context.Context, cfg *config.Config, store checkpoint.Store, ops *o
 	p, err := pipeline.New(pipeline.Options{
 		Name: cfg.Name, TopicPrefix: cfg.Kafka.TopicPrefix, Connector: kind.connector, Version: version,
 		Tombstones: cfg.Kafka.Tombstones, MaxRecordBytes: cfg.Kafka.MaxRecordBytes, Source: src, Sink: sink, Registry: reg, Store: store,
-		Observer: observer{ops.metrics, ops.state}, Logger: log,
+		Transactions: cfg.Kafka.Transactions,
+		Observer:     observer{ops.metrics, ops.state}, Logger: log,
 	})
 	if err != nil {
 		return err
@@ -263,6 +273,9 @@ func sinkOptions(cfg *config.Config) (kafkasink.Options, error) {
 		return kafkasink.Options{}, fmt.Errorf("kafka.%w", err)
 	}
 	opts := kafkasink.Options{Brokers: cfg.Kafka.Brokers, TLS: tc, MaxRecordBytes: cfg.Kafka.MaxRecordBytes}
+	if cfg.Kafka.Transactions {
+		opts.TransactionalID = transactionalID(cfg)
+	}
 	if s := cfg.Kafka.SASL; s != nil {
 		opts.SASL = kafkasink.SASL{Mechanism: s.Mechanism, Username: s.Username, Password: s.Password}
 	}
@@ -277,3 +290,6 @@ func openRegistry(cfg *config.Config, h cdc.Health, log *slog.Logger) (*schemare
 	return schemaregistry.New(schemaregistry.Options{URL: cfg.SchemaRegistry.URL, Username: cfg.SchemaRegistry.Username,
 		Password: cfg.SchemaRegistry.Password, TLS: tc, Health: h, Logger: log.With(cdc.LogComponent, "registry")})
 }
+
+// transactionalID is the Kafka transactional id of cfg's stream.
+func transactionalID(cfg *config.Config) string { return "fluxo-" + cfg.Name }

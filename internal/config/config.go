@@ -96,6 +96,10 @@ type Kafka struct {
 	// Tombstones adds a null-valued record after each delete, for compacted
 	// topics. Default: true.
 	Tombstones bool `yaml:"tombstones"`
+	// Transactions writes the records and the checkpoint in Kafka
+	// transactions (exactly once for read_committed consumers); it needs
+	// checkpoint.store: kafka. The transactional id is fluxo-<name>.
+	Transactions bool `yaml:"transactions,omitempty"`
 	// MaxRecordBytes is the largest record fluxo produces (default 1 MiB,
 	// the brokers' default message.max.bytes); a larger row stops fluxo with
 	// an error instead of being dropped. Raise it together with the topics'

@@ -217,6 +217,9 @@ func (k *checker) registry() {
 func (k *checker) checkpoint() {
 	switch k.c.Checkpoint.Store {
 	case "file":
+		if k.c.Kafka.Transactions {
+			k.errorf("kafka.transactions", "kafka.transactions needs checkpoint.store: kafka: the checkpoint is committed in the same Kafka transaction as the records it covers")
+		}
 	case "kafka":
 		if t := k.c.Checkpoint.Topic; !topicRE.MatchString(t) {
 			k.errorf("checkpoint.topic", "checkpoint.topic %q: Kafka topic names allow only letters, digits, '.', '_' and '-'", t)

@@ -53,6 +53,7 @@ func TestValidationErrors(t *testing.T) {
 		{"registry password alone", my + "schema_registry: {url: 'http://r', password: x}\n", "schema_registry.password needs schema_registry.username"},
 		{"registry tls pair", my + "schema_registry:\n  tls: {key_file: k}\n", "schema_registry.tls: cert_file and key_file go together"},
 		{"checkpoint topic", my + "checkpoint: {store: kafka, topic: 'a b'}\n", `f.yaml:4: checkpoint.topic "a b": Kafka topic names allow only`},
+		{"transactions with the file store", my + "kafka: {transactions: true}\n", `kafka.transactions needs checkpoint.store: kafka`},
 		{"checkpoint other", my + "checkpoint: {store: s3}\n", `checkpoint.store: "s3" is not supported; use file or kafka`},
 		{"snapshot mode", my + "snapshot: {mode: always}\n", `f.yaml:4: snapshot.mode: "always" is not supported; use initial, never, initial_only or initial_consistent`},
 		{"chunk rows", my + "snapshot: {chunk_rows: -1}\n", `f.yaml:4: snapshot.chunk_rows: -1: use 1 to 1000000 rows (default 8192)`},

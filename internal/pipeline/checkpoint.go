@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/fluxo-cdc/fluxo/cdc"
 	"github.com/fluxo-cdc/fluxo/checkpoint"
 )
 
@@ -47,12 +48,10 @@ func (p *Pipeline) saveCheckpoint(ctx context.Context) error {
 	if pos == nil {
 		return nil
 	}
-	data, err := pos.MarshalBinary()
+	cp, err := p.checkpointOf(pos)
 	if err != nil {
-		return fmt.Errorf("encode position: %w", err)
+		return err
 	}
-	cp := &checkpoint.Checkpoint{Name: p.opts.Name, Connector: p.opts.Connector, Position: data,
-		Describe: pos.String(), SavedAt: time.Now().UTC()}
 	if err := p.opts.Store.Save(ctx, cp); err != nil {
 		return err
 	}
@@ -77,4 +76,14 @@ func (p *Pipeline) saveNow(ctx context.Context) error {
 	p.cpMu.Lock()
 	defer p.cpMu.Unlock()
 	return p.saveCheckpoint(ctx)
+}
+
+// checkpointOf is the checkpoint of pos, saved now.
+func (p *Pipeline) checkpointOf(pos cdc.Position) (*checkpoint.Checkpoint, error) {
+	data, err := pos.MarshalBinary()
+	if err != nil {
+		return nil, fmt.Errorf("encode position: %w", err)
+	}
+	return &checkpoint.Checkpoint{Name: p.opts.Name, Connector: p.opts.Connector, Position: data,
+		Describe: pos.String(), SavedAt: time.Now().UTC()}, nil
 }

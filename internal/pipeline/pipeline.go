@@ -49,6 +49,10 @@ type Options struct {
 	Observer Observer
 	// Now is the clock for envelope ts_ms (default time.Now).
 	Now func() time.Time
+	// Transactions writes the records and the checkpoint in Kafka
+	// transactions (exactly once): Sink must be a TxSink and Store a
+	// TxStore. See the commit cadence in txn.go.
+	Transactions bool
 }
 
 // Pipeline runs one stream.
@@ -62,6 +66,8 @@ type Pipeline struct {
 	cpMu    sync.Mutex // serialises checkpoint saves
 	saved   time.Time  // last checkpoint save; under cpMu
 	stats   Stats
+	txn     txnState   // transactional pipelines only; under txnMu
+	txnMu   sync.Mutex // held while a message is handled
 }
 
 // Stats counts what a pipeline did.
@@ -89,6 +95,9 @@ func New(opts Options) (*Pipeline, error) {
 	if opts.Observer == nil {
 		opts.Observer = noObserver{}
 	}
+	if err := checkTransactional(opts); err != nil {
+		return nil, err
+	}
 	return &Pipeline{opts: opts, log: opts.Logger, codecs: map[*cdc.Table]*tableCodec{}}, nil
 }
 
@@ -102,6 +111,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	loopCtx, stopLoop := context.WithCancelCause(ctx)
 	defer stopLoop(nil)
 	p.tracker = newTracker(func(err error) { stopLoop(err) }) // a failed delivery interrupts a blocked Next
+	if p.transactional() {
+		return p.runTxn(ctx, loopCtx, stopLoop)
+	}
 	cpCtx, stopCp := context.WithCancel(context.Background())
 	cpDone := make(chan error, 1)
 	go func() { cpDone <- p.checkpointLoop(cpCtx) }()
@@ -133,20 +145,29 @@ func (p *Pipeline) loop(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if msg.Commit != nil {
-			p.tracker.seal(msg.Commit, p.opts.Now(), msg.SaveSoon)
-			p.stats.Commits++
-			if msg.SaveNow {
-				if err := p.saveNow(ctx); err != nil {
-					return err
-				}
-			}
-			continue
-		}
-		if err := p.handle(ctx, msg.Event); err != nil {
+		p.txnMu.Lock() // a transactional pipeline's committer waits meanwhile
+		err = p.message(ctx, msg)
+		p.txnMu.Unlock()
+		if err != nil {
 			return err
 		}
 	}
+}
+
+// message handles one message of the source.
+func (p *Pipeline) message(ctx context.Context, msg cdc.Message) error {
+	if msg.Commit == nil {
+		return p.handle(ctx, msg.Event)
+	}
+	p.tracker.seal(msg.Commit, p.opts.Now(), msg.SaveSoon)
+	p.stats.Commits++
+	switch {
+	case p.transactional():
+		return p.boundary(ctx, msg.Commit, msg.SaveNow)
+	case msg.SaveNow:
+		return p.saveNow(ctx)
+	}
+	return nil
 }
 
 // handle produces the records of one event.

@@ -1,0 +1,156 @@
+package e2e
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestExactlyOnce: with kafka.transactions, a stream SIGKILLed three times
+// at random points while a writer increments counters, one or two per
+// source transaction, delivers to a read_committed reader (librdkafka, the
+// independent reader) every change exactly once: for every key, the
+// values its records carry are 0, 1, 2, ... up to the table's, with no
+// repeat and no gap.
+func TestExactlyOnce(t *testing.T) {
+	if _, err := os.Stat("/usr/bin/python3"); err != nil {
+		t.Skip("no /usr/bin/python3")
+	}
+	forEachBackend(t, testExactlyOnce)
+}
+
+func testExactlyOnce(t *testing.T, e *env) {
+	bin, err := fluxoBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const keys = 8
+	e.exec("CREATE TABLE ctr (id INT PRIMARY KEY, v INT NOT NULL)")
+	e.kafkaStoreConfig()
+	cfgPath := filepath.Join(e.dir, "fluxo.yaml")
+	y, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	y = []byte(strings.Replace(string(y), "kafka:\n", "kafka:\n  transactions: true\n", 1) + "snapshot:\n  mode: never\n")
+	if err := os.WriteFile(cfgPath, y, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := e.fluxoProcess(bin, cfgPath)
+	time.Sleep(2 * time.Second) // streaming from the current position
+	changes, stop := e.countWriter(keys)
+	rng := newRand(t)
+	for range 3 {
+		time.Sleep(time.Duration(300+rng.IntN(1500)) * time.Millisecond)
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+		cmd = e.fluxoProcess(bin, cfgPath)
+	}
+	time.Sleep(time.Second)
+	n := stop()
+	recs := pythonDecode(t, e, e.topic("ctr"), n)
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("fluxo after SIGTERM: %v (want exit 0)", err)
+	}
+	got := map[int64][]int64{}
+	for _, r := range recs {
+		after, _ := r.Value["after"].(map[string]any)
+		if after == nil {
+			t.Fatalf("a record without after: %+v", r)
+		}
+		id := pyInt(t, r.Key["id"])
+		got[id] = append(got[id], pyInt(t, after["v"]))
+	}
+	for id, last := range changes() {
+		seq := got[id]
+		for i, v := range seq {
+			if v != int64(i) {
+				t.Fatalf("key %d: values %v: at %d, %d instead of %d (a duplicate or a gap)", id, seq, i, v, i)
+			}
+		}
+		if int64(len(seq)) != last+1 {
+			t.Fatalf("key %d: %d values, the table ends at %d", id, len(seq), last)
+		}
+	}
+	t.Logf("%d changes of %d keys, each read once by a read_committed reader across 3 kills", n, keys)
+}
+
+// countWriter inserts keys counters at 0 and increments them, one or two
+// per transaction, until stop, which returns the number of changes made;
+// changes then returns each key's last value.
+func (e *env) countWriter(keys int) (changes func() map[int64]int64, stop func() int) {
+	c, closeConn := e.sqlConn()
+	last := map[int64]int64{}
+	var mu sync.Mutex
+	n := 0
+	for k := range keys {
+		if err := c(fmt.Sprintf("INSERT INTO ctr VALUES (%d, 0)", k)); err != nil {
+			e.t.Fatal(err)
+		}
+		last[int64(k)], n = 0, n+1
+	}
+	done, quit := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		rng := rand.New(rand.NewPCG(3, 4))
+		for {
+			select {
+			case <-quit:
+				return
+			default:
+			}
+			ids := []int64{rng.Int64N(int64(keys))}
+			if rng.IntN(2) == 0 {
+				if b := rng.Int64N(int64(keys)); b != ids[0] {
+					ids = append(ids, b)
+				}
+			}
+			err := c("BEGIN")
+			for _, id := range ids {
+				if err == nil {
+					err = c(fmt.Sprintf("UPDATE ctr SET v = v + 1 WHERE id = %d", id))
+				}
+			}
+			if err == nil {
+				err = c("COMMIT")
+			}
+			if err != nil {
+				e.t.Errorf("writer: %v", err)
+				return
+			}
+			mu.Lock()
+			for _, id := range ids {
+				last[id]++
+				n++
+			}
+			mu.Unlock()
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+	return func() map[int64]int64 { mu.Lock(); defer mu.Unlock(); return last },
+		func() int {
+			close(quit)
+			<-done
+			closeConn()
+			mu.Lock()
+			defer mu.Unlock()
+			return n
+		}
+}
+
+// pyInt is an integer the python reader printed (JSON: a float64).
+func pyInt(t *testing.T, v any) int64 {
+	t.Helper()
+	f, ok := v.(float64)
+	if !ok || f != float64(int64(f)) {
+		t.Fatalf("not an integer: %T %v", v, v)
+	}
+	return int64(f)
+}
