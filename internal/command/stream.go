@@ -124,6 +124,24 @@ func acquire(ctx context.Context, cfg *config.Config, store checkpoint.Store, lo
 	})
 }
 
+// fence makes a transactional stream the only writer of its records and
+// checkpoint before it loads the checkpoint: an earlier process's open
+// transaction is aborted and its last commit is final. It also creates the
+// checkpoint topic, which transactions write to.
+func fence(ctx context.Context, cfg *config.Config, sink *kafkasink.Sink, store checkpoint.Store) error {
+	if !cfg.Kafka.Transactions {
+		return nil
+	}
+	if k, ok := store.(*checkpoint.Kafka); ok {
+		if err := k.Ensure(ctx); err != nil {
+			return err
+		}
+	}
+	fctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	defer cancel()
+	return sink.Fence(fctx)
+}
+
 // noLease stands for the hold of a store that does not keep other
 // processes out.
 type noLease struct{}
@@ -133,14 +151,17 @@ func (noLease) By() string            { return "" }
 func (noLease) Release()              {}
 
 func run(ctx context.Context, cfg *config.Config, store checkpoint.Store, ops *ops, version string, log *slog.Logger) error {
-	cp, err := loadFrom(ctx, cfg, store)
+	sink, err := openSink(ctx, cfg, ops, log)
 	if err != nil {
 		return err
 	}
-	if k, ok := store.(*checkpoint.Kafka); ok && cfg.Kafka.Transactions {
-		if err := k.Ensure(ctx); err != nil { // before a transaction writes to it
-			return err
-		}
+	defer sink.Close()
+	if err := fence(ctx, cfg, sink, store); err != nil {
+		return err
+	}
+	cp, err := loadFrom(ctx, cfg, store)
+	if err != nil {
+		return err
 	}
 	kind, src, err := openSource(ctx, cfg, cp, ops, log)
 	if err != nil {
@@ -148,11 +169,6 @@ func run(ctx context.Context, cfg *config.Config, store checkpoint.Store, ops *o
 	}
 	defer src.Close()
 	ops.state.Up(cdc.ComponentSource)
-	sink, err := openSink(ctx, cfg, ops, log)
-	if err != nil {
-		return err
-	}
-	defer sink.Close()
 	reg, err := openRegistry(cfg, ops.state, log)
 	if err != nil {
 		return err

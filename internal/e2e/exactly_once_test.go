@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -22,10 +23,51 @@ func TestExactlyOnce(t *testing.T) {
 	if _, err := os.Stat("/usr/bin/python3"); err != nil {
 		t.Skip("no /usr/bin/python3")
 	}
-	forEachBackend(t, testExactlyOnce)
+	forEachBackend(t, func(t *testing.T, e *env) { testExactlyOnce(t, e, killThrice) })
 }
 
-func testExactlyOnce(t *testing.T, e *env) {
+// TestExactlyOnceTakeover: a second process started while the first
+// streams in transactions fences it: the first stops saying that another
+// took over, and the read_committed reader still sees every change once.
+func TestExactlyOnceTakeover(t *testing.T) {
+	if _, err := os.Stat("/usr/bin/python3"); err != nil {
+		t.Skip("no /usr/bin/python3")
+	}
+	forEachBackend(t, func(t *testing.T, e *env) { testExactlyOnce(t, e, takeOver) })
+}
+
+// killThrice SIGKILLs the stream three times at random points, starting
+// it again each time, and returns the running one.
+func killThrice(t *testing.T, e *env, bin, cfgPath string, cmd *exec.Cmd) *exec.Cmd {
+	rng := newRand(t)
+	for range 3 {
+		time.Sleep(time.Duration(300+rng.IntN(1500)) * time.Millisecond)
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+		cmd = e.fluxoProcess(bin, cfgPath)
+	}
+	return cmd
+}
+
+// takeOver starts a second stream of the same config and checks that the
+// first stops with an error naming the takeover; it returns the second.
+func takeOver(t *testing.T, e *env, bin, cfgPath string, first *exec.Cmd) *exec.Cmd {
+	time.Sleep(time.Second)
+	second := e.fluxoProcess(bin, cfgPath)
+	done := make(chan error, 1)
+	go func() { done <- first.Wait() }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("the first process exited 0 after the second started, want an error")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the first process did not stop within 30s of the second's start")
+	}
+	return second
+}
+
+func testExactlyOnce(t *testing.T, e *env, disrupt func(t *testing.T, e *env, bin, cfgPath string, cmd *exec.Cmd) *exec.Cmd) {
 	bin, err := fluxoBinary()
 	if err != nil {
 		t.Fatal(err)
@@ -45,13 +87,7 @@ func testExactlyOnce(t *testing.T, e *env) {
 	cmd := e.fluxoProcess(bin, cfgPath)
 	time.Sleep(2 * time.Second) // streaming from the current position
 	changes, stop := e.countWriter(keys)
-	rng := newRand(t)
-	for range 3 {
-		time.Sleep(time.Duration(300+rng.IntN(1500)) * time.Millisecond)
-		cmd.Process.Signal(syscall.SIGKILL)
-		cmd.Wait()
-		cmd = e.fluxoProcess(bin, cfgPath)
-	}
+	cmd = disrupt(t, e, bin, cfgPath, cmd)
 	time.Sleep(time.Second)
 	n := stop()
 	recs := pythonDecode(t, e, e.topic("ctr"), n)
@@ -79,7 +115,7 @@ func testExactlyOnce(t *testing.T, e *env) {
 			t.Fatalf("key %d: %d values, the table ends at %d", id, len(seq), last)
 		}
 	}
-	t.Logf("%d changes of %d keys, each read once by a read_committed reader across 3 kills", n, keys)
+	t.Logf("%d changes of %d keys, each read once by a read_committed reader", n, keys)
 }
 
 // countWriter inserts keys counters at 0 and increments them, one or two

@@ -51,7 +51,8 @@ type Options struct {
 	// one.
 	TransactionalID string
 	// TransactionTimeout is how long the brokers let a transaction stay
-	// open before aborting it (default 1 minute).
+	// open before aborting it (default 5 minutes): the longest a source
+	// transaction may take to stream.
 	TransactionTimeout time.Duration
 }
 
@@ -113,7 +114,7 @@ func clientOptions(opts Options) ([]kgo.Opt, error) {
 	}
 	if opts.TransactionalID != "" {
 		if opts.TransactionTimeout == 0 {
-			opts.TransactionTimeout = time.Minute
+			opts.TransactionTimeout = 5 * time.Minute
 		}
 		kopts = append(kopts, kgo.TransactionalID(opts.TransactionalID), kgo.TransactionTimeout(opts.TransactionTimeout))
 	}

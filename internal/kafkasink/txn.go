@@ -102,3 +102,17 @@ func explainTxn(err error) error {
 	}
 	return err
 }
+
+// Fence takes the transactional id over: the brokers abort the open
+// transaction of any earlier producer with the id and refuse its further
+// writes, so that what it committed last is final. A stream calls it
+// before it loads its checkpoint.
+func (s *Sink) Fence(ctx context.Context) error {
+	if !s.txnal {
+		return nil
+	}
+	if _, _, err := s.cl.ProducerID(ctx); err != nil {
+		return fmt.Errorf("kafka: initialize the transactional producer: %w", explainTxn(err))
+	}
+	return nil
+}
