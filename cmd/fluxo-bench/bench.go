@@ -29,6 +29,8 @@ type results struct {
 type round struct {
 	Parse parseResult
 	Full  fluxoResult
+	// FullTx is the full pass with kafka.transactions (-transactions).
+	FullTx *fluxoResult
 }
 
 // bench starts the servers, builds the backlog, runs the passes and prints
@@ -112,6 +114,18 @@ func measureRound(ctx context.Context, st stack, opts options, bl *backlog, i in
 	}
 	if r.Full, err = runFluxo(ctx, st, full, log); err != nil {
 		return r, fmt.Errorf("fluxo full pass: %w", err)
+	}
+	if opts.transactions {
+		debug.FreeOSMemory()
+		note(stderr, "round %d: fluxo pass over the full backlog in Kafka transactions", i+1)
+		tx := full
+		tx.Name, tx.ServerID, tx.Transactions = fmt.Sprintf("fulltx%d", i+1), 9030+uint32(i), true
+		tx.CPUProfile, tx.MemProfile, tx.Trace = "", "", ""
+		res, err := runFluxo(ctx, st, tx, log)
+		if err != nil {
+			return r, fmt.Errorf("fluxo full pass in transactions: %w", err)
+		}
+		r.FullTx = &res
 	}
 	return r, nil
 }

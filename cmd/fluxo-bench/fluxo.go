@@ -39,6 +39,9 @@ type passSpec struct {
 	CPUProfile string
 	MemProfile string
 	Trace      string
+	// Transactions runs the pass with kafka.transactions and the kafka
+	// checkpoint store.
+	Transactions bool
 }
 
 // fluxoPass is one run of `fluxo stream` over part of the binlog backlog.
@@ -151,7 +154,14 @@ func passConfig(ctx context.Context, st stack, p fluxoPass) (*config.Config, err
 	}
 	cpPath := filepath.Join(st.Dir, p.Name+".checkpoint")
 	cp := &checkpoint.Checkpoint{Name: p.Name, Connector: "mysql", Position: data, Describe: pos.String(), SavedAt: time.Now().UTC()}
-	if err := checkpoint.NewFile(cpPath, p.Name).Save(ctx, cp); err != nil {
+	var store checkpoint.Store = checkpoint.NewFile(cpPath, p.Name)
+	extra := ""
+	if p.Transactions {
+		k := checkpoint.NewKafka([]kgo.Opt{kgo.SeedBrokers(st.Brokers...)}, checkpoint.DefaultTopic, p.Name)
+		defer k.Close()
+		store, extra = k, "  store: kafka\n"
+	}
+	if err := store.Save(ctx, cp); err != nil {
 		return nil, err
 	}
 	yaml := fmt.Sprintf(`name: %s
@@ -161,14 +171,15 @@ source:
   server_id: %d
 kafka:
   brokers: [%s]
+  transactions: %v
 schema_registry:
   url: %s
 checkpoint:
-  path: %s
+%s  path: %s
 snapshot:
   mode: never
 `, p.Name, st.DB.Host, st.DB.Port, benchDB, benchDB, benchTable, p.ServerID,
-		strings.Join(st.Brokers, ", "), st.Registry, cpPath)
+		strings.Join(st.Brokers, ", "), p.Transactions, st.Registry, extra, cpPath)
 	return config.Parse(p.Name+".yaml", []byte(yaml), func(string) (string, bool) { return "", false })
 }
 

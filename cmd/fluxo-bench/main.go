@@ -41,6 +41,9 @@ type options struct {
 	memProfile  string
 	trace       string
 	brokerChild bool
+	// transactions adds, to each round of the MySQL stream bench, a full
+	// pass with kafka.transactions (and the kafka checkpoint store).
+	transactions bool
 }
 
 func main() {
@@ -92,6 +95,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.parseProf, "parse-cpuprofile", "", "write a CPU profile of the (first) parse-only pass to this file")
 	fs.StringVar(&o.memProfile, "memprofile", "", "write heap profiles before (FILE.before) and after the (first) full fluxo pass")
 	fs.StringVar(&o.trace, "trace", "", "write an execution trace of the (first) full fluxo pass to this file")
+	fs.BoolVar(&o.transactions, "transactions", false, "mysql stream mode: also run each round's full pass with kafka.transactions (exactly once), and compare")
 	fs.BoolVar(&o.brokerChild, "broker-child", false, "internal: run the fake Kafka broker and exit when stdin closes")
 	if err := fs.Parse(args); err != nil {
 		return o, err

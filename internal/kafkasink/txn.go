@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -63,10 +64,10 @@ func (s *Sink) Commit(ctx context.Context, extra []*cdc.Record) error {
 	if err != nil {
 		return s.abort(ctx, fmt.Errorf("kafka: a record of the transaction failed: %w", explainTxn(err)))
 	}
-	s.inTxn = false
 	if err := s.cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
-		return fmt.Errorf("kafka: commit the transaction: %w", explainTxn(err))
+		return s.abort(ctx, fmt.Errorf("kafka: commit the transaction: %w", explainTxn(err)))
 	}
+	s.inTxn = false
 	return nil
 }
 
@@ -79,18 +80,25 @@ func (s *Sink) Abort(ctx context.Context) error {
 	return s.abort(ctx, nil)
 }
 
-// abort ends the open transaction with an abort and returns cause (or
-// the abort's own failure).
+// abort ends the open transaction with an abort and returns cause (and
+// the abort's own failure, if any). It runs to its end even when ctx was
+// cancelled (a stop in the middle of a commit), within abortTimeout.
 func (s *Sink) abort(ctx context.Context, cause error) error {
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
+	defer cancel()
+	err := s.cl.AbortBufferedRecords(actx)
+	if err != nil {
+		err = fmt.Errorf("kafka: abort buffered records: %w", err)
+	}
+	if e := s.cl.EndTransaction(actx, kgo.TryAbort); e != nil {
+		return errors.Join(cause, err, fmt.Errorf("kafka: abort the transaction: %w", explainTxn(e)))
+	}
 	s.inTxn = false
-	if err := s.cl.AbortBufferedRecords(ctx); err != nil {
-		return errors.Join(cause, fmt.Errorf("kafka: abort buffered records: %w", err))
-	}
-	if err := s.cl.EndTransaction(ctx, kgo.TryAbort); err != nil {
-		return errors.Join(cause, fmt.Errorf("kafka: abort the transaction: %w", explainTxn(err)))
-	}
-	return cause
+	return errors.Join(cause, err)
 }
+
+// abortTimeout bounds an abort.
+const abortTimeout = 30 * time.Second
 
 // explainTxn names what a transactional refusal means.
 func explainTxn(err error) error {

@@ -46,6 +46,9 @@ type txnState struct {
 	begun      time.Time    // when the last commit ended
 	committed  int64        // records produced up to the last commit
 	sealedUpTo int64        // records produced up to the last boundary
+	// failed is why a commit failed: its records were aborted, so no later
+	// commit may checkpoint them (the run ends, the next resumes before).
+	failed error
 }
 
 // transactional reports whether the pipeline writes in Kafka transactions.
@@ -69,6 +72,9 @@ func (p *Pipeline) commitTxn(ctx context.Context) error {
 	if pos == nil {
 		return nil
 	}
+	if p.txn.failed != nil {
+		return p.txn.failed
+	}
 	cp, err := p.checkpointOf(pos)
 	if err != nil {
 		return err
@@ -78,7 +84,8 @@ func (p *Pipeline) commitTxn(ctx context.Context) error {
 		return err
 	}
 	if err := p.opts.Sink.(TxSink).Commit(ctx, recs); err != nil {
-		return fmt.Errorf("commit records and checkpoint: %w", err)
+		p.txn.failed = fmt.Errorf("commit records and checkpoint: %w", err)
+		return p.txn.failed
 	}
 	done()
 	p.txn.pos, p.txn.begun, p.txn.committed = nil, time.Now(), p.txn.sealedUpTo
@@ -102,7 +109,7 @@ func (p *Pipeline) commitTxn(ctx context.Context) error {
 func (p *Pipeline) finishTxn(clean bool) error {
 	ctx, cancel := context.WithTimeout(context.Background(), p.opts.FlushTimeout)
 	defer cancel()
-	if clean && p.stats.Records == p.txn.sealedUpTo {
+	if clean && p.txn.failed == nil && p.stats.Records == p.txn.sealedUpTo {
 		return p.commitTxn(ctx)
 	}
 	if err := p.opts.Sink.(TxSink).Abort(ctx); err != nil {
@@ -128,9 +135,12 @@ func (p *Pipeline) runTxn(ctx, loopCtx context.Context, stopLoop context.CancelC
 	stopCommitter()
 	<-committed
 	stopped := ctx.Err() != nil
-	clean := runErr == nil || errors.Is(runErr, cdc.ErrEndOfStream) || stopped && errors.Is(runErr, ctx.Err())
+	clean := p.txn.failed == nil && (runErr == nil || errors.Is(runErr, cdc.ErrEndOfStream) || stopped && errors.Is(runErr, ctx.Err()))
 	if clean {
 		runErr = nil
+	}
+	if p.txn.failed != nil && stopped && errors.Is(p.txn.failed, context.Canceled) {
+		runErr = nil // a stop in the middle of a commit: its transaction was aborted, a clean stop
 	}
 	if cause := context.Cause(loopCtx); cause != nil && !errors.Is(cause, context.Canceled) && !errors.Is(runErr, cause) {
 		runErr, clean = errors.Join(runErr, cause), false
