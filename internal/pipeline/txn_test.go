@@ -1,0 +1,120 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fluxo-cdc/fluxo/cdc"
+	"github.com/fluxo-cdc/fluxo/checkpoint"
+)
+
+// txSink is a transactional sink in memory: records are visible once
+// committed, with the checkpoint records Commit was given; failNext makes
+// the next Commit fail (and abort).
+type txSink struct {
+	heldSink
+	mu       sync.Mutex
+	open     []string // record values of the open transaction
+	visible  []string // committed record values, checkpoint positions as "cp:<pos>"
+	failNext error
+	commits  int
+}
+
+func (k *txSink) Produce(ctx context.Context, r *cdc.Record, done func(error)) {
+	k.mu.Lock()
+	k.open = append(k.open, "rec")
+	k.mu.Unlock()
+	done(nil)
+}
+
+func (k *txSink) Commit(_ context.Context, extra []*cdc.Record) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if err := k.failNext; err != nil {
+		k.failNext, k.open = nil, nil
+		return err
+	}
+	for _, r := range extra {
+		k.open = append(k.open, "cp:"+string(r.Value))
+	}
+	k.visible, k.open = append(k.visible, k.open...), nil
+	k.commits++
+	return nil
+}
+
+func (k *txSink) Abort(context.Context) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.open = nil
+	return nil
+}
+
+func (k *txSink) seen() []string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return slices.Clone(k.visible)
+}
+
+// txStore hands the checkpoint's position as one record.
+type txStore struct{ memStore }
+
+func (s *txStore) Records(cp *checkpoint.Checkpoint) ([]*cdc.Record, func(), error) {
+	return []*cdc.Record{{Topic: "_cp", Value: cp.Position}}, func() {}, nil
+}
+
+// TestTransactions: records and checkpoints become visible together at
+// source transaction boundaries (an idle source's included); a stop in the
+// middle of a source transaction commits nothing of it; after a failed
+// commit, nothing it held is ever checkpointed.
+func TestTransactions(t *testing.T) {
+	run := func(t *testing.T, msgs []cdc.Message, sink *txSink) (stop func() error) {
+		t.Helper()
+		p, err := New(Options{Name: "t", TopicPrefix: "fx", Connector: cdc.ConnectorMySQL, Source: &script{msgs: msgs},
+			Sink: sink, Registry: ids{}, Store: &txStore{}, Transactions: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- p.Run(ctx) }()
+		return func() error { cancel(); return <-done }
+	}
+	t.Run("idle source", func(t *testing.T) {
+		sink := &txSink{}
+		stop := run(t, []cdc.Message{insert(1), insert(2), commit("p1")}, sink)
+		waitFor(t, "the committer", func() bool { return len(sink.seen()) > 0 })
+		if got := sink.seen(); !slices.Equal(got, []string{"rec", "rec", "cp:p1"}) {
+			t.Fatalf("visible %v, want the two records and the checkpoint p1", got)
+		}
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("stop inside a source transaction", func(t *testing.T) {
+		sink := &txSink{}
+		stop := run(t, []cdc.Message{insert(1), commit("p1"), insert(2)}, sink)
+		time.Sleep(3 * txnInterval) // the committer must not commit the unfinished transaction's record
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+		if got := sink.seen(); len(got) != 0 {
+			t.Fatalf("a stop inside a source transaction made %v visible", got)
+		}
+	})
+	t.Run("failed commit", func(t *testing.T) {
+		boom := errors.New("fenced")
+		sink := &txSink{failNext: boom}
+		stop := run(t, []cdc.Message{insert(1), commit("p1")}, sink)
+		time.Sleep(3 * txnInterval)
+		if err := stop(); !errors.Is(err, boom) {
+			t.Fatalf("Run after a failed commit = %v, want it", err)
+		}
+		if got := sink.seen(); len(got) != 0 {
+			t.Fatalf("after a failed commit, %v became visible", got)
+		}
+	})
+}
