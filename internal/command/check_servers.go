@@ -105,7 +105,28 @@ func checkKafka(ctx context.Context, cfg *config.Config, tables <-chan []cdc.Tab
 	tctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	topics = checkTopics(tctx, cfg, sink, ids)
-	return []cdc.Check{conn, topics}
+	if !cfg.Kafka.Transactions {
+		return []cdc.Check{conn, topics}
+	}
+	return []cdc.Check{conn, topics, checkTransactions(tctx, cfg)}
+}
+
+// checkTransactions checks that the brokers run Kafka transactions for
+// fluxo's principal, with a probe transactional id beside the stream's
+// (using the stream's own would fence a running stream).
+func checkTransactions(ctx context.Context, cfg *config.Config) cdc.Check {
+	line := cdc.Check{Name: "kafka.transactions", Status: cdc.CheckOK}
+	opts, err := sinkOptions(cfg)
+	if err == nil {
+		err = kafkasink.CheckTransactions(ctx, opts, transactionalID(cfg)+"-check")
+	}
+	if err != nil {
+		line.Status, line.Detail = cdc.CheckFail, err.Error()
+		line.Fix = fmt.Sprintf("grant fluxo's principal WRITE and DESCRIBE on transactional ids with the prefix %s, and check that the brokers run transactions (transaction.state.log.*; Kafka 0.11+), or set kafka.transactions: false", transactionalID(cfg))
+		return line
+	}
+	line.Detail = fmt.Sprintf("the brokers run transactions; the stream's transactional id is %s", transactionalID(cfg))
+	return line
 }
 
 func newCheckSink(cfg *config.Config, dialTimeout time.Duration) (*kafkasink.Sink, error) {
@@ -113,6 +134,7 @@ func newCheckSink(cfg *config.Config, dialTimeout time.Duration) (*kafkasink.Sin
 	if err != nil {
 		return nil, err
 	}
+	opts.TransactionalID = "" // a check never takes the stream's transactional id
 	return kafkasink.NewChecker(opts, dialTimeout)
 }
 

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fluxo-cdc/fluxo/cdc"
 )
 
 // TestExactlyOnce: with kafka.transactions, a stream SIGKILLed three times
@@ -189,4 +191,15 @@ func pyInt(t *testing.T, v any) int64 {
 		t.Fatalf("not an integer: %T %v", v, v)
 	}
 	return int64(f)
+}
+
+// TestCheckTransactions: fluxo check with kafka.transactions has a
+// kafka.transactions line that passes on brokers that run transactions,
+// without fencing a running stream's producer.
+func TestCheckTransactions(t *testing.T) {
+	e := newEnv(t)
+	e.exec("CREATE TABLE t1 (id INT PRIMARY KEY)")
+	cfg, _ := e.kafkaStoreConfig()
+	cfg.Kafka.Transactions = true
+	runCheck(t, cfg).want("kafka.transactions", cdc.CheckOK, "the brokers run transactions; the stream's transactional id is fluxo-t")
 }

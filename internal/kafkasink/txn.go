@@ -124,3 +124,24 @@ func (s *Sink) Fence(ctx context.Context) error {
 	}
 	return nil
 }
+
+// CheckTransactions checks that the cluster of opts runs transactions for
+// fluxo's principal, with the transactional id probe (never the stream's
+// own, which would fence a running stream): it initialises a producer with
+// it and closes it.
+func CheckTransactions(ctx context.Context, opts Options, probe string) error {
+	opts.TransactionalID = probe
+	kopts, err := clientOptions(opts)
+	if err != nil {
+		return err
+	}
+	cl, err := kgo.NewClient(kopts...)
+	if err != nil {
+		return fmt.Errorf("kafka client: %w", err)
+	}
+	defer cl.Close()
+	if _, _, err := cl.ProducerID(ctx); err != nil {
+		return fmt.Errorf("kafka: the brokers do not run a transaction for transactional id %s: %w", probe, explainTxn(err))
+	}
+	return nil
+}
