@@ -195,3 +195,20 @@ func testSignal(t *testing.T, e env) {
 		t.Fatalf("the signalled snapshot replays to %v, want the table %v", got, table)
 	}
 }
+
+// testNeverSavesStart: snapshot.mode never starts streaming from the
+// current position, and its first message is a Commit asking to be saved
+// now: a crash before the first transaction must resume from that start,
+// not from a later current position that skips what happened in between.
+func testNeverSavesStart(t *testing.T, e env) {
+	setup(t, e, createTable("t"))
+	s := open(t, e, OpenOptions{Snapshot: cdc.SnapshotNever})
+	m := s.next()
+	if m.Commit == nil || !m.SaveNow {
+		t.Fatalf("the first message is %s (SaveNow %v), want a Commit asking to be saved now", describe(m), m.SaveNow)
+	}
+	e.Exec(t, "INSERT INTO t VALUES (1, 'a')")
+	s.close()
+	s = open(t, e, OpenOptions{Snapshot: cdc.SnapshotNever, Checkpoint: position(t, m.Commit)})
+	checkEvents(t, e, s.tx().events, []want{{op: cdc.OpCreate, table: "t", after: []any{int64(1), "a"}}})
+}

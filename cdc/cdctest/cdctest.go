@@ -147,6 +147,7 @@ var cases = []testCase{
 	{"truncate", testTruncate},
 	{"truncate of a table unchanged since open", testTruncateUnchanged},
 	{"end of stream (initial_only)", testEndOfStream},
+	{"snapshot.mode never checkpoints its start", testNeverSavesStart},
 	{"incremental initial snapshot", testSnapshotInitial},
 	{"on-demand snapshot of a streaming table, resumed", testOnDemand},
 	{"snapshot requested by a signal row, resumed", testSignal},

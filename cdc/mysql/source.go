@@ -166,6 +166,10 @@ func (s *Source) fresh() error {
 	}
 	if s.opts.Snapshot == cdc.SnapshotNever {
 		s.last = s.newPosition(file, pos, gtid)
+		// The start is checkpointed before anything is read: a crash
+		// before the first transaction must not move it to a later
+		// "current position" (the binlog keeps no slot for fluxo).
+		s.pending.Push(cdc.Message{Commit: s.last, SaveNow: true})
 		s.log.Info("snapshot.mode is never: streaming from the current position", "position", s.last.String())
 		return nil
 	}

@@ -264,6 +264,7 @@ func (s *Source) fresh(ctx context.Context, sl slot, ids []cdc.TableID) error {
 func (s *Source) streamFrom(lsn pglogrepl.LSN, ids []cdc.TableID) {
 	if s.opts.Snapshot == cdc.SnapshotNever {
 		s.last = s.position(lsn, true)
+		s.pending.Push(cdc.Message{Commit: s.last, SaveNow: true}) // the start is durable before anything is read
 		return
 	}
 	s.inc = s.newDriver((&incremental.Progress{}).With(ids...))

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -11,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/fluxo-cdc/fluxo/cdc"
 )
@@ -76,16 +79,7 @@ func testExactlyOnce(t *testing.T, e *env, disrupt func(t *testing.T, e *env, bi
 	}
 	const keys = 8
 	e.exec("CREATE TABLE ctr (id INT PRIMARY KEY, v INT NOT NULL)")
-	e.kafkaStoreConfig()
-	cfgPath := filepath.Join(e.dir, "fluxo.yaml")
-	y, err := os.ReadFile(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	y = []byte(strings.Replace(string(y), "kafka:\n", "kafka:\n  transactions: true\n", 1) + "snapshot:\n  mode: never\n")
-	if err := os.WriteFile(cfgPath, y, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	cfgPath := e.transactionalConfig()
 	cmd := e.fluxoProcess(bin, cfgPath)
 	time.Sleep(2 * time.Second) // streaming from the current position
 	changes, stop := e.countWriter(keys)
@@ -202,4 +196,98 @@ func TestCheckTransactions(t *testing.T) {
 	cfg, _ := e.kafkaStoreConfig()
 	cfg.Kafka.Transactions = true
 	runCheck(t, cfg).want("kafka.transactions", cdc.CheckOK, "the brokers run transactions; the stream's transactional id is fluxo-t")
+}
+
+// TestExactlyOnceLargeTransaction: a SIGTERM while the stream sends a
+// source transaction of 131,072 rows, in Kafka transactions, commits
+// nothing of it; the next start sends it whole: a read_committed reader
+// finds every row once.
+func TestExactlyOnceLargeTransaction(t *testing.T) {
+	forEachBackend(t, testExactlyOnceLargeTransaction)
+}
+
+func testExactlyOnceLargeTransaction(t *testing.T, e *env) {
+	bin, err := fluxoBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.exec("CREATE TABLE big (id INT PRIMARY KEY, v INT NOT NULL)")
+	cfgPath := e.transactionalConfig()
+	cmd := e.fluxoProcess(bin, cfgPath)
+	time.Sleep(2 * time.Second)
+	c, closeConn := e.sqlConn()
+	stmts := []string{"BEGIN", "INSERT INTO big VALUES (1, 0)"}
+	for n := 1; n < 1<<17; n *= 2 {
+		stmts = append(stmts, fmt.Sprintf("INSERT INTO big SELECT id + %d, 0 FROM big", n))
+	}
+	for _, q := range append(stmts, "COMMIT") {
+		if err := c(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	closeConn()
+	time.Sleep(300 * time.Millisecond) // inside the stream's sending of it
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("fluxo after SIGTERM: %v (want exit 0)", err)
+	}
+	cmd = e.fluxoProcess(bin, cfgPath)
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	}()
+	seen := e.committedKeys(e.topic("big"), 1<<17, 20*time.Second)
+	for id, n := range seen {
+		if n != 1 {
+			t.Fatalf("row %d read %d times by read_committed", id, n)
+		}
+	}
+	if len(seen) != 1<<17 {
+		t.Fatalf("read_committed found %d rows, want %d", len(seen), 1<<17)
+	}
+}
+
+// transactionalConfig writes a config with kafka.transactions, the kafka
+// checkpoint store and snapshot.mode never, and returns its path.
+func (e *env) transactionalConfig() string {
+	e.t.Helper()
+	e.kafkaStoreConfig()
+	cfgPath := filepath.Join(e.dir, "fluxo.yaml")
+	y, err := os.ReadFile(cfgPath)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	y = []byte(strings.Replace(string(y), "kafka:\n", "kafka:\n  transactions: true\n", 1) + "snapshot:\n  mode: never\n")
+	if err := os.WriteFile(cfgPath, y, 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+	return cfgPath
+}
+
+// committedKeys reads topic with read_committed until want records came
+// (or timeout) and counts the records of each key id.
+func (e *env) committedKeys(topic string, want int, timeout time.Duration) map[int64]int {
+	e.t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer cl.Close()
+	seen := map[int64]int{}
+	n := 0
+	deadline := time.Now().Add(timeout)
+	for n < want && time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
+			n++
+			seen[toInt64(e.decode(r.Key)["id"])]++
+		})
+		cancel()
+	}
+	// Anything more (a duplicate) arrives within a quiet second.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) { seen[toInt64(e.decode(r.Key)["id"])]++ })
+	cancel()
+	return seen
 }
