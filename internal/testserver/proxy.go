@@ -156,6 +156,14 @@ func (pr *proxyPair) close() {
 	pr.up.Close()
 }
 
+// Conns returns how many connections the proxy holds (a connection that
+// ended is dropped a moment after its last byte passed).
+func (p *Proxy) Conns() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.pairs)
+}
+
 // BlackHole stops forwarding on every connection the proxy has, without
 // closing any; new connections pass. It returns how many it holed.
 func (p *Proxy) BlackHole() int {
