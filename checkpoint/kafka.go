@@ -54,12 +54,7 @@ func (k *Kafka) Load(ctx context.Context) (*Checkpoint, error) {
 		return nil, err
 	}
 	k.mu.Lock()
-	k.known = map[string]bool{}
-	for key := range records {
-		if d, ok := strings.CutPrefix(key, k.name+"/part/"); ok {
-			k.known[d] = true
-		}
-	}
+	k.learnParts(records)
 	k.mu.Unlock()
 	head, ok := records[k.name]
 	if !ok {
@@ -88,6 +83,16 @@ func (k *Kafka) Load(ctx context.Context) (*Checkpoint, error) {
 		}
 	}
 	return &cp, nil
+}
+
+// learnParts records which parts of the stream records hold (k.mu held).
+func (k *Kafka) learnParts(records map[string][]byte) {
+	k.known = map[string]bool{}
+	for key := range records {
+		if d, ok := strings.CutPrefix(key, k.name+"/part/"); ok {
+			k.known[d] = true
+		}
+	}
 }
 
 // read returns the latest value of each of the stream's keys in the topic,
@@ -264,12 +269,7 @@ func (k *Kafka) open(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		k.known = map[string]bool{}
-		for key := range records {
-			if d, ok := strings.CutPrefix(key, k.name+"/part/"); ok {
-				k.known[d] = true
-			}
-		}
+		k.learnParts(records)
 	}
 	cl, err := kgo.NewClient(append(append([]kgo.Opt{}, k.opts...), kgo.RequiredAcks(kgo.AllISRAcks()))...)
 	if err != nil {

@@ -274,38 +274,6 @@ func (j joiner) concat(inner []byte) ([]byte, error) {
 	return joinArray(elems), err
 }
 
-// references lists the digests of the parts head references, directly or
-// through other parts (get reads them).
-func references(head []byte, get func(digest string) ([]byte, error)) (map[string]bool, error) {
-	refs := map[string]bool{}
-	var walk func(b []byte) error
-	walk = func(b []byte) error {
-		for {
-			i := bytes.Index(b, []byte(partPrefix))
-			if i < 0 {
-				return nil
-			}
-			b = b[i+len(partPrefix):]
-			if len(b) < 64 {
-				return errSyntax
-			}
-			d := string(b[:64])
-			if refs[d] {
-				continue
-			}
-			refs[d] = true
-			p, err := get(d)
-			if err != nil {
-				return fmt.Errorf("part %s: %w", d, err)
-			}
-			if err := walk(p); err != nil {
-				return err
-			}
-		}
-	}
-	return refs, walk(head)
-}
-
 // members calls fn with the raw key (quoted) and value of each member of
 // object v.
 func members(v []byte, fn func(key, val []byte) error) error {

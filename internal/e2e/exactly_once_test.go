@@ -59,17 +59,24 @@ func killThrice(t *testing.T, e *env, bin, cfgPath string, cmd *exec.Cmd) *exec.
 func takeOver(t *testing.T, e *env, bin, cfgPath string, first *exec.Cmd) *exec.Cmd {
 	time.Sleep(time.Second)
 	second := e.fluxoProcess(bin, cfgPath)
+	waitTakenOver(t, first)
+	return second
+}
+
+// waitTakenOver fails t unless first exits with an error within 30 s (a
+// second process of its stream took over).
+func waitTakenOver(t *testing.T, first *exec.Cmd) {
+	t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- first.Wait() }()
 	select {
 	case err := <-done:
 		if err == nil {
-			t.Fatal("the first process exited 0 after the second started, want an error")
+			t.Fatal("the first process exited 0 after the takeover, want an error")
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("the first process did not stop within 30s of the second's start")
 	}
-	return second
 }
 
 func testExactlyOnce(t *testing.T, e *env, disrupt func(t *testing.T, e *env, bin, cfgPath string, cmd *exec.Cmd) *exec.Cmd) {
