@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
 )
 
 // startKafka starts an in-process broker for a test.
@@ -181,4 +182,37 @@ func TestKafkaRecordsInTransaction(t *testing.T) {
 	check(first) // the aborted second is not seen
 	commit(third, false)
 	check(third)
+}
+
+// TestKafkaRefused: a principal without ACLs on the checkpoint topic gets
+// an error that names the ACLs, and a store on a topic that is not
+// compacted one that names the topic config.
+func TestKafkaRefused(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.EnableSASL(), kfake.EnableACLs(),
+		kfake.Superuser("PLAIN", "admin", "admin"), kfake.User("PLAIN", "fluxo", "pw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	as := func(user, pass string) []kgo.Opt {
+		return []kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...), kgo.SASL(plain.Auth{User: user, Pass: pass}.AsMechanism())}
+	}
+	k := NewKafka(as("fluxo", "pw"), DefaultTopic, "shop")
+	if err := k.Save(ctx, &Checkpoint{Position: []byte(`"p"`)}); err == nil || !strings.Contains(err.Error(), "grant fluxo's principal READ, WRITE, DESCRIBE and DESCRIBE_CONFIGS on topic _fluxo_checkpoints") {
+		t.Fatalf("Save without ACLs = %v, want the ACLs named", err)
+	}
+	adm, err := kgo.NewClient(as("admin", "admin")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer adm.Close()
+	del := "delete"
+	if _, err := kadm.NewClient(adm).CreateTopic(ctx, 1, -1, map[string]*string{"cleanup.policy": &del}, "plain"); err != nil {
+		t.Fatal(err)
+	}
+	if err := NewKafka(as("admin", "admin"), "plain", "shop").Ensure(ctx); err == nil || !strings.Contains(err.Error(), "--add-config cleanup.policy=compact") {
+		t.Fatalf("Ensure on a topic that is not compacted = %v, want the fix named", err)
+	}
 }

@@ -176,8 +176,8 @@ func run(ctx context.Context, cfg *config.Config, store checkpoint.Store, ops *o
 	p, err := pipeline.New(pipeline.Options{
 		Name: cfg.Name, TopicPrefix: cfg.Kafka.TopicPrefix, Connector: kind.connector, Version: version,
 		Tombstones: cfg.Kafka.Tombstones, MaxRecordBytes: cfg.Kafka.MaxRecordBytes, Source: src, Sink: sink, Registry: reg, Store: store,
-		Transactions: cfg.Kafka.Transactions,
-		Observer:     observer{ops.metrics, ops.state}, Logger: log,
+		Transactions: cfg.Kafka.Transactions, CommitInterval: cfg.Kafka.CommitInterval, TransactionTimeout: cfg.Kafka.TransactionTimeout,
+		Observer: observer{ops.metrics, ops.state}, Logger: log,
 	})
 	if err != nil {
 		return err
@@ -290,7 +290,7 @@ func sinkOptions(cfg *config.Config) (kafkasink.Options, error) {
 	}
 	opts := kafkasink.Options{Brokers: cfg.Kafka.Brokers, TLS: tc, MaxRecordBytes: cfg.Kafka.MaxRecordBytes}
 	if cfg.Kafka.Transactions {
-		opts.TransactionalID = transactionalID(cfg)
+		opts.TransactionalID, opts.TransactionTimeout = transactionalID(cfg), cfg.Kafka.TransactionTimeout
 	}
 	if s := cfg.Kafka.SASL; s != nil {
 		opts.SASL = kafkasink.SASL{Mechanism: s.Mechanism, Username: s.Username, Password: s.Password}

@@ -100,6 +100,18 @@ type Kafka struct {
 	// transactions (exactly once for read_committed consumers); it needs
 	// checkpoint.store: kafka. The transactional id is fluxo-<name>.
 	Transactions bool `yaml:"transactions,omitempty"`
+	// CommitInterval is how often a transactional stream commits (at a
+	// source transaction boundary, or once 10,000 records wait): the wait
+	// a read_committed consumer adds to a change's delivery. Default 100ms;
+	// only with transactions.
+	CommitInterval time.Duration `yaml:"commit_interval,omitempty"`
+	// TransactionTimeout is the transaction.timeout.ms of the transactional
+	// producer: the longest a Kafka transaction stays open, which bounds
+	// how long one source transaction may take to send, and how long
+	// read_committed consumers wait on a transaction of a process that died
+	// and was not restarted. Default 1m; at most the brokers'
+	// transaction.max.timeout.ms (15m by default); only with transactions.
+	TransactionTimeout time.Duration `yaml:"transaction_timeout,omitempty"`
 	// MaxRecordBytes is the largest record fluxo produces (default 1 MiB,
 	// the brokers' default message.max.bytes); a larger row stops fluxo with
 	// an error instead of being dropped. Raise it together with the topics'
@@ -157,6 +169,11 @@ type Checkpoint struct {
 	// Topic is the compacted topic of the kafka store, created when
 	// missing (default _fluxo_checkpoints); the checkpoint's key is name.
 	Topic string `yaml:"topic,omitempty"`
+	// LeaseTimeout is how long the kafka store without kafka.transactions
+	// waits for a silent process of the stream before it takes over: the
+	// running process renews its hold every fifth of it and stops when it
+	// could not for four fifths of it. Default 15s.
+	LeaseTimeout time.Duration `yaml:"lease_timeout,omitempty"`
 }
 
 // Where says where the checkpoint is kept, for people.

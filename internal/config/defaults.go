@@ -24,6 +24,9 @@ const (
 	DefaultMaxRecordBytes     = 1 << 20
 	DefaultHeartbeatInterval  = 10 * time.Second
 	DefaultReadTimeout        = 30 * time.Second
+	DefaultCommitInterval     = 100 * time.Millisecond
+	DefaultTransactionTimeout = time.Minute
+	DefaultLeaseTimeout       = 15 * time.Second
 )
 
 // applyDefaults fills every value the file left out. Defaults derived from
@@ -51,6 +54,9 @@ func (c *Config) applyDefaults() {
 	if c.Source.ReadTimeout == 0 {
 		c.Source.ReadTimeout = DefaultReadTimeout
 	}
+	setDuration(&c.Kafka.CommitInterval, DefaultCommitInterval)
+	setDuration(&c.Kafka.TransactionTimeout, DefaultTransactionTimeout)
+	setDuration(&c.Checkpoint.LeaseTimeout, DefaultLeaseTimeout)
 	if c.Kafka.MaxRecordBytes == 0 {
 		c.Kafka.MaxRecordBytes = DefaultMaxRecordBytes
 	}
@@ -76,6 +82,12 @@ func (c *Config) nameDefaults() {
 		if _, set := c.set["source.server_id"]; !set && c.Source.ServerID == 0 {
 			c.Source.ServerID = defaultServerID(c.Name)
 		}
+	}
+}
+
+func setDuration(p *time.Duration, v time.Duration) {
+	if *p == 0 {
+		*p = v
 	}
 }
 

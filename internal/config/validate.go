@@ -59,6 +59,7 @@ func (c *Config) validate() error {
 	k.kafka()
 	k.registry()
 	k.checkpoint()
+	k.transactions()
 	k.oneOf("snapshot.mode", c.Snapshot.Mode, "initial", "never", "initial_only", "initial_consistent")
 	if c.Snapshot.ChunkRows < 1 || c.Snapshot.ChunkRows > 1_000_000 {
 		k.errorf("snapshot.chunk_rows", "snapshot.chunk_rows: %d: use 1 to 1000000 rows (default %d)", c.Snapshot.ChunkRows, DefaultChunkRows)
@@ -224,8 +225,28 @@ func (k *checker) checkpoint() {
 		if t := k.c.Checkpoint.Topic; !topicRE.MatchString(t) {
 			k.errorf("checkpoint.topic", "checkpoint.topic %q: Kafka topic names allow only letters, digits, '.', '_' and '-'", t)
 		}
+		if l := k.c.Checkpoint.LeaseTimeout; l < time.Second {
+			k.errorf("checkpoint.lease_timeout", "checkpoint.lease_timeout must be at least 1s (default 15s), got %v", l)
+		}
 	default:
 		k.errorf("checkpoint.store", "checkpoint.store: %q is not supported; use file or kafka", k.c.Checkpoint.Store)
+	}
+}
+
+// transactions checks the commit cadence against the transaction
+// timeout: a transaction must be committed well before the brokers abort
+// it.
+func (k *checker) transactions() {
+	kf := k.c.Kafka
+	if !kf.Transactions {
+		return
+	}
+	if kf.CommitInterval < time.Millisecond {
+		k.errorf("kafka.commit_interval", "kafka.commit_interval must be at least 1ms (default 100ms), got %v", kf.CommitInterval)
+	}
+	if kf.TransactionTimeout < time.Second || kf.TransactionTimeout < 3*kf.CommitInterval {
+		k.errorf("kafka.transaction_timeout", "kafka.transaction_timeout %v is too short for kafka.commit_interval %v: the brokers would abort transactions before fluxo commits them; make it at least 1s and 3 times kafka.commit_interval (default 1m)",
+			kf.TransactionTimeout, kf.CommitInterval)
 	}
 }
 

@@ -105,6 +105,8 @@ func explainTxn(err error) error {
 	switch {
 	case errors.Is(err, kerr.ProducerFenced), errors.Is(err, kerr.InvalidProducerEpoch), errors.Is(err, kerr.TransactionalIDNotFound):
 		return fmt.Errorf("%w: %w", ErrFenced, err)
+	case errors.Is(err, kerr.InvalidTransactionTimeout):
+		return fmt.Errorf("%w: kafka.transaction_timeout is longer than the brokers' transaction.max.timeout.ms (15m by default): lower it, or raise the brokers' setting", err)
 	case errors.Is(err, kerr.TransactionalIDAuthorizationFailed):
 		return fmt.Errorf("%w: grant fluxo's principal WRITE and DESCRIBE on its transactional id", err)
 	}

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/fluxo-cdc/fluxo/cdc"
 )
@@ -88,5 +90,41 @@ func TestTransactions(t *testing.T) {
 	}
 	if got := fmt.Sprint(committed(t, brokers, "data")); got != "[1 2 5 cp]" {
 		t.Fatalf("in the end, read_committed sees %s", got)
+	}
+}
+
+// TestCheckTransactionsRefused: what the brokers refuse at the start of a
+// transactional stream is named with its fix: a transaction timeout over
+// the brokers' maximum, a principal without WRITE on its transactional id.
+func TestCheckTransactionsRefused(t *testing.T) {
+	topicACL := kfake.ACL{Resource: kmsg.ACLResourceTypeTopic, Name: "*", Pattern: kmsg.ACLResourcePatternTypeLiteral, Operation: kmsg.ACLOperationAll, Allow: true}
+	tests := []struct {
+		name    string
+		cluster []kfake.Opt
+		opts    Options
+		want    string
+	}{
+		{"timeout over the brokers' maximum", []kfake.Opt{kfake.BrokerConfigs(map[string]string{"transaction.max.timeout.ms": "5000"})},
+			Options{TransactionTimeout: time.Minute}, "kafka.transaction_timeout is longer than the brokers' transaction.max.timeout.ms"},
+		{"no ACL on the transactional id", []kfake.Opt{kfake.EnableSASL(), kfake.EnableACLs(), kfake.Superuser("PLAIN", "admin", "admin"),
+			kfake.User("PLAIN", "fluxo", "pw", topicACL)},
+			Options{SASL: SASL{Mechanism: "plain", Username: "fluxo", Password: "pw"}}, "grant fluxo's principal WRITE and DESCRIBE on its transactional id"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(1)}, tt.cluster...)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			opts := tt.opts
+			opts.Brokers = c.ListenAddrs()
+			err = CheckTransactions(ctx, opts, "fluxo-shop-check")
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("CheckTransactions = %v, want an error saying %q", err, tt.want)
+			}
+		})
 	}
 }

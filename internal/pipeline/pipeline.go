@@ -53,6 +53,13 @@ type Options struct {
 	// transactions (exactly once): Sink must be a TxSink and Store a
 	// TxStore. See the commit cadence in txn.go.
 	Transactions bool
+	// CommitInterval is how often a transactional pipeline commits
+	// (default 100ms).
+	CommitInterval time.Duration
+	// TransactionTimeout is the sink's transaction timeout (default 1m): a
+	// source transaction still being sent after nine tenths of it stops
+	// the pipeline, before the brokers abort the transaction.
+	TransactionTimeout time.Duration
 }
 
 // Pipeline runs one stream.
@@ -91,6 +98,12 @@ func New(opts Options) (*Pipeline, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.CommitInterval == 0 {
+		opts.CommitInterval = 100 * time.Millisecond
+	}
+	if opts.TransactionTimeout == 0 {
+		opts.TransactionTimeout = time.Minute
 	}
 	if opts.Observer == nil {
 		opts.Observer = noObserver{}
@@ -274,6 +287,9 @@ func (p *Pipeline) checkSize(ev *cdc.Event, rec *cdc.Record) error {
 }
 
 func (p *Pipeline) send(ctx context.Context, c *tableCodec, rec *cdc.Record) {
+	if p.stats.Records == p.txn.committed {
+		p.txn.opened = time.Now() // the first record of a Kafka transaction (transactional only)
+	}
 	p.stats.Records++
 	c.obs.Record(len(rec.Key) + len(rec.Value))
 	p.opts.Sink.Produce(ctx, rec, p.tracker.add())

@@ -29,21 +29,26 @@ type TxStore interface {
 }
 
 // The commit cadence of a transactional pipeline: a Kafka transaction is
-// committed at a source transaction boundary once it is txnInterval old or
-// holds txnRecords records, at once when the source asks to be saved now,
-// and every txnIdle when only the position moved (so that PostgreSQL's
-// slot advances on an idle stream). The interval is what a read_committed
-// consumer waits for a change beyond the delivery itself.
-const (
-	txnInterval = 100 * time.Millisecond
-	txnRecords  = 10_000
-	txnIdle     = time.Second
-)
+// committed at a source transaction boundary once it is
+// Options.CommitInterval old or holds txnRecords records, at once when the
+// source asks to be saved now, and every idle() when only the position
+// moved (so that PostgreSQL's slot advances on an idle stream). The
+// interval is what a read_committed consumer waits for a change beyond the
+// delivery itself.
+const txnRecords = 10_000
+
+// idle is how often a position that moved without records is committed.
+func (p *Pipeline) idle() time.Duration { return max(time.Second, p.opts.CommitInterval) }
+
+// ErrTransactionTooLong is returned when one source transaction takes
+// longer to send than the Kafka transaction may stay open.
+var ErrTransactionTooLong = errors.New("a source transaction takes longer to send than kafka.transaction_timeout allows")
 
 // txnState is a transactional pipeline's open Kafka transaction.
 type txnState struct {
 	pos        cdc.Position // the newest boundary not committed yet (nil: none)
 	begun      time.Time    // when the last commit ended
+	opened     time.Time    // when the first record after it was sent
 	committed  int64        // records produced up to the last commit
 	sealedUpTo int64        // records produced up to the last boundary
 	// failed is why a commit failed: its records were aborted, so no later
@@ -59,7 +64,7 @@ func (p *Pipeline) transactional() bool { return p.opts.Transactions }
 func (p *Pipeline) boundary(ctx context.Context, pos cdc.Position, now bool) error {
 	p.txn.pos, p.txn.sealedUpTo = pos, p.stats.Records
 	n, age := p.stats.Records-p.txn.committed, time.Since(p.txn.begun)
-	if now || n >= txnRecords || n > 0 && age >= txnInterval || age >= txnIdle {
+	if now || n >= txnRecords || n > 0 && age >= p.opts.CommitInterval || age >= p.idle() {
 		return p.commitTxn(ctx)
 	}
 	return nil
@@ -120,7 +125,7 @@ func (p *Pipeline) finishTxn(clean bool) error {
 
 // runTxn runs a transactional pipeline: the loop, and a committer that
 // commits the records of finished source transactions once they are
-// txnInterval old even when no new boundary comes (an idle source).
+// CommitInterval old even when no new boundary comes (an idle source).
 func (p *Pipeline) runTxn(ctx, loopCtx context.Context, stopLoop context.CancelCauseFunc) error {
 	p.txn.begun = time.Now()
 	cctx, stopCommitter := context.WithCancel(context.Background())
@@ -151,10 +156,11 @@ func (p *Pipeline) runTxn(ctx, loopCtx context.Context, stopLoop context.CancelC
 	return errors.Join(runErr, p.finishTxn(clean))
 }
 
-// committer commits, every half txnInterval, what finished source
-// transactions left uncommitted for txnInterval.
+// committer commits, every half CommitInterval, what finished source
+// transactions left uncommitted for CommitInterval, and stops a source
+// transaction that would outlive the Kafka transaction.
 func (p *Pipeline) committer(ctx context.Context) error {
-	t := time.NewTicker(txnInterval / 2)
+	t := time.NewTicker(max(p.opts.CommitInterval/2, time.Millisecond))
 	defer t.Stop()
 	for {
 		select {
@@ -163,14 +169,29 @@ func (p *Pipeline) committer(ctx context.Context) error {
 		case <-t.C:
 			p.txnMu.Lock()
 			var err error
-			if p.txn.pos != nil && p.stats.Records == p.txn.sealedUpTo && time.Since(p.txn.begun) >= txnInterval {
+			sealed := p.stats.Records == p.txn.sealedUpTo
+			switch {
+			case p.txn.pos != nil && sealed && time.Since(p.txn.begun) >= p.opts.CommitInterval:
 				err = p.commitTxn(ctx)
+			case !sealed && p.stats.Records > p.txn.committed && time.Since(p.txn.opened) >= p.opts.TransactionTimeout*9/10:
+				err = p.tooLong()
 			}
 			p.txnMu.Unlock()
 			if err != nil {
 				return err
 			}
 		}
+	}
+}
+
+// tooLong is the failure of a source transaction that has been sent for
+// nine tenths of the transaction timeout: the brokers would abort it.
+// Retrying cannot help; a larger timeout can.
+func (p *Pipeline) tooLong() error {
+	return &cdc.PermanentError{
+		Err: fmt.Errorf("%w: %d records of one source transaction were sent in %v and it has not ended (its Kafka transaction is aborted; nothing after the last commit is lost)",
+			ErrTransactionTooLong, p.stats.Records-p.txn.committed, time.Since(p.txn.opened).Round(time.Millisecond)),
+		Fix: fmt.Sprintf("raise kafka.transaction_timeout (now %v) up to the brokers' transaction.max.timeout.ms (15m by default), or split the source transaction", p.opts.TransactionTimeout),
 	}
 }
 

@@ -71,10 +71,11 @@ func (s *txStore) Records(cp *checkpoint.Checkpoint) ([]*cdc.Record, func(), err
 // middle of a source transaction commits nothing of it; after a failed
 // commit, nothing it held is ever checkpointed.
 func TestTransactions(t *testing.T) {
+	const interval = 100 * time.Millisecond
 	run := func(t *testing.T, msgs []cdc.Message, sink *txSink) (stop func() error) {
 		t.Helper()
 		p, err := New(Options{Name: "t", TopicPrefix: "fx", Connector: cdc.ConnectorMySQL, Source: &script{msgs: msgs},
-			Sink: sink, Registry: ids{}, Store: &txStore{}, Transactions: true})
+			Sink: sink, Registry: ids{}, Store: &txStore{}, Transactions: true, CommitInterval: interval, TransactionTimeout: 20 * interval})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -97,7 +98,7 @@ func TestTransactions(t *testing.T) {
 	t.Run("stop inside a source transaction", func(t *testing.T) {
 		sink := &txSink{}
 		stop := run(t, []cdc.Message{insert(1), commit("p1"), insert(2)}, sink)
-		time.Sleep(3 * txnInterval) // the committer must not commit the unfinished transaction's record
+		time.Sleep(3 * interval) // the committer must not commit the unfinished transaction's record
 		if err := stop(); err != nil {
 			t.Fatal(err)
 		}
@@ -105,11 +106,23 @@ func TestTransactions(t *testing.T) {
 			t.Fatalf("a stop inside a source transaction made %v visible", got)
 		}
 	})
+	t.Run("source transaction longer than the transaction timeout", func(t *testing.T) {
+		sink := &txSink{}
+		stop := run(t, []cdc.Message{insert(1), insert(2)}, sink)
+		time.Sleep(20 * interval) // the unfinished transaction outlives nine tenths of the timeout
+		err := stop()
+		if !errors.Is(err, ErrTransactionTooLong) || !cdc.Permanent(err) {
+			t.Fatalf("Run with a source transaction open past the timeout = %v, want a permanent ErrTransactionTooLong", err)
+		}
+		if got := sink.seen(); len(got) != 0 {
+			t.Fatalf("visible %v, want nothing of the unfinished transaction", got)
+		}
+	})
 	t.Run("failed commit", func(t *testing.T) {
 		boom := errors.New("fenced")
 		sink := &txSink{failNext: boom}
 		stop := run(t, []cdc.Message{insert(1), commit("p1")}, sink)
-		time.Sleep(3 * txnInterval)
+		time.Sleep(3 * interval)
 		if err := stop(); !errors.Is(err, boom) {
 			t.Fatalf("Run after a failed commit = %v, want it", err)
 		}
