@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -27,6 +28,10 @@ const DefaultTopic = "_fluxo_checkpoints"
 // latest record of each key; Load reads the topic to its end with
 // read_committed isolation.
 type Kafka struct {
+	// LeaseTimeout is how long Acquire waits for a silent holder (0:
+	// DefaultLeaseTimeout); see askSuffix.
+	LeaseTimeout time.Duration
+
 	opts  []kgo.Opt // how to reach the cluster (seeds, TLS, SASL)
 	topic string
 	name  string

@@ -24,12 +24,15 @@ type Exclusive interface {
 
 // Lease is a process's hold on its stream.
 type Lease interface {
-	// Lost is closed once another process asked to take over: the holder
-	// stops writing (it flushes and saves its checkpoint, as at a clean
-	// stop), then calls Release.
+	// Lost is closed once the lease is lost. When another process asked to
+	// take over (Err wraps ErrTakenOver), the holder stops writing: it
+	// flushes and saves its checkpoint, as at a clean stop, then calls
+	// Release. When the lease expired (Err wraps ErrLeaseExpired), the
+	// holder stops at once, without writing anything more.
 	Lost() <-chan struct{}
-	// By describes the process that took over (once Lost is closed).
-	By() string
+	// Err says why the lease was lost, naming the process that took over
+	// (nil while it is held).
+	Err() error
 	// Release lets the stream go.
 	Release()
 }
@@ -138,12 +141,12 @@ func (l *fileLease) watch() {
 
 func (l *fileLease) Lost() <-chan struct{} { return l.lost }
 
-func (l *fileLease) By() string {
+func (l *fileLease) Err() error {
 	select {
 	case <-l.lost:
-		return l.by
+		return fmt.Errorf("%w (%s)", ErrTakenOver, l.by)
 	default:
-		return ""
+		return nil
 	}
 }
 

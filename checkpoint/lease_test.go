@@ -2,11 +2,17 @@ package checkpoint
 
 import (
 	"context"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // TestFileLease: a second process of the stream takes over: the first's
@@ -50,8 +56,8 @@ func TestFileLease(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the first process was not asked to stop")
 	}
-	if a.By() != "pid 200" {
-		t.Fatalf("lost to %q, want pid 200", a.By())
+	if err := a.Err(); !errors.Is(err, ErrTakenOver) || !strings.Contains(err.Error(), "(pid 200)") {
+		t.Fatalf("lost with %v, want taken over by pid 200", err)
 	}
 	select {
 	case <-got:
@@ -121,11 +127,146 @@ func testLeaseTakeover(t *testing.T, open func() Exclusive) {
 	}
 }
 
-// TestLeaseTakeover runs testLeaseTakeover on the stores that implement
-// Exclusive (the Kafka store will, with transactions' fencing).
+// testLeaseTogether: two processes that ask for a held stream at once:
+// the holder lets go, and from then on at most one holds the stream at any
+// moment, and in the end one does.
+func testLeaseTogether(t *testing.T, open func() Exclusive) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var mu sync.Mutex
+	holding, most := 0, 0
+	var wg sync.WaitGroup
+	hold := func(holder string) {
+		defer wg.Done()
+		l, err := open().Acquire(ctx, holder, func(string) {})
+		if err != nil {
+			if !errors.Is(err, ErrTakenOver) {
+				t.Errorf("%s: %v", holder, err)
+			}
+			return
+		}
+		mu.Lock()
+		holding++
+		most = max(most, holding)
+		mu.Unlock()
+		select {
+		case <-l.Lost():
+		case <-ctx.Done():
+		}
+		mu.Lock()
+		holding--
+		mu.Unlock()
+		l.Release()
+	}
+	wg.Add(3)
+	go hold("pid 100")
+	time.Sleep(time.Second)
+	go hold("pid 200")
+	go hold("pid 300")
+	time.Sleep(5 * time.Second)
+	mu.Lock()
+	n, m := holding, most
+	mu.Unlock()
+	if m > 1 || n != 1 {
+		t.Fatalf("at most %d processes held the stream at once, and %d holds it in the end; want 1 and 1", m, n)
+	}
+	cancel()
+	wg.Wait()
+}
+
+// TestLeaseTakeover runs the lease cases on the stores that implement
+// Exclusive.
 func TestLeaseTakeover(t *testing.T) {
 	t.Run("file", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "shop.checkpoint")
 		testLeaseTakeover(t, func() Exclusive { return NewFile(path, "shop") })
 	})
+	t.Run("file, two at once", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "shop.checkpoint")
+		testLeaseTogether(t, func() Exclusive { return NewFile(path, "shop") })
+	})
+	open := func(t *testing.T) func() Exclusive {
+		opts := startKafka(t)
+		return func() Exclusive {
+			k := NewKafka(opts, DefaultTopic, "shop")
+			k.LeaseTimeout = 2 * time.Second
+			return k
+		}
+	}
+	t.Run("kafka", func(t *testing.T) { testLeaseTakeover(t, open(t)) })
+	t.Run("kafka, two at once", func(t *testing.T) { testLeaseTogether(t, open(t)) })
+}
+
+// TestKafkaLeaseSilentHolder: a holder that stopped renewing is waited for
+// LeaseTimeout, unless it ran on this host and its process is gone; a
+// holder that cannot reach the brokers loses its lease as expired.
+func TestKafkaLeaseSilentHolder(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	opts := []kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...)}
+	open := func(timeout time.Duration) *Kafka {
+		k := NewKafka(opts, DefaultTopic, "shop")
+		k.LeaseTimeout = timeout
+		return k
+	}
+	crash := func(o owner) { // a holder that died without letting go
+		k := open(time.Second)
+		if err := k.Ensure(ctx); err != nil {
+			t.Fatal(err)
+		}
+		cl, err := kgo.NewClient(opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		if _, err := k.put(ctx, cl, holdSuffix, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	host, _ := os.Hostname()
+
+	crash(owner{ID: "a", Holder: "pid 1 on elsewhere", Host: "elsewhere", PID: 1})
+	start := time.Now()
+	l, err := open(2*time.Second).Acquire(ctx, "pid 200", func(string) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d < 2*time.Second {
+		t.Fatalf("took the stream of a holder on another host after %v, before the lease timeout", d)
+	}
+	l.Release()
+
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	crash(owner{ID: "b", Holder: "a process gone", Host: host, PID: dead.Process.Pid})
+	start = time.Now()
+	l, err = open(time.Minute).Acquire(ctx, "pid 300", func(string) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Fatalf("waited %v for a holder of this host whose process is gone", d)
+	}
+	l.Release()
+
+	if l, err = open(2*time.Second).Acquire(ctx, "pid 400", func(string) { t.Error("waited for a holder that let go") }); err != nil {
+		t.Fatal(err)
+	}
+	c.Close() // the brokers become unreachable: the hold cannot be renewed
+	select {
+	case <-l.Lost():
+		if err := l.Err(); !errors.Is(err, ErrLeaseExpired) {
+			t.Fatalf("lost with %v, want ErrLeaseExpired", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("a holder that could not renew kept its lease")
+	}
+	l.Release()
 }

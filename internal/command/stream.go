@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -85,23 +86,58 @@ func stream(ctx context.Context, cfg *config.Config, ops *ops, version string, l
 	defer lease.Release() // after the sink's last flush and close
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
+	ab := &abandoner{}
 	go func() {
 		select {
 		case <-lease.Lost():
-			log.Warn("another fluxo process of this stream is taking over: stopping (flushing Kafka and saving the checkpoint first)", "by", lease.By())
+			if errors.Is(lease.Err(), checkpoint.ErrLeaseExpired) {
+				log.Error("this process lost its hold on the stream: stopping at once, sending nothing more", "err", lease.Err())
+				ab.expire()
+			} else {
+				log.Warn("another fluxo process of this stream is taking over: stopping (flushing Kafka and saving the checkpoint first)", "err", lease.Err())
+			}
 			stop()
 		case <-runCtx.Done():
 		}
 	}()
-	err = run(runCtx, cfg, store, ops, version, log)
+	err = run(runCtx, cfg, store, ops, ab, version, log)
 	if errors.Is(err, kafkasink.ErrFenced) {
 		return fmt.Errorf("%w: a newer producer with transactional id %s fenced this one (%w); its open transaction was aborted; run one process per stream name", checkpoint.ErrTakenOver, transactionalID(cfg), err)
 	}
 	select {
 	case <-lease.Lost():
-		return fmt.Errorf("%w (%s): this one stopped after saving its checkpoint in %s; run one process per stream name", checkpoint.ErrTakenOver, lease.By(), cfg.Checkpoint.Where(cfg.Name))
+		if errors.Is(lease.Err(), checkpoint.ErrLeaseExpired) {
+			return fmt.Errorf("%w; what Kafka acknowledged before is checkpointed in %s, and a restart resumes there (are kafka.brokers reachable?)", lease.Err(), cfg.Checkpoint.Where(cfg.Name))
+		}
+		return fmt.Errorf("%w: this one stopped after saving its checkpoint in %s; run one process per stream name", lease.Err(), cfg.Checkpoint.Where(cfg.Name))
 	default:
 		return err
+	}
+}
+
+// abandoner closes the stream's sink at once when its lease expires, also
+// when that happens before the sink is open.
+type abandoner struct {
+	mu      sync.Mutex
+	sink    *kafkasink.Sink
+	expired bool
+}
+
+func (a *abandoner) set(s *kafkasink.Sink) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.sink = s
+	if a.expired {
+		s.Abandon()
+	}
+}
+
+func (a *abandoner) expire() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.expired = true
+	if a.sink != nil {
+		a.sink.Abandon()
 	}
 }
 
@@ -112,7 +148,7 @@ const takeoverWait = 3 * time.Minute
 // checkpoint.Exclusive): a process already running stops first.
 func acquire(ctx context.Context, cfg *config.Config, store checkpoint.Store, log *slog.Logger) (checkpoint.Lease, error) {
 	ex, ok := store.(checkpoint.Exclusive)
-	if !ok {
+	if !ok || cfg.Kafka.Transactions { // the brokers fence an earlier producer
 		return noLease{}, nil
 	}
 	host, _ := os.Hostname()
@@ -147,15 +183,16 @@ func fence(ctx context.Context, cfg *config.Config, sink *kafkasink.Sink, store 
 type noLease struct{}
 
 func (noLease) Lost() <-chan struct{} { return nil }
-func (noLease) By() string            { return "" }
+func (noLease) Err() error            { return nil }
 func (noLease) Release()              {}
 
-func run(ctx context.Context, cfg *config.Config, store checkpoint.Store, ops *ops, version string, log *slog.Logger) error {
+func run(ctx context.Context, cfg *config.Config, store checkpoint.Store, ops *ops, ab *abandoner, version string, log *slog.Logger) error {
 	sink, err := openSink(ctx, cfg, ops, log)
 	if err != nil {
 		return err
 	}
 	defer sink.Close()
+	ab.set(sink)
 	if err := fence(ctx, cfg, sink, store); err != nil {
 		return err
 	}
@@ -238,7 +275,9 @@ func openStore(cfg *config.Config) (checkpoint.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return checkpoint.NewKafka(kopts, cfg.Checkpoint.Topic, cfg.Name), nil
+	k := checkpoint.NewKafka(kopts, cfg.Checkpoint.Topic, cfg.Name)
+	k.LeaseTimeout = cfg.Checkpoint.LeaseTimeout
+	return k, nil
 }
 
 // openSource opens the change stream of cfg's source from cp (nil: a first

@@ -31,9 +31,10 @@ func TestExactlyOnce(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) { testExactlyOnce(t, e, killThrice) })
 }
 
-// TestExactlyOnceTakeover: a second process started while the first
-// streams in transactions fences it: the first stops saying that another
-// took over, and the read_committed reader still sees every change once.
+// TestExactlyOnceTakeover: two more processes started together while the
+// first streams in transactions fence it and each other: all but one stop
+// saying that another took over, and the read_committed reader still sees
+// every change once.
 func TestExactlyOnceTakeover(t *testing.T) {
 	if _, err := os.Stat("/usr/bin/python3"); err != nil {
 		t.Skip("no /usr/bin/python3")
@@ -42,8 +43,8 @@ func TestExactlyOnceTakeover(t *testing.T) {
 }
 
 // killThrice SIGKILLs the stream three times at random points, starting
-// it again each time, and returns the running one.
-func killThrice(t *testing.T, e *env, bin, cfgPath string, cmd *exec.Cmd) *exec.Cmd {
+// it again each time, and returns the running one's stop.
+func killThrice(t *testing.T, e *env, bin, cfgPath string, cmd *exec.Cmd) (stop func() error) {
 	rng := newRand(t)
 	for range 3 {
 		time.Sleep(time.Duration(300+rng.IntN(1500)) * time.Millisecond)
@@ -51,35 +52,63 @@ func killThrice(t *testing.T, e *env, bin, cfgPath string, cmd *exec.Cmd) *exec.
 		cmd.Wait()
 		cmd = e.fluxoProcess(bin, cfgPath)
 	}
-	return cmd
+	return func() error { cmd.Process.Signal(syscall.SIGTERM); return cmd.Wait() }
 }
 
-// takeOver starts a second stream of the same config and checks that the
-// first stops with an error naming the takeover; it returns the second.
-func takeOver(t *testing.T, e *env, bin, cfgPath string, first *exec.Cmd) *exec.Cmd {
+// takeOver starts two more streams of the same config at once and checks
+// that all but one of the three stop with an error; it returns the
+// survivor's stop.
+func takeOver(t *testing.T, e *env, bin, cfgPath string, first *exec.Cmd) (stop func() error) {
 	time.Sleep(time.Second)
-	second := e.fluxoProcess(bin, cfgPath)
-	waitTakenOver(t, first)
-	return second
+	second, third := e.fluxoProcess(bin, cfgPath), e.fluxoProcess(bin, cfgPath)
+	return survivor(t, first, second, third)
 }
 
-// waitTakenOver fails t unless first exits with an error within 30 s (a
-// second process of its stream took over).
-func waitTakenOver(t *testing.T, first *exec.Cmd) {
+// survivor waits until all but one of cmds exited with an error (another
+// process of their stream took over), fails t unless that happens within
+// 45 s and the last one then keeps running, and returns the last one's
+// stop: SIGTERM, then its exit.
+func survivor(t *testing.T, cmds ...*exec.Cmd) (stop func() error) {
 	t.Helper()
-	done := make(chan error, 1)
-	go func() { done <- first.Wait() }()
-	select {
-	case err := <-done:
-		if err == nil {
-			t.Fatal("the first process exited 0 after the takeover, want an error")
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("the first process did not stop within 30s of the second's start")
+	type exit struct {
+		i   int
+		err error
 	}
+	exits := make(chan exit, len(cmds))
+	for i, c := range cmds {
+		go func() { exits <- exit{i, c.Wait()} }()
+	}
+	gone := map[int]bool{}
+	deadline := time.After(45 * time.Second)
+	for len(gone) < len(cmds)-1 {
+		select {
+		case x := <-exits:
+			if x.err == nil {
+				t.Fatalf("process %d of %d exited 0, want an error saying another took over", x.i+1, len(cmds))
+			}
+			gone[x.i] = true
+		case <-deadline:
+			t.Fatalf("%d of %d processes of one stream still run after 45 s", len(cmds)-len(gone), len(cmds))
+		}
+	}
+	select {
+	case x := <-exits:
+		t.Fatalf("the last of %d processes exited too: %v", len(cmds), x.err)
+	case <-time.After(3 * time.Second):
+	}
+	for i, c := range cmds {
+		if !gone[i] {
+			return func() error {
+				c.Process.Signal(syscall.SIGTERM)
+				x := <-exits
+				return x.err
+			}
+		}
+	}
+	return nil
 }
 
-func testExactlyOnce(t *testing.T, e *env, disrupt func(t *testing.T, e *env, bin, cfgPath string, cmd *exec.Cmd) *exec.Cmd) {
+func testExactlyOnce(t *testing.T, e *env, disrupt func(t *testing.T, e *env, bin, cfgPath string, cmd *exec.Cmd) (stop func() error)) {
 	bin, err := fluxoBinary()
 	if err != nil {
 		t.Fatal(err)
@@ -90,12 +119,11 @@ func testExactlyOnce(t *testing.T, e *env, disrupt func(t *testing.T, e *env, bi
 	cmd := e.fluxoProcess(bin, cfgPath)
 	time.Sleep(2 * time.Second) // streaming from the current position
 	changes, stop := e.countWriter(keys)
-	cmd = disrupt(t, e, bin, cfgPath, cmd)
+	stopFluxo := disrupt(t, e, bin, cfgPath, cmd)
 	time.Sleep(time.Second)
 	n := stop()
 	recs := pythonDecode(t, e, e.topic("ctr"), n)
-	cmd.Process.Signal(syscall.SIGTERM)
-	if err := cmd.Wait(); err != nil {
+	if err := stopFluxo(); err != nil {
 		t.Errorf("fluxo after SIGTERM: %v (want exit 0)", err)
 	}
 	got := map[int64][]int64{}

@@ -119,17 +119,23 @@ func TestCheckKafkaStore(t *testing.T) {
 	runCheck(t, cfg).want("checkpoint.topic", cdc.CheckFail, "cleanup.policy=compact")
 }
 
-// TestTakeover: a second process started with the same config while the
-// first streams under a writer takes over: the first stops with an error
-// saying so, after saving its checkpoint, and the second goes on from it.
-// In every partition the first's records all come before the second's
-// (their producer ids never interleave), and the topic replays to the
-// table.
+// TestTakeover: two more processes started together with the same config
+// while the first streams under a writer take over: all but one stop with
+// an error saying so, each after saving its checkpoint, and the last goes
+// on from it. In every partition the records of one process all come
+// before the next's (their producer ids never interleave), and the topic
+// replays to the table. With the file store (its lock) and the kafka store
+// without transactions (its lease).
 func TestTakeover(t *testing.T) {
-	forEachBackend(t, testTakeover)
+	forEachBackend(t, func(t *testing.T, e *env) { testTakeover(t, e, false) })
 }
 
-func testTakeover(t *testing.T, e *env) {
+// TestTakeoverKafkaStore is TestTakeover with the kafka store.
+func TestTakeoverKafkaStore(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) { testTakeover(t, e, true) })
+}
+
+func testTakeover(t *testing.T, e *env, kafkaStore bool) {
 	bin, err := fluxoBinary()
 	if err != nil {
 		t.Fatal(err)
@@ -137,22 +143,23 @@ func testTakeover(t *testing.T, e *env) {
 	e.seedKV()
 	cfg := e.config("")
 	cfgPath := filepath.Join(e.dir, "fluxo.yaml")
+	if kafkaStore {
+		cfg, cfgPath = e.kafkaStoreConfig()
+	}
 	w := e.startWriter("kv", 3)
 	first := e.fluxoProcess(bin, cfgPath)
 	e.consume(e.topic("kv"), 200, 30*time.Second)
-	second := e.fluxoProcess(bin, cfgPath)
-	waitTakenOver(t, first)
-	time.Sleep(time.Second)
+	second, third := e.fluxoProcess(bin, cfgPath), e.fluxoProcess(bin, cfgPath)
+	stop := survivor(t, first, second, third)
 	w.finish(t)
 	recs := e.drain(e.topic("kv"), 4*time.Second)
-	second.Process.Signal(syscall.SIGTERM)
-	if err := second.Wait(); err != nil {
-		t.Errorf("the second process after SIGTERM: %v (want exit 0)", err)
+	if err := stop(); err != nil {
+		t.Errorf("the last process after SIGTERM: %v (want exit 0)", err)
 	}
 	compareState(t, replay(recs), e.tableState("kv"))
 	checkProducersInOrder(t, e, e.topic("kv"))
-	if _, err := os.Stat(cfg.Checkpoint.Path); err != nil {
-		t.Fatal(err)
+	if _, err := os.Stat(cfg.Checkpoint.Path); err != nil != kafkaStore {
+		t.Fatalf("checkpoint file %s: %v", cfg.Checkpoint.Path, err)
 	}
 }
 

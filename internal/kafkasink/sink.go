@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -64,6 +65,7 @@ type Sink struct {
 	// the producing goroutine alone.
 	inTxn bool
 	txnal bool
+	close sync.Once
 }
 
 // New connects a Sink. It does not wait for the brokers to answer; use Ping
@@ -196,7 +198,12 @@ func (s *Sink) Flush(ctx context.Context) error {
 }
 
 // Close implements cdc.Sink.
-func (s *Sink) Close() { s.cl.Close() }
+func (s *Sink) Close() { s.close.Do(s.cl.Close) }
+
+// Abandon closes the sink at once, from any goroutine: records not sent
+// yet fail and never reach Kafka (a process whose hold on its stream
+// expired, which another process may take over). Later calls fail.
+func (s *Sink) Abandon() { s.Close() }
 
 // Partitions implements cdc.Sink: it returns the topic's partition count,
 // creating the topic with the broker's defaults when it does not exist.
