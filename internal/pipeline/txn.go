@@ -162,19 +162,24 @@ func (p *Pipeline) runTxn(ctx, loopCtx context.Context, stopLoop context.CancelC
 func (p *Pipeline) committer(ctx context.Context) error {
 	t := time.NewTicker(max(p.opts.CommitInterval/2, time.Millisecond))
 	defer t.Stop()
+	var seen int64      // records sent at the last tick
+	var moved time.Time // when the count last changed
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-t.C:
+		case now := <-t.C:
 			p.txnMu.Lock()
 			var err error
+			if p.stats.Records != seen {
+				seen, moved = p.stats.Records, now
+			}
 			sealed := p.stats.Records == p.txn.sealedUpTo
 			switch {
 			case p.txn.pos != nil && sealed && time.Since(p.txn.begun) >= p.opts.CommitInterval:
 				err = p.commitTxn(ctx)
 			case !sealed && p.stats.Records > p.txn.committed && time.Since(p.txn.opened) >= p.opts.TransactionTimeout*9/10:
-				err = p.tooLong()
+				err = p.tooLong(now.Sub(moved))
 			}
 			p.txnMu.Unlock()
 			if err != nil {
@@ -186,11 +191,20 @@ func (p *Pipeline) committer(ctx context.Context) error {
 
 // tooLong is the failure of a source transaction that has been sent for
 // nine tenths of the transaction timeout: the brokers would abort it.
-// Retrying cannot help; a larger timeout can.
-func (p *Pipeline) tooLong() error {
+// When records still flowed (idle is short), the source transaction is
+// too large for the timeout: retrying cannot help, a larger timeout can.
+// When nothing was sent for a while, the pipeline waits on something (the
+// schema registry, the source): the run ends, its transaction is aborted,
+// and a new run may get through.
+func (p *Pipeline) tooLong(idle time.Duration) error {
+	n, d := p.stats.Records-p.txn.committed, time.Since(p.txn.opened).Round(time.Millisecond)
+	if idle >= time.Second {
+		return fmt.Errorf("%w: the Kafka transaction has been open for %v, with %d records of an unfinished source transaction, and nothing was sent for %v (is the schema registry reachable?); it is aborted, and a restart resumes from the last commit",
+			ErrTransactionTooLong, d, n, idle.Round(time.Millisecond))
+	}
 	return &cdc.PermanentError{
 		Err: fmt.Errorf("%w: %d records of one source transaction were sent in %v and it has not ended (its Kafka transaction is aborted; nothing after the last commit is lost)",
-			ErrTransactionTooLong, p.stats.Records-p.txn.committed, time.Since(p.txn.opened).Round(time.Millisecond)),
+			ErrTransactionTooLong, n, d),
 		Fix: fmt.Sprintf("raise kafka.transaction_timeout (now %v) up to the brokers' transaction.max.timeout.ms (15m by default), or split the source transaction", p.opts.TransactionTimeout),
 	}
 }

@@ -71,10 +71,15 @@ func (s *txStore) Records(cp *checkpoint.Checkpoint) ([]*cdc.Record, func(), err
 // middle of a source transaction commits nothing of it; after a failed
 // commit, nothing it held is ever checkpointed.
 func TestTransactions(t *testing.T) {
+	var runSource func(t *testing.T, src cdc.Source, sink *txSink) (stop func() error)
 	const interval = 100 * time.Millisecond
 	run := func(t *testing.T, msgs []cdc.Message, sink *txSink) (stop func() error) {
 		t.Helper()
-		p, err := New(Options{Name: "t", TopicPrefix: "fx", Connector: cdc.ConnectorMySQL, Source: &script{msgs: msgs},
+		return runSource(t, &script{msgs: msgs}, sink)
+	}
+	runSource = func(t *testing.T, src cdc.Source, sink *txSink) (stop func() error) {
+		t.Helper()
+		p, err := New(Options{Name: "t", TopicPrefix: "fx", Connector: cdc.ConnectorMySQL, Source: src,
 			Sink: sink, Registry: ids{}, Store: &txStore{}, Transactions: true, CommitInterval: interval, TransactionTimeout: 20 * interval})
 		if err != nil {
 			t.Fatal(err)
@@ -108,11 +113,23 @@ func TestTransactions(t *testing.T) {
 	})
 	t.Run("source transaction longer than the transaction timeout", func(t *testing.T) {
 		sink := &txSink{}
-		stop := run(t, []cdc.Message{insert(1), insert(2)}, sink)
+		stop := runSource(t, &endless{}, sink)
 		time.Sleep(20 * interval) // the unfinished transaction outlives nine tenths of the timeout
 		err := stop()
 		if !errors.Is(err, ErrTransactionTooLong) || !cdc.Permanent(err) {
-			t.Fatalf("Run with a source transaction open past the timeout = %v, want a permanent ErrTransactionTooLong", err)
+			t.Fatalf("Run with a source transaction growing past the timeout = %v, want a permanent ErrTransactionTooLong", err)
+		}
+		if got := sink.seen(); len(got) != 0 {
+			t.Fatalf("visible %v, want nothing of the unfinished transaction", got)
+		}
+	})
+	t.Run("stalled source transaction", func(t *testing.T) {
+		sink := &txSink{}
+		stop := run(t, []cdc.Message{insert(1), insert(2)}, sink)
+		time.Sleep(20 * interval) // nothing more comes: a wait, not a large transaction
+		err := stop()
+		if !errors.Is(err, ErrTransactionTooLong) || cdc.Permanent(err) {
+			t.Fatalf("Run with a stalled source transaction open past the timeout = %v, want a transient ErrTransactionTooLong", err)
 		}
 		if got := sink.seen(); len(got) != 0 {
 			t.Fatalf("visible %v, want nothing of the unfinished transaction", got)
@@ -131,3 +148,20 @@ func TestTransactions(t *testing.T) {
 		}
 	})
 }
+
+// endless is a source transaction that never ends: an insert every
+// millisecond.
+type endless struct{ n int64 }
+
+func (s *endless) Next(ctx context.Context) (cdc.Message, error) {
+	select {
+	case <-ctx.Done():
+		return cdc.Message{}, ctx.Err()
+	case <-time.After(time.Millisecond):
+	}
+	s.n++
+	return insert(s.n), nil
+}
+
+func (s *endless) Ack(context.Context, cdc.Position) error { return nil }
+func (s *endless) Close() error                            { return nil }
