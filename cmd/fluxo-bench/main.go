@@ -72,6 +72,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		benchFn = benchFullload
 	case opts.mode == "snapshot":
 		benchFn = benchSnapshot
+	case opts.mode == "latency":
+		benchFn = benchLatency
 	case opts.source == "postgres":
 		benchFn = benchPostgres
 	}
@@ -87,7 +89,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("fluxo-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.source, "source", "mysql", "mysql (MariaDB binlog) or postgres (pgoutput logical replication)")
-	fs.StringVar(&o.mode, "mode", "stream", "stream (catch-up of a backlog), fullload (one table into file:// next to COPY/mariadb-dump) or snapshot (the incremental snapshot of that table under a writer, next to fullload)")
+	fs.StringVar(&o.mode, "mode", "stream", "stream (catch-up of a backlog), fullload (one table into file:// next to COPY/mariadb-dump), snapshot (the incremental snapshot of that table under a writer, next to fullload) or latency (commit to read_committed consumer at 10k rows/s: straight to the broker, fluxo, fluxo in transactions)")
 	fs.IntVar(&o.rows, "rows", 1_000_000, "row changes in the backlog (postgres: also the rows of the big transaction)")
 	fs.IntVar(&o.repeat, "repeat", 1, "rounds of parse-only + full fluxo passes; targets use the medians")
 	fs.BoolVar(&o.keep, "keep", false, "keep the servers running after the report, until Ctrl-C")
@@ -108,8 +110,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		fmt.Fprintf(stderr, "fluxo-bench: -source %q: use mysql or postgres\n", o.source)
 		return o, flag.ErrHelp
 	}
-	if o.mode != "stream" && o.mode != "fullload" && o.mode != "snapshot" {
-		fmt.Fprintf(stderr, "fluxo-bench: -mode %q: use stream, fullload or snapshot\n", o.mode)
+	if o.mode != "stream" && o.mode != "fullload" && o.mode != "snapshot" && o.mode != "latency" {
+		fmt.Fprintf(stderr, "fluxo-bench: -mode %q: use stream, fullload, snapshot or latency\n", o.mode)
 		return o, flag.ErrHelp
 	}
 	if o.source == "postgres" && o.mode == "stream" && o.repeat > maxPGRounds {

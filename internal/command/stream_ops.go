@@ -196,3 +196,5 @@ func (o observer) Round(saved, oldestUnsaved time.Time) {
 }
 
 func (o observer) Saved() { o.m.Saved() }
+
+func (o observer) Transaction(d time.Duration, committed bool) { o.m.Transaction(d, committed) }

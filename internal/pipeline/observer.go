@@ -20,6 +20,9 @@ type Observer interface {
 	Round(saved, oldestUnsaved time.Time)
 	// Saved is called after each checkpoint save.
 	Saved()
+	// Transaction is called when a Kafka transaction ended (transactional
+	// pipelines): committed, its commit having taken d, or aborted.
+	Transaction(d time.Duration, committed bool)
 }
 
 // TableObserver receives one table's events and records.
@@ -37,5 +40,6 @@ type noObserver struct{}
 func (noObserver) Table(cdc.TableID) TableObserver { return noObserver{} }
 func (noObserver) Round(_, _ time.Time)            {}
 func (noObserver) Saved()                          {}
+func (noObserver) Transaction(time.Duration, bool) {}
 func (noObserver) Event(*cdc.Event)                {}
 func (noObserver) Record(int)                      {}

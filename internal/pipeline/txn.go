@@ -88,10 +88,13 @@ func (p *Pipeline) commitTxn(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	began := time.Now()
 	if err := p.opts.Sink.(TxSink).Commit(ctx, recs); err != nil {
+		p.opts.Observer.Transaction(0, false) // Commit aborts what it could not commit
 		p.txn.failed = fmt.Errorf("commit records and checkpoint: %w", err)
 		return p.txn.failed
 	}
+	p.opts.Observer.Transaction(time.Since(began), true)
 	done()
 	p.txn.pos, p.txn.begun, p.txn.committed = nil, time.Now(), p.txn.sealedUpTo
 	p.tracker.done() // everything committed is acknowledged
@@ -116,6 +119,9 @@ func (p *Pipeline) finishTxn(clean bool) error {
 	defer cancel()
 	if clean && p.txn.failed == nil && p.stats.Records == p.txn.sealedUpTo {
 		return p.commitTxn(ctx)
+	}
+	if p.txn.failed == nil && p.stats.Records > p.txn.committed { // a failed commit counted its abort
+		p.opts.Observer.Transaction(0, false)
 	}
 	if err := p.opts.Sink.(TxSink).Abort(ctx); err != nil {
 		return fmt.Errorf("abort the open transaction (its records stay invisible to read_committed consumers): %w", err)

@@ -22,6 +22,30 @@ type txSink struct {
 	visible  []string // committed record values, checkpoint positions as "cp:<pos>"
 	failNext error
 	commits  int
+	ends     txnCounter
+}
+
+// txnCounter is an Observer that counts the transactions that ended.
+type txnCounter struct {
+	noObserver
+	mu                 sync.Mutex
+	committed, aborted int
+}
+
+func (c *txnCounter) Transaction(_ time.Duration, committed bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if committed {
+		c.committed++
+	} else {
+		c.aborted++
+	}
+}
+
+func (c *txnCounter) counts() (committed, aborted int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.committed, c.aborted
 }
 
 func (k *txSink) Produce(ctx context.Context, r *cdc.Record, done func(error)) {
@@ -80,7 +104,7 @@ func TestTransactions(t *testing.T) {
 	runSource = func(t *testing.T, src cdc.Source, sink *txSink) (stop func() error) {
 		t.Helper()
 		p, err := New(Options{Name: "t", TopicPrefix: "fx", Connector: cdc.ConnectorMySQL, Source: src,
-			Sink: sink, Registry: ids{}, Store: &txStore{}, Transactions: true, CommitInterval: interval, TransactionTimeout: 20 * interval})
+			Sink: sink, Registry: ids{}, Store: &txStore{}, Transactions: true, Observer: &sink.ends, CommitInterval: interval, TransactionTimeout: 20 * interval})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -95,6 +119,9 @@ func TestTransactions(t *testing.T) {
 		waitFor(t, "the committer", func() bool { return len(sink.seen()) > 0 })
 		if got := sink.seen(); !slices.Equal(got, []string{"rec", "rec", "cp:p1"}) {
 			t.Fatalf("visible %v, want the two records and the checkpoint p1", got)
+		}
+		if c, a := sink.ends.counts(); c != 1 || a != 0 {
+			t.Fatalf("observed %d commits and %d aborts, want one commit", c, a)
 		}
 		if err := stop(); err != nil {
 			t.Fatal(err)
@@ -145,6 +172,9 @@ func TestTransactions(t *testing.T) {
 		}
 		if got := sink.seen(); len(got) != 0 {
 			t.Fatalf("after a failed commit, %v became visible", got)
+		}
+		if c, a := sink.ends.counts(); c != 0 || a != 1 {
+			t.Fatalf("observed %d commits and %d aborts, want one abort", c, a)
 		}
 	})
 }

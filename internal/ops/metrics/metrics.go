@@ -32,6 +32,8 @@ type Stream struct {
 	snapshot     prometheus.Gauge
 	slotRetained prometheus.Gauge
 	slotLag      prometheus.Gauge
+	txns         *prometheus.CounterVec
+	txnCommit    prometheus.Histogram
 
 	snapshotState atomic.Int32 // 0 not seen, 1 running, 2 done
 	lastTs        atomic.Int64 // source timestamp of the last event
@@ -74,8 +76,13 @@ func New(reg prometheus.Registerer, now func() time.Time) (*Stream, error) {
 		slotLag: prometheus.NewGauge(prometheus.GaugeOpts{Name: "fluxo_postgres_slot_confirmed_lag_bytes",
 			Help: "WAL written since the position fluxo last confirmed (current WAL position minus confirmed_flush_lsn)."}),
 	}
+	m.txns = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "fluxo_kafka_transactions_total",
+		Help: "Kafka transactions ended (kafka.transactions), by result: committed or aborted."}, []string{"result"})
+	m.txnCommit = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "fluxo_kafka_transaction_commit_seconds",
+		Help:    "Time to commit a Kafka transaction: flush its records and the checkpoint's, then end it (kafka.transactions).",
+		Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)})
 	for _, c := range []prometheus.Collector{m.events, m.records, m.bytes, m.snapshotRows, m.lag, m.lastEvent,
-		m.produce, m.failed, m.cpAge, m.cpSaved, m.cpCount, m.snapshot} {
+		m.produce, m.failed, m.cpAge, m.cpSaved, m.cpCount, m.snapshot, m.txns, m.txnCommit} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register stream metrics: %w", err)
 		}
@@ -127,6 +134,17 @@ func (m *Stream) Round(saved, oldestUnsaved time.Time) {
 
 // Saved counts a checkpoint save.
 func (m *Stream) Saved() { m.cpCount.Inc() }
+
+// Transaction records a Kafka transaction that ended: committed in d, or
+// aborted.
+func (m *Stream) Transaction(d time.Duration, committed bool) {
+	if !committed {
+		m.txns.WithLabelValues("aborted").Inc()
+		return
+	}
+	m.txns.WithLabelValues("committed").Inc()
+	m.txnCommit.Observe(d.Seconds())
+}
 
 // Table returns the per-table counters of id, resolved once so that
 // counting an event costs no label look-up.
