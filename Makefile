@@ -37,6 +37,7 @@ bench:
 	$(GO) run ./cmd/fluxo-bench -mode fullload -source mysql -repeat 2
 	$(GO) run ./cmd/fluxo-bench -mode snapshot -source mysql
 	$(GO) run ./cmd/fluxo-bench -mode snapshot -source postgres
+	$(GO) run ./cmd/fluxo-bench -mode latency -source mysql
 
 vet:
 	$(GO) vet ./...
