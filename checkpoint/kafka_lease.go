@@ -109,7 +109,10 @@ func (k *Kafka) Acquire(ctx context.Context, holder string, waiting func(current
 	if err := k.Ensure(ctx); err != nil {
 		return nil, err
 	}
+	// Partition 0 orders the lease records even in a topic made with more
+	// partitions than fluxo creates.
 	cl, err := kgo.NewClient(append(append([]kgo.Opt{}, k.opts...), kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{k.topic: {0: kgo.NewOffset().AtStart()}}),
 		kgo.FetchMaxWait(100*time.Millisecond))...)
 	if err != nil {

@@ -162,20 +162,22 @@ func acquire(ctx context.Context, cfg *config.Config, store checkpoint.Store, lo
 
 // fence makes a transactional stream the only writer of its records and
 // checkpoint before it loads the checkpoint: an earlier process's open
-// transaction is aborted and its last commit is final. It also creates the
-// checkpoint topic, which transactions write to.
+// transaction is aborted and its last commit is final. Then it creates the
+// checkpoint topic, which transactions write to (after the fence, so that
+// brokers that refuse transactions see nothing created).
 func fence(ctx context.Context, cfg *config.Config, sink *kafkasink.Sink, store checkpoint.Store) error {
 	if !cfg.Kafka.Transactions {
 		return nil
 	}
-	if k, ok := store.(*checkpoint.Kafka); ok {
-		if err := k.Ensure(ctx); err != nil {
-			return err
-		}
-	}
 	fctx, cancel := context.WithTimeout(ctx, storeTimeout)
 	defer cancel()
-	return sink.Fence(fctx)
+	if err := sink.Fence(fctx); err != nil {
+		return err
+	}
+	if k, ok := store.(*checkpoint.Kafka); ok {
+		return k.Ensure(ctx)
+	}
+	return nil
 }
 
 // noLease stands for the hold of a store that does not keep other

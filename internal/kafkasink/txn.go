@@ -121,8 +121,25 @@ func (s *Sink) Fence(ctx context.Context) error {
 	if !s.txnal {
 		return nil
 	}
-	if _, _, err := s.cl.ProducerID(ctx); err != nil {
-		return fmt.Errorf("kafka: initialize the transactional producer: %w", explainTxn(err))
+	if err := initProducer(ctx, s.cl); err != nil {
+		return fmt.Errorf("kafka: initialize the transactional producer: %w", err)
+	}
+	return nil
+}
+
+// ErrNoTransactions is returned when the brokers do not run transactions.
+var ErrNoTransactions = errors.New("the brokers do not support transactions (no InitProducerID: Kafka before 0.11, or a Kafka-compatible service without them): set kafka.transactions: false")
+
+// initProducer initialises cl's transactional producer id. kgo goes on
+// without one against brokers that do not know the request: that is an
+// error here, or the stream would believe it writes in transactions.
+func initProducer(ctx context.Context, cl *kgo.Client) error {
+	id, _, err := cl.ProducerID(ctx)
+	if err != nil {
+		return explainTxn(err)
+	}
+	if id < 0 {
+		return ErrNoTransactions
 	}
 	return nil
 }
@@ -142,8 +159,8 @@ func CheckTransactions(ctx context.Context, opts Options, probe string) error {
 		return fmt.Errorf("kafka client: %w", err)
 	}
 	defer cl.Close()
-	if _, _, err := cl.ProducerID(ctx); err != nil {
-		return fmt.Errorf("kafka: the brokers do not run a transaction for transactional id %s: %w", probe, explainTxn(err))
+	if err := initProducer(ctx, cl); err != nil {
+		return fmt.Errorf("kafka: the brokers do not run a transaction for transactional id %s: %w", probe, err)
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 
 	"github.com/fluxo-cdc/fluxo/cdc"
 )
@@ -126,5 +127,28 @@ func TestCheckTransactionsRefused(t *testing.T) {
 				t.Fatalf("CheckTransactions = %v, want an error saying %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestCheckTransactionsOldBrokers: brokers that predate transactions are
+// named as such.
+func TestCheckTransactionsOldBrokers(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.MaxVersions(kversion.V0_10_2()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := CheckTransactions(ctx, Options{Brokers: c.ListenAddrs()}, "fluxo-shop-check"); !errors.Is(err, ErrNoTransactions) {
+		t.Fatalf("CheckTransactions on brokers without transactions = %v, want ErrNoTransactions", err)
+	}
+	s, err := New(Options{Brokers: c.ListenAddrs(), TransactionalID: "fluxo-shop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Fence(ctx); !errors.Is(err, ErrNoTransactions) {
+		t.Fatalf("Fence on brokers without transactions = %v, want ErrNoTransactions", err)
 	}
 }
