@@ -11,8 +11,10 @@ build:
 
 # The test command (CI runs exactly this through .ci/run).
 test:
+	scripts/deps.sh test
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 18m ./...
+	promtool check rules deploy/prometheus/alerts.yaml
 	$(MAKE) --no-print-directory deploy-check
 
 # The deployment artifacts (deploy/, docker-compose.yml, Dockerfile) checked
@@ -26,6 +28,7 @@ deploy-check:
 # Starts a throwaway MariaDB, an in-process Kafka broker and registry,
 # streams some changes and prints them decoded.
 demo:
+	scripts/deps.sh demo
 	$(GO) run ./cmd/fluxo-demo
 
 # Catch-up throughput and memory (MariaDB binlog, PostgreSQL pgoutput), full

@@ -3,7 +3,9 @@
 // creates a small shop database, streams it with fluxo (initial snapshot,
 // then inserts, an update, a delete and a primary-key change), and prints
 // the Kafka records decoded as any Avro consumer sees them, then the saved
-// checkpoint. Everything it starts is removed when it exits.
+// checkpoint; then it loads the database into a local bronze directory with
+// fluxo fullload and reads the files back. Everything it starts is removed
+// when it exits.
 //
 //	make demo    # or: go run ./cmd/fluxo-demo
 package main
@@ -121,7 +123,8 @@ func demo(ctx context.Context, srv *servers, dir string, out io.Writer) error {
 		return err
 	}
 	indent(out, status.String())
-	return nil
+	section(out, "fluxo fullload: the shop database into the local bronze directory (app.Fullload)")
+	return loadBronze(ctx, cfg, out)
 }
 
 // indent prints text indented by four spaces.

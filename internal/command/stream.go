@@ -11,8 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/fluxo-cdc/fluxo/cdc"
 	"github.com/fluxo-cdc/fluxo/checkpoint"
 	"github.com/fluxo-cdc/fluxo/internal/config"
@@ -26,7 +24,7 @@ import (
 type StreamOptions struct {
 	// Metrics is the registry the stream's metrics are registered in and
 	// /metrics serves (nil: a new one).
-	Metrics *prometheus.Registry
+	Metrics Registry
 	// Notify sends a systemd notification (sd_notify); nil sends none.
 	Notify *sdnotify.Notifier
 	// Watchdog is how often WATCHDOG=1 is sent while the stream is live

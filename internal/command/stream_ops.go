@@ -23,10 +23,17 @@ import (
 // figures for the metrics.
 const slotPollInterval = 10 * time.Second
 
+// Registry is where a stream registers its metrics and what /metrics
+// serves: a *prometheus.Registry.
+type Registry interface {
+	prometheus.Registerer
+	prometheus.Gatherer
+}
+
 // ops is what an operator sees of a running stream: health, metrics, the
 // HTTP endpoint and systemd notifications.
 type ops struct {
-	reg      *prometheus.Registry
+	reg      Registry
 	state    *health.State
 	metrics  *metrics.Stream
 	http     *health.Server
@@ -62,9 +69,9 @@ func adminHandler(cfg *config.Config, x *ops, log *slog.Logger) (*admin.Handler,
 // watchdog. It listens before the source is opened, so that liveness is
 // served during a long start (a slot waiting for old transactions).
 func startOps(cfg *config.Config, o StreamOptions, log *slog.Logger) (*ops, error) {
-	reg := o.Metrics
-	if reg == nil {
-		reg = prometheus.NewRegistry()
+	var reg Registry = prometheus.NewRegistry()
+	if o.Metrics != nil {
+		reg = o.Metrics
 	}
 	state, err := health.New(reg, nil, 0)
 	if err != nil {
