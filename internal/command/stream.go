@@ -214,6 +214,7 @@ func run(ctx context.Context, cfg *config.Config, store checkpoint.Store, ops *o
 		Name: cfg.Name, TopicPrefix: cfg.Kafka.TopicPrefix, Connector: kind.connector, Version: version,
 		Tombstones: cfg.Kafka.Tombstones, MaxRecordBytes: cfg.Kafka.MaxRecordBytes, Source: src, Sink: sink, Registry: reg, Store: store,
 		Transactions: cfg.Kafka.Transactions, CommitInterval: cfg.Kafka.CommitInterval, TransactionTimeout: cfg.Kafka.TransactionTimeout,
+		TransactionTopic: cfg.Kafka.TransactionTopic, HeartbeatTopic: cfg.Kafka.HeartbeatTopic, HeartbeatInterval: cfg.Source.HeartbeatInterval,
 		Observer: observer{ops.metrics, ops.state}, Logger: log,
 	})
 	if err != nil {

@@ -76,7 +76,8 @@ type Source struct {
 	// (PostgreSQL: fluxo adds it to the publication it creates).
 	SignalTable string `yaml:"signal_table,omitempty"`
 	// HeartbeatInterval is how often an idle PostgreSQL stream emits a
-	// heartbeat and lets the slot advance (default 10s).
+	// heartbeat and lets the slot advance, and how often a stream with
+	// kafka.heartbeat_topic writes a heartbeat record (default 10s).
 	HeartbeatInterval time.Duration `yaml:"heartbeat_interval,omitempty"`
 	// ReadTimeout is how long any connection to the source may go without
 	// progress (no row, heartbeat or keepalive) before fluxo takes it as
@@ -100,6 +101,13 @@ type Kafka struct {
 	// transactions (exactly once for read_committed consumers); it needs
 	// checkpoint.store: kafka. The transactional id is fluxo-<name>.
 	Transactions bool `yaml:"transactions,omitempty"`
+	// TransactionTopic writes Debezium's transaction metadata: a BEGIN and
+	// an END record (with per-table event counts) per source transaction to
+	// <topic_prefix>.transaction.
+	TransactionTopic bool `yaml:"transaction_topic,omitempty"`
+	// HeartbeatTopic writes Debezium's heartbeat record to
+	// __debezium-heartbeat.<topic_prefix> every source.heartbeat_interval.
+	HeartbeatTopic bool `yaml:"heartbeat_topic,omitempty"`
 	// CommitInterval is how often a transactional stream commits (at a
 	// source transaction boundary, or once 10,000 records wait): the wait
 	// a read_committed consumer adds to a change's delivery. Default 100ms;

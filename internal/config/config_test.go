@@ -286,7 +286,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"unknown top-level key", "name: shop\n" + dsn + "kafak:\n  brokers: [b:9092]\n",
 			`shop.yaml:4: unknown key "kafak" at top level (allowed: name, source, kafka, schema_registry, checkpoint, snapshot, bronze, http)`},
 		{"unknown nested key", "name: shop\n" + dsn + "kafka:\n  brokers: [b:9092]\n\n  topic_prefx: x\n",
-			`shop.yaml:7: unknown key "topic_prefx" in kafka (allowed: brokers, topic_prefix, tombstones, transactions, commit_interval, transaction_timeout, max_record_bytes, tls, sasl)`},
+			`shop.yaml:7: unknown key "topic_prefx" in kafka (allowed: brokers, topic_prefix, tombstones, transactions, transaction_topic, heartbeat_topic, commit_interval, transaction_timeout, max_record_bytes, tls, sasl)`},
 		{"unknown deeply nested key", "name: shop\n" + dsn + "kafka:\n  sasl:\n    mechanism: plain\n    user: u\n",
 			`shop.yaml:7: unknown key "user" in kafka.sasl (allowed: mechanism, username, password)`},
 		{"unknown key in flow mapping", "name: shop\n" + dsn + "schema_registry: {tls: {ca: x}}\n",

@@ -54,6 +54,9 @@ func (c *Config) applyDefaults() {
 	if c.Source.ReadTimeout == 0 {
 		c.Source.ReadTimeout = DefaultReadTimeout
 	}
+	if c.Source.Connector() == cdc.ConnectorPostgres || c.Kafka.HeartbeatTopic {
+		setDuration(&c.Source.HeartbeatInterval, DefaultHeartbeatInterval)
+	}
 	setDuration(&c.Kafka.CommitInterval, DefaultCommitInterval)
 	setDuration(&c.Kafka.TransactionTimeout, DefaultTransactionTimeout)
 	setDuration(&c.Checkpoint.LeaseTimeout, DefaultLeaseTimeout)
@@ -75,9 +78,6 @@ func (c *Config) nameDefaults() {
 	case cdc.ConnectorPostgres:
 		setDefault(&c.Source.Slot, postgresName(c.Name))
 		setDefault(&c.Source.Publication, postgresName(c.Name))
-		if c.Source.HeartbeatInterval == 0 {
-			c.Source.HeartbeatInterval = DefaultHeartbeatInterval
-		}
 	case cdc.ConnectorMySQL:
 		if _, set := c.set["source.server_id"]; !set && c.Source.ServerID == 0 {
 			c.Source.ServerID = defaultServerID(c.Name)

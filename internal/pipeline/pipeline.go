@@ -53,6 +53,13 @@ type Options struct {
 	// transactions (exactly once): Sink must be a TxSink and Store a
 	// TxStore. See the commit cadence in txn.go.
 	Transactions bool
+	// TransactionTopic writes Debezium's BEGIN and END records of each
+	// source transaction to <TopicPrefix>.transaction.
+	TransactionTopic bool
+	// HeartbeatTopic writes Debezium's heartbeat record to
+	// __debezium-heartbeat.<TopicPrefix> every HeartbeatInterval.
+	HeartbeatTopic    bool
+	HeartbeatInterval time.Duration
 	// CommitInterval is how often a transactional pipeline commits
 	// (default 100ms).
 	CommitInterval time.Duration
@@ -75,6 +82,7 @@ type Pipeline struct {
 	stats   Stats
 	txn     txnState   // transactional pipelines only; under txnMu
 	txnMu   sync.Mutex // held while a message is handled
+	txmon   txMonitor  // the source transaction being sent; under txnMu
 }
 
 // Stats counts what a pipeline did.
@@ -111,7 +119,11 @@ func New(opts Options) (*Pipeline, error) {
 	if err := checkTransactional(opts); err != nil {
 		return nil, err
 	}
-	return &Pipeline{opts: opts, log: opts.Logger, codecs: map[*cdc.Table]*tableCodec{}}, nil
+	if opts.HeartbeatInterval == 0 {
+		opts.HeartbeatInterval = 10 * time.Second
+	}
+	return &Pipeline{opts: opts, log: opts.Logger, codecs: map[*cdc.Table]*tableCodec{},
+		txmon: txMonitor{index: map[string]int{}, topic: opts.TopicPrefix + ".transaction"}}, nil
 }
 
 // Stats returns the counters; call it after Run returned.
@@ -124,6 +136,13 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	loopCtx, stopLoop := context.WithCancelCause(ctx)
 	defer stopLoop(nil)
 	p.tracker = newTracker(func(err error) { stopLoop(err) }) // a failed delivery interrupts a blocked Next
+	if p.opts.HeartbeatTopic {
+		go func() {
+			if err := p.heartbeats(loopCtx); err != nil {
+				stopLoop(err)
+			}
+		}()
+	}
 	if p.transactional() {
 		return p.runTxn(ctx, loopCtx, stopLoop)
 	}
@@ -172,6 +191,9 @@ func (p *Pipeline) message(ctx context.Context, msg cdc.Message) error {
 	if msg.Commit == nil {
 		return p.handle(ctx, msg.Event)
 	}
+	if err := p.txEnd(ctx); err != nil {
+		return err
+	}
 	p.tracker.seal(msg.Commit, p.opts.Now(), msg.SaveSoon)
 	p.stats.Commits++
 	switch {
@@ -191,13 +213,16 @@ func (p *Pipeline) handle(ctx context.Context, ev *cdc.Event) error {
 		return err
 	}
 	c.obs.Event(ev)
-	switch ev.Op {
-	case cdc.OpTruncate:
-		return p.truncate(ctx, c, ev)
-	case cdc.OpUpdate:
-		if c.keyed && keyChanged(ev) {
-			return p.keyChange(ctx, c, ev)
+	if ev.Op == cdc.OpUpdate && c.keyed && keyChanged(ev) {
+		return p.keyChange(ctx, c, ev) // two events, numbered each
+	}
+	if ev.Tx != nil {
+		if ev, err = p.txEvent(ctx, ev); err != nil {
+			return err
 		}
+	}
+	if ev.Op == cdc.OpTruncate {
+		return p.truncate(ctx, c, ev)
 	}
 	row := ev.After
 	if ev.Op == cdc.OpDelete {
