@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/fluxo-cdc/fluxo/cdc"
+	"github.com/fluxo-cdc/fluxo/cdc/mask"
 	"github.com/fluxo-cdc/fluxo/fullload"
 	"github.com/fluxo-cdc/fluxo/internal/config"
 	"github.com/fluxo-cdc/fluxo/internal/lake/bronze"
@@ -82,7 +83,11 @@ func openDumper(ctx context.Context, cfg *config.Config, only []string, log *slo
 	if err != nil {
 		return nil, err
 	}
-	return kind.dumper(ctx, cfg, filter, log.With(cdc.LogComponent, string(kind.connector)))
+	d, err := kind.dumper(ctx, cfg, filter, log.With(cdc.LogComponent, string(kind.connector)))
+	if err == nil && tf.Masking() {
+		d = mask.New(tf, cfg.MaskKey()).Dumper(d)
+	}
+	return d, err
 }
 
 // onlyTables narrows a filter to the tables named by --tables.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fluxo-cdc/fluxo/cdc"
+	"github.com/fluxo-cdc/fluxo/cdc/mask"
 	"github.com/fluxo-cdc/fluxo/checkpoint"
 	"github.com/fluxo-cdc/fluxo/internal/config"
 	"github.com/fluxo-cdc/fluxo/internal/kafkasink"
@@ -300,6 +301,9 @@ func openSource(ctx context.Context, cfg *config.Config, cp *checkpoint.Checkpoi
 		a.position = cp.Position
 	}
 	src, err := kind.open(ctx, cfg, a)
+	if err == nil && filter.Masking() {
+		src = mask.New(filter, cfg.MaskKey()).Source(src)
+	}
 	return kind, src, err
 }
 

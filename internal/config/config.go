@@ -36,6 +36,9 @@ type Config struct {
 
 	file string         // file name for messages
 	set  map[string]int // dotted key path -> line, for keys present in the file
+	// maskKey is FLUXO_MASK_KEY, the HMAC key of source.mask_columns
+	// (never printed).
+	maskKey []byte
 }
 
 // Source is the database to read and which of its tables and columns.
@@ -55,6 +58,10 @@ type Source struct {
 	// ExcludeColumns are "db.table.column" patterns (globs allowed) of
 	// columns that are never read into events or files.
 	ExcludeColumns []string `yaml:"exclude_columns,omitempty"`
+	// MaskColumns maps "db.table.column" patterns (globs allowed) to hash
+	// (HMAC-SHA-256 hex of the value's text under FLUXO_MASK_KEY) or redact
+	// (null): personal data that must not leave the database as it is.
+	MaskColumns map[string]string `yaml:"mask_columns,omitempty"`
 	// KeyColumns maps "db.table" (globs allowed) to the columns used as the
 	// key of a table without a primary key.
 	KeyColumns map[string][]string `yaml:"key_columns,omitempty"`
@@ -184,6 +191,13 @@ type Checkpoint struct {
 	LeaseTimeout time.Duration `yaml:"lease_timeout,omitempty"`
 }
 
+// MaskKeyVar is the environment variable holding the key that
+// source.mask_columns hashes with.
+const MaskKeyVar = "FLUXO_MASK_KEY"
+
+// MaskKey returns the key source.mask_columns hashes with.
+func (c *Config) MaskKey() []byte { return c.maskKey }
+
 // Where says where the checkpoint is kept, for people.
 func (c Checkpoint) Where(name string) string {
 	if c.Store == "kafka" {
@@ -261,6 +275,9 @@ func Parse(name string, data []byte, env func(string) (string, bool)) (*Config, 
 		return nil, err
 	}
 	c := &Config{file: name, set: map[string]int{}}
+	if v, ok := env(MaskKeyVar); ok {
+		c.maskKey = []byte(v)
+	}
 	c.Kafka.Tombstones = true
 	d := decoder{file: name, set: c.set}
 	if err := d.decode(root, c); err != nil {

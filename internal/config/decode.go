@@ -120,8 +120,8 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, key string) {
 			v.Set(reflect.ValueOf(list))
 		}
 	case reflect.Map:
-		if m, ok := d.listMap(n, key); ok {
-			v.Set(reflect.ValueOf(m))
+		if m, ok := d.mapOf(n, key, v.Type().Elem().Kind() == reflect.Slice); ok {
+			v.Set(m)
 		}
 	default:
 		if v.Type() == durationType {
@@ -239,35 +239,52 @@ func (d *decoder) list(n *yaml.Node, key string) ([]string, bool) {
 	return out, ok
 }
 
-// listMap decodes a mapping of names to lists (source.key_columns).
-func (d *decoder) listMap(n *yaml.Node, key string) (map[string][]string, bool) {
+// mapOf decodes a mapping of names to lists (source.key_columns) or, when
+// lists is false, to single values (source.mask_columns).
+func (d *decoder) mapOf(n *yaml.Node, key string, lists bool) (reflect.Value, bool) {
 	n = deref(n)
 	if isNull(n) {
-		return nil, false
+		return reflect.Value{}, false
+	}
+	example := "{shop.events: [event_id]}"
+	if !lists {
+		example = "{shop.customers.cpf: hash}"
 	}
 	if n.Kind != yaml.MappingNode {
-		d.errorf(n, "%s: expected a mapping like {shop.events: [event_id]}, got %s", key, describe(n))
-		return nil, false
+		d.errorf(n, "%s: expected a mapping like %s, got %s", key, example, describe(n))
+		return reflect.Value{}, false
 	}
-	out := map[string][]string{}
+	lm, sm := map[string][]string{}, map[string]string{}
 	ok := true
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k := deref(n.Content[i])
 		if k.Kind != yaml.ScalarNode {
-			d.errorf(k, "%s: a key must be a table name, got %s", key, describe(k))
+			d.errorf(k, "%s: a key must be a name, got %s", key, describe(k))
 			ok = false
 			continue
 		}
-		if _, dup := out[k.Value]; dup {
+		_, dupL := lm[k.Value]
+		_, dupS := sm[k.Value]
+		if dupL || dupS {
 			d.errorf(k, "%s: duplicate key %q", key, k.Value)
 			ok = false
 			continue
 		}
-		list, good := d.list(n.Content[i+1], fmt.Sprintf("%s[%s]", key, k.Value))
-		ok = ok && good
-		out[k.Value] = list
+		item := fmt.Sprintf("%s[%s]", key, k.Value)
+		if lists {
+			list, good := d.list(n.Content[i+1], item)
+			ok = ok && good
+			lm[k.Value] = list
+		} else {
+			s, good := d.scalar(n.Content[i+1], item, "a single value")
+			ok = ok && good
+			sm[k.Value] = s
+		}
 	}
-	return out, ok
+	if lists {
+		return reflect.ValueOf(lm), ok
+	}
+	return reflect.ValueOf(sm), ok
 }
 
 // yamlFields returns the yaml key names of struct t in field order and a

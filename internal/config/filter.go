@@ -3,11 +3,13 @@ package config
 import (
 	"errors"
 	"fmt"
-	"github.com/fluxo-cdc/fluxo/cdc"
 	"maps"
 	"path"
 	"slices"
 	"strings"
+
+	"github.com/fluxo-cdc/fluxo/cdc"
+	"github.com/fluxo-cdc/fluxo/cdc/mask"
 )
 
 // TableFilter decides which tables and columns are captured and which
@@ -18,6 +20,7 @@ import (
 type TableFilter struct {
 	include, exclude []tablePattern
 	columns          []columnPattern
+	masks            []maskPattern       // exact patterns first, then globs
 	keys             map[string][]string // exact "db.table" keys
 	keyGlobs         []keyGlob           // glob keys, longest first
 }
@@ -83,6 +86,34 @@ func (f *TableFilter) ExcludedColumn(schema, table, column string) bool {
 	})
 }
 
+// maskPattern is one entry of source.mask_columns.
+type maskPattern struct {
+	columnPattern
+	action mask.Action
+}
+
+// MaskColumn implements mask.Rules: the action of the first entry of
+// source.mask_columns that matches (exact names before globs), or "".
+func (f *TableFilter) MaskColumn(schema, table, column string) mask.Action {
+	for _, p := range f.masks {
+		if p.table.match(schema, table) && glob(p.column, column) {
+			return p.action
+		}
+	}
+	return ""
+}
+
+// globRank orders exact column patterns (0) before globs (1).
+func globRank(p columnPattern) int {
+	if isGlob(p.table.schema + "." + p.table.table + "." + p.column) {
+		return 1
+	}
+	return 0
+}
+
+// Masking reports whether source.mask_columns masks anything.
+func (f *TableFilter) Masking() bool { return len(f.masks) > 0 }
+
 // KeyColumns returns the key_columns configured for schema.table, or nil.
 // An exact key wins over glob keys; among glob keys the longest (most
 // specific) wins, then the first in sorted order. The result is a copy.
@@ -111,6 +142,11 @@ func (s Source) buildFilter() *TableFilter {
 		parts := strings.Split(p, ".")
 		f.columns = append(f.columns, columnPattern{toTable(parts), parts[2]})
 	}
+	for _, k := range sortedKeys(s.MaskColumns) {
+		p := maskPattern{columnPattern{toTable(strings.Split(k, ".")), strings.Split(k, ".")[2]}, mask.Action(s.MaskColumns[k])}
+		f.masks = append(f.masks, p)
+	}
+	slices.SortStableFunc(f.masks, func(a, b maskPattern) int { return globRank(a.columnPattern) - globRank(b.columnPattern) })
 	for _, k := range sortedKeys(s.KeyColumns) {
 		if isGlob(k) {
 			g := keyGlob{toTable(strings.Split(k, ".")), s.KeyColumns[k]}
@@ -148,6 +184,7 @@ func (s Source) patternErrors() []fieldMsg {
 	check("source.tables", s.Tables, 2, unit+".table")
 	check("source.exclude_tables", s.ExcludeTables, 2, unit+".table")
 	check("source.exclude_columns", s.ExcludeColumns, 3, unit+".table.column")
+	check("source.mask_columns", sortedKeys(s.MaskColumns), 3, unit+".table.column")
 	for _, k := range sortedKeys(s.KeyColumns) {
 		check("source.key_columns", []string{k}, 2, unit+".table")
 		out = append(out, keyListErrors(k, s.KeyColumns[k])...)
@@ -219,7 +256,7 @@ func isSystemSchema(s string) bool {
 	return false
 }
 
-func sortedKeys(m map[string][]string) []string { return slices.Sorted(maps.Keys(m)) }
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
 
 // SignalTableID is source.signal_table as a table id (zero when unset).
 func (s Source) SignalTableID() (cdc.TableID, error) {

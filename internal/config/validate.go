@@ -3,7 +3,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"github.com/fluxo-cdc/fluxo/cdc"
 	"net"
 	"net/url"
 	"regexp"
@@ -11,6 +10,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/fluxo-cdc/fluxo/cdc"
+	"github.com/fluxo-cdc/fluxo/cdc/mask"
 )
 
 var (
@@ -124,6 +126,7 @@ func (k *checker) source() {
 	for _, e := range s.patternErrors() {
 		k.errorf(e.key, "%s", e.msg)
 	}
+	k.masks()
 	if _, err := s.SignalTableID(); err != nil {
 		k.errorf("source.signal_table", "%v", err)
 	}
@@ -230,6 +233,33 @@ func (k *checker) checkpoint() {
 		}
 	default:
 		k.errorf("checkpoint.store", "checkpoint.store: %q is not supported; use file or kafka", k.c.Checkpoint.Store)
+	}
+}
+
+// minMaskKey is the shortest FLUXO_MASK_KEY accepted.
+const minMaskKey = 16
+
+// masks checks source.mask_columns: known actions, the key that hash
+// needs, and no column that key_columns names.
+func (k *checker) masks() {
+	s := k.c.Source
+	hashes := ""
+	for _, col := range sortedKeys(s.MaskColumns) {
+		switch a := mask.Action(s.MaskColumns[col]); a {
+		case mask.Hash:
+			hashes = col
+		case mask.Redact:
+		default:
+			k.errorf("source.mask_columns", "source.mask_columns: %s: %q is not supported; use hash or redact", col, a)
+		}
+		parts := strings.Split(col, ".")
+		if len(parts) == 3 && slices.Contains(s.KeyColumns[parts[0]+"."+parts[1]], parts[2]) {
+			k.errorf("source.mask_columns", "source.mask_columns: %s is in source.key_columns: Kafka keys need its value; mask another column or key the table on other columns", col)
+		}
+	}
+	if hashes != "" && len(k.c.maskKey) < minMaskKey {
+		k.errorf("source.mask_columns", "source.mask_columns hashes %s, which needs the environment variable %s set to a secret of at least %d bytes (the HMAC key: keep it, since another key gives other hashes)",
+			hashes, MaskKeyVar, minMaskKey)
 	}
 }
 

@@ -68,6 +68,10 @@ func TestValidationErrors(t *testing.T) {
 		{"parallelism zero", my + "bronze: {parallelism: 0}\n", "f.yaml:4: bronze.parallelism must be at least 1 (default 4), got 0"},
 		{"parallelism negative", my + "bronze: {parallelism: -2}\n", "bronze.parallelism must be at least 1"},
 		{"http listen", my + "http: {listen: 9187}\n", `f.yaml:4: http.listen "9187" is not host:port`},
+		{"mask action", my + "  mask_columns: {shop.customers.cpf: scramble}\n", `source.mask_columns: shop.customers.cpf: "scramble" is not supported; use hash or redact`},
+		{"mask shape", my + "  mask_columns: {customers.cpf: redact}\n", `source.mask_columns: "customers.cpf" does not have 3 dot-separated parts`},
+		{"mask without key", my + "  mask_columns: {shop.customers.cpf: hash}\n", `source.mask_columns hashes shop.customers.cpf, which needs the environment variable FLUXO_MASK_KEY`},
+		{"mask a key column", my + "  mask_columns: {shop.events.email: redact}\n  key_columns: {shop.events: [email]}\n", `source.mask_columns: shop.events.email is in source.key_columns`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -98,6 +102,7 @@ func TestValidSettings(t *testing.T) {
 		{"mariadb with globs", my + "  tables: ['shop.*', '*.orders', 'sh?p.[ab]*']\n  key_columns: {'shop.ev_*': [id]}\n"},
 		{"every snapshot mode", my + "snapshot: {mode: initial_only}\n"},
 		{"parquet zstd", my + "bronze: {format: parquet, compression: zstd, parallelism: 16}\n"},
+		{"redact needs no key", my + "  mask_columns: {'shop.*.cpf': redact}\n"},
 		{"listen all interfaces", my + "http: {listen: ':9187'}\n"},
 		{"empty tls", my + "kafka: {tls: {}}\n"},
 	}

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -59,6 +60,36 @@ type env struct {
 	// schemas caches the registry's schemas by URL and id, per test: a
 	// later test's registry may get the same port and reuse the ids.
 	schemas *sync.Map
+	// logCopy, when set, also receives fluxo's logs, at debug level.
+	logCopy *lockedBuffer
+}
+
+// lockedBuffer is a bytes.Buffer safe for concurrent writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// logger is the slog logger of fluxo components the test runs.
+func (e *env) logger() *slog.Logger {
+	var w io.Writer = testWriter{e.t}
+	level := slog.LevelInfo
+	if e.logCopy != nil {
+		w, level = io.MultiWriter(w, e.logCopy), slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 }
 
 func newEnv(t *testing.T) *env {
@@ -237,7 +268,7 @@ type streamer struct {
 func (e *env) startStream(cfg *config.Config) *streamer {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &streamer{cancel: cancel, done: make(chan error, 1), reg: prometheus.NewRegistry(), addr: make(chan string, 1)}
-	log := slog.New(slog.NewTextHandler(testWriter{e.t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	log := e.logger()
 	o := command.StreamOptions{Metrics: s.reg, Listening: func(a string) { s.addr <- a }}
 	go func() {
 		err := command.Stream(ctx, cfg, o, log)

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"math"
 	"math/big"
 	"os"
@@ -139,8 +138,7 @@ func (e *env) bronzeConfig(format, compression string, parallelism int) (*config
 // runFullload runs fluxo fullload in the test process.
 func (e *env) runFullload(cfg *config.Config, runID string, tables ...string) error {
 	var summary bytes.Buffer
-	err := command.Fullload(context.Background(), cfg, command.FullloadOptions{RunID: runID, Tables: tables, Summary: &summary},
-		slog.New(slog.NewTextHandler(testWriter{e.t}, &slog.HandlerOptions{Level: slog.LevelInfo})))
+	err := command.Fullload(context.Background(), cfg, command.FullloadOptions{RunID: runID, Tables: tables, Summary: &summary}, e.logger())
 	e.t.Logf("summary:\n%s", summary.String())
 	return err
 }
