@@ -42,12 +42,24 @@ type txState struct {
 	signalled bool
 }
 
-// startStreaming issues START_REPLICATION once the snapshot is done.
+// startStreaming issues START_REPLICATION once the snapshot is done. While
+// another process holds the slot (an earlier fluxo process of the stream
+// that is stopping after a takeover), it waits for the slot to be released.
 func (s *Source) startStreaming(ctx context.Context) error {
 	args := []string{"proto_version '1'", fmt.Sprintf("publication_names '%s'", s.opts.Publication), "messages 'false'"}
-	err := pglogrepl.StartReplication(ctx, s.repl, s.opts.Slot, s.startLSN, pglogrepl.StartReplicationOptions{PluginArgs: args})
-	if err != nil {
-		return fmt.Errorf("postgres: start replication on slot %q: %w", s.opts.Slot, err)
+	deadline := time.Now().Add(slotBusyWait(s.opts.ReadTimeout))
+	for {
+		err := pglogrepl.StartReplication(ctx, s.repl, s.opts.Slot, s.startLSN, pglogrepl.StartReplicationOptions{PluginArgs: args})
+		if err == nil {
+			break
+		}
+		var pe *pgconn.PgError
+		if !errors.As(err, &pe) || pe.Code != "55006" || time.Now().After(deadline) {
+			return fmt.Errorf("postgres: start replication on slot %q: %w", s.opts.Slot, err)
+		}
+		if err := s.waitSlotFree(ctx, pe.Message); err != nil {
+			return err
+		}
 	}
 	s.started = true
 	s.stream.lastStatus, s.stream.lastActive = time.Now(), time.Now()
@@ -197,6 +209,37 @@ func (s *Source) reopen(ctx context.Context) error {
 	s.types = newCatalog(s.meta, s.log)
 	s.rels = map[uint32]*relState{} // the server describes relations again
 	s.startLSN, s.started, s.stream.tx = s.last.LSN, false, txState{}
+	return nil
+}
+
+// slotBusyWait bounds the wait for a slot that another process holds.
+func slotBusyWait(readTimeout time.Duration) time.Duration { return max(2*readTimeout, time.Minute) }
+
+// waitSlotFree reads what is left of a refused START_REPLICATION, then
+// waits until no process holds the slot (or a while has passed: the next
+// START_REPLICATION says who still holds it).
+func (s *Source) waitSlotFree(ctx context.Context, why string) error {
+	for {
+		msg, err := s.repl.ReceiveMessage(ctx)
+		if err != nil {
+			return fmt.Errorf("postgres: start replication on slot %q: %w", s.opts.Slot, err)
+		}
+		if _, ok := msg.(*pgproto3.ReadyForQuery); ok {
+			break
+		}
+	}
+	s.log.Warn("the replication slot is in use by another process (a fluxo process of this stream that is stopping?): waiting for it", "slot", s.opts.Slot, "server", why)
+	for range 50 { // 5 s, then START_REPLICATION again
+		sl, err := readSlot(ctx, s.meta, s.opts.Slot)
+		if err != nil || sl.activePID == 0 {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 	return nil
 }
 

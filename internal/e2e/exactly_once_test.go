@@ -245,15 +245,19 @@ func (e *env) countWriter(keys int) (changes func() map[int64]int64, stop func()
 			time.Sleep(2 * time.Millisecond)
 		}
 	}()
-	return func() map[int64]int64 { mu.Lock(); defer mu.Unlock(); return last },
-		func() int {
+	var once sync.Once
+	stop = func() int {
+		once.Do(func() {
 			close(quit)
 			<-done
 			closeConn()
-			mu.Lock()
-			defer mu.Unlock()
-			return n
-		}
+		})
+		mu.Lock()
+		defer mu.Unlock()
+		return n
+	}
+	e.t.Cleanup(func() { stop() }) // a test that failed early stops its writer too
+	return func() map[int64]int64 { mu.Lock(); defer mu.Unlock(); return last }, stop
 }
 
 // pyInt is an integer the python reader printed (JSON: a float64).
