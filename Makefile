@@ -41,6 +41,8 @@ bench:
 	$(GO) run ./cmd/fluxo-bench -mode snapshot -source mysql
 	$(GO) run ./cmd/fluxo-bench -mode snapshot -source postgres
 	$(GO) run ./cmd/fluxo-bench -mode latency -source mysql
+	$(GO) run ./cmd/fluxo-bench -mode tables -source mysql -tables 1000
+	$(GO) run ./cmd/fluxo-bench -mode tables -source postgres -tables 1000
 
 vet:
 	$(GO) vet ./...

@@ -44,6 +44,8 @@ type options struct {
 	// transactions adds, to each round of the MySQL stream bench, a full
 	// pass with kafka.transactions (and the kafka checkpoint store).
 	transactions bool
+	// tables is the table count of -mode tables.
+	tables int
 }
 
 func main() {
@@ -74,6 +76,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		benchFn = benchSnapshot
 	case opts.mode == "latency":
 		benchFn = benchLatency
+	case opts.mode == "tables":
+		benchFn = benchTables
 	case opts.source == "postgres":
 		benchFn = benchPostgres
 	}
@@ -89,7 +93,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("fluxo-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.source, "source", "mysql", "mysql (MariaDB binlog) or postgres (pgoutput logical replication)")
-	fs.StringVar(&o.mode, "mode", "stream", "stream (catch-up of a backlog), fullload (one table into file:// next to COPY/mariadb-dump), snapshot (the incremental snapshot of that table under a writer, next to fullload) or latency (commit to read_committed consumer at 10k rows/s: straight to the broker, fluxo, fluxo in transactions)")
+	fs.StringVar(&o.mode, "mode", "stream", "stream (catch-up of a backlog), fullload (one table into file:// next to COPY/mariadb-dump), snapshot (the incremental snapshot of that table under a writer, next to fullload) latency (commit to read_committed consumer at 10k rows/s: straight to the broker, fluxo, fluxo in transactions) or tables (start-up with -tables tables)")
+	fs.IntVar(&o.tables, "tables", 1000, "tables mode: tables of 21 columns with 2 rows each")
 	fs.IntVar(&o.rows, "rows", 1_000_000, "row changes in the backlog (postgres: also the rows of the big transaction)")
 	fs.IntVar(&o.repeat, "repeat", 1, "rounds of parse-only + full fluxo passes; targets use the medians")
 	fs.BoolVar(&o.keep, "keep", false, "keep the servers running after the report, until Ctrl-C")
@@ -110,8 +115,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		fmt.Fprintf(stderr, "fluxo-bench: -source %q: use mysql or postgres\n", o.source)
 		return o, flag.ErrHelp
 	}
-	if o.mode != "stream" && o.mode != "fullload" && o.mode != "snapshot" && o.mode != "latency" {
-		fmt.Fprintf(stderr, "fluxo-bench: -mode %q: use stream, fullload, snapshot or latency\n", o.mode)
+	if o.mode != "stream" && o.mode != "fullload" && o.mode != "snapshot" && o.mode != "latency" && o.mode != "tables" {
+		fmt.Fprintf(stderr, "fluxo-bench: -mode %q: use stream, fullload, snapshot, latency or tables\n", o.mode)
 		return o, flag.ErrHelp
 	}
 	if o.source == "postgres" && o.mode == "stream" && o.repeat > maxPGRounds {

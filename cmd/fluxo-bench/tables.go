@@ -1,0 +1,204 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/fluxo-cdc/fluxo/internal/config"
+	"github.com/fluxo-cdc/fluxo/internal/testserver"
+)
+
+// The start-up benchmark (-mode tables, issue 15): -tables tables of 21
+// columns with 2 rows each, streamed by `fluxo stream` with snapshot.mode
+// initial into the in-memory broker. It reports how long after the start a
+// row inserted at the start reaches Kafka (streaming), and how long until
+// every table's rows are there (the incremental snapshot of all tables).
+// Target: 1,000 tables streaming within 10 s, and the time linear in the
+// table count.
+
+// tableColumns are the 20 columns after the key of each table.
+var tableColumns = []string{"a INT", "b INT", "c BIGINT", "d VARCHAR(32)", "e VARCHAR(64)", "f DECIMAL(10,2)", "g DECIMAL(12,4)",
+	"h DATE", "i DOUBLE PRECISION", "j SMALLINT", "k VARCHAR(16)", "l INT", "m BIGINT", "n VARCHAR(32)", "o DECIMAL(8,2)",
+	"p DATE", "q DOUBLE PRECISION", "r SMALLINT", "s VARCHAR(48)", "u INT"}
+
+// tablesDDL is the statements that create n tables (and their 2 rows
+// each) and the probe table.
+func tablesDDL(n int) []string {
+	cols := strings.Join(tableColumns, ", ")
+	row := func(id int) string {
+		return fmt.Sprintf("(%d, 1, 2, 3, 'dee', 'eee', 1.25, 2.5, '2024-01-01', 0.5, 7, 'kay', 8, 9, 'enn', 3.75, '2024-02-02', 1.5, 4, 'ess', 5)", id)
+	}
+	stmts := []string{"CREATE TABLE zz_probe (id INT PRIMARY KEY)"}
+	for i := 1; i <= n; i++ {
+		stmts = append(stmts, fmt.Sprintf("CREATE TABLE t%04d (id BIGINT PRIMARY KEY, %s)", i, cols),
+			fmt.Sprintf("INSERT INTO t%04d VALUES %s, %s", i, row(1), row(2)))
+	}
+	return stmts
+}
+
+// benchTables runs the start-up benchmark on opts.source.
+func benchTables(ctx context.Context, opts options, stdout, stderr io.Writer) error {
+	level := slog.LevelWarn
+	if os.Getenv("FLUXO_BENCH_DEBUG") != "" {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	dir, err := os.MkdirTemp("", "fluxo-bench-tables-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	note(stderr, "creating %d tables of 21 columns with 2 rows each (%s)", opts.tables, opts.source)
+	src, exec, cleanup, err := startTablesServer(ctx, opts)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	br, err := startBroker()
+	if err != nil {
+		return err
+	}
+	defer br.Close()
+	reg, url, err := testserver.StartRegistry()
+	if err != nil {
+		return err
+	}
+	defer reg.Close()
+	y := fmt.Sprintf("name: tbench\nsource:\n%skafka:\n  brokers: [%s]\nschema_registry:\n  url: %s\ncheckpoint:\n  path: %s\nsnapshot:\n  mode: initial\nhttp:\n  listen: 127.0.0.1:0\n",
+		src, strings.Join(br.addrs, ", "), url, filepath.Join(dir, "tbench.checkpoint"))
+	cfg, err := config.Parse("tbench.yaml", []byte(y), func(string) (string, bool) { return "", false })
+	if err != nil {
+		return err
+	}
+	prefix := "tbench.tables."
+	if opts.source == "postgres" {
+		prefix = "tbench.public."
+	}
+	topics := []string{prefix + "zz_probe"}
+	for i := 1; i <= opts.tables; i++ {
+		topics = append(topics, fmt.Sprintf("%st%04d", prefix, i))
+	}
+	// The poller learns of new topics within 50 ms, not kgo's default 5 s.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(br.addrs...), kgo.MetadataMinAge(50*time.Millisecond))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	stopProfile, err := startTo(opts.cpuProfile, pprof.StartCPUProfile, pprof.StopCPUProfile)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
+	cpu := startCPU(0)
+	start := time.Now()
+	s := startStream(ctx, cfg, log)
+	defer s.stop()
+	live, all, err := waitTables(ctx, kadm.NewClient(cl), topics, exec, s.stopped, stderr)
+	if err != nil {
+		return err
+	}
+	used := cpu.Used()
+	fmt.Fprintf(stdout, "\n## Start-up with %d tables of 21 columns, 2 rows each (%s)\n\n", opts.tables, opts.source)
+	fmt.Fprintf(stdout, "| | seconds after the start |\n|---|---|\n")
+	fmt.Fprintf(stdout, "| a row inserted at the start is in Kafka (streaming) | %.2f |\n", live.Sub(start).Seconds())
+	fmt.Fprintf(stdout, "| every table's rows are in Kafka (snapshot done) | %.2f |\n", all.Sub(start).Seconds())
+	fmt.Fprintf(stdout, "| fluxo CPU until then | %.2f s |\n", used[0].Seconds())
+	return nil
+}
+
+// waitTables inserts the probe row once the stream runs, then polls the
+// topics' end offsets until the probe row arrived and every table topic
+// holds its 2 rows.
+func waitTables(ctx context.Context, adm *kadm.Client, topics []string, exec func(context.Context, string) error, stopped <-chan struct{}, progress io.Writer) (live, all time.Time, err error) {
+	probed, told := false, time.Now()
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return live, all, ctx.Err()
+		case <-stopped:
+			return live, all, fmt.Errorf("the stream stopped")
+		case <-t.C:
+		}
+		if !probed {
+			if err := exec(ctx, "INSERT INTO zz_probe VALUES (1)"); err != nil {
+				return live, all, err
+			}
+			probed = true
+		}
+		ends, err := adm.ListEndOffsets(ctx, topics...)
+		if err != nil {
+			continue
+		}
+		records := map[string]int64{} // per topic, over its partitions
+		ends.Each(func(o kadm.ListedOffset) {
+			if o.Err == nil {
+				records[o.Topic] += o.Offset
+			}
+		})
+		done := 0
+		for _, tp := range topics[1:] {
+			if records[tp] >= 2 {
+				done++
+			}
+		}
+		if live.IsZero() && records[topics[0]] >= 1 {
+			live = time.Now()
+		}
+		if time.Since(told) >= 5*time.Second {
+			told = time.Now()
+			note(progress, "%d of %d tables in Kafka", done, len(topics)-1)
+		}
+		if !live.IsZero() && done == len(topics)-1 {
+			return live, time.Now(), nil
+		}
+	}
+}
+
+// startTablesServer starts the server of opts.source with the tables, and
+// returns the config's source section and a way to run a statement.
+func startTablesServer(ctx context.Context, opts options) (src string, exec func(context.Context, string) error, cleanup func(), err error) {
+	stmts := tablesDDL(opts.tables)
+	if opts.source == "postgres" {
+		pg, err := testserver.StartPostgres(ctx, testserver.PostgresOptions{})
+		if err != nil {
+			return "", nil, nil, err
+		}
+		for i := 0; i < len(stmts); i += 200 {
+			if err := pg.Exec(ctx, strings.Join(stmts[i:min(i+200, len(stmts))], "; ")); err != nil {
+				pg.Close()
+				return "", nil, nil, err
+			}
+		}
+		dsn := pg.DSN("postgres", "", "postgres")
+		src = fmt.Sprintf("  dsn: %s\n  tables: ['public.t*', public.zz_probe]\n  slot: fluxo_tbench\n", dsn)
+		return src, func(ctx context.Context, q string) error { return pg.Exec(ctx, q) }, func() { pg.Close() }, nil
+	}
+	db, err := testserver.StartMariaDB(ctx, testserver.MariaDBOptions{})
+	if err != nil {
+		return "", nil, nil, err
+	}
+	if err := db.Exec(ctx, "CREATE DATABASE tables CHARACTER SET utf8mb4"); err != nil {
+		db.Close()
+		return "", nil, nil, err
+	}
+	for i := 0; i < len(stmts); i += 200 {
+		if err := db.Exec(ctx, "USE tables; "+strings.Join(stmts[i:min(i+200, len(stmts))], "; ")); err != nil {
+			db.Close()
+			return "", nil, nil, err
+		}
+	}
+	src = fmt.Sprintf("  dsn: mysql://root@%s/tables\n  tables: ['tables.*']\n  server_id: 7401\n", db.Addr())
+	return src, func(ctx context.Context, q string) error { return db.Exec(ctx, "USE tables; "+q) }, func() { db.Close() }, nil
+}
