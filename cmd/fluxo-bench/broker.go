@@ -38,14 +38,39 @@ type broker struct {
 	addrs []string
 }
 
+// runRegistryChild runs srfake in this process, prints its URL on one line
+// of out and returns when in reaches EOF: the schema registry out of the
+// measured process, whose fake costs more CPU per registration the more
+// schemas it holds.
+func runRegistryChild(in io.Reader, out io.Writer) error {
+	reg, url, err := testserver.StartRegistry()
+	if err != nil {
+		return err
+	}
+	defer reg.Close()
+	if _, err := fmt.Fprintln(out, url); err != nil {
+		return err
+	}
+	_, err = io.Copy(io.Discard, in)
+	return err
+}
+
 // startBroker starts this binary with -broker-child and reads the broker's
 // addresses from its first line of output.
-func startBroker() (*broker, error) {
+func startBroker() (*broker, error) { return startChild("-broker-child") }
+
+// startRegistryChild starts this binary with -registry-child; its addrs
+// hold the registry's URL.
+func startRegistryChild() (*broker, error) { return startChild("-registry-child") }
+
+// startChild starts this binary with flag and reads what it serves from
+// its first line of output.
+func startChild(flag string) (*broker, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(exe, "-broker-child")
+	cmd := exec.Command(exe, flag)
 	cmd.Env = brokerEnv(os.Environ())
 	cmd.Stderr = os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -58,13 +83,13 @@ func startBroker() (*broker, error) {
 		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start broker child: %w", err)
+		return nil, fmt.Errorf("start %s: %w", flag, err)
 	}
 	b := &broker{cmd: cmd, stdin: stdin}
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	if err != nil {
 		b.Close()
-		return nil, fmt.Errorf("broker child: read address: %w", err)
+		return nil, fmt.Errorf("%s: read address: %w", flag, err)
 	}
 	b.addrs = strings.Split(strings.TrimSpace(line), ",")
 	return b, nil

@@ -41,6 +41,8 @@ type options struct {
 	memProfile  string
 	trace       string
 	brokerChild bool
+	// registryChild runs the fake schema registry (-mode tables).
+	registryChild bool
 	// transactions adds, to each round of the MySQL stream bench, a full
 	// pass with kafka.transactions (and the kafka checkpoint store).
 	transactions bool
@@ -57,6 +59,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	opts, err := parseFlags(args, stderr)
 	if err != nil {
 		return 2
+	}
+	if opts.registryChild {
+		if err := runRegistryChild(os.Stdin, stdout); err != nil {
+			fmt.Fprintln(stderr, "fluxo-bench registry:", err)
+			return 1
+		}
+		return 0
 	}
 	if opts.brokerChild {
 		if err := runBrokerChild(os.Stdin, stdout); err != nil {
@@ -104,6 +113,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.trace, "trace", "", "write an execution trace of the (first) full fluxo pass to this file")
 	fs.BoolVar(&o.transactions, "transactions", false, "mysql stream mode: also run each round's full pass with kafka.transactions (exactly once), and compare")
 	fs.BoolVar(&o.brokerChild, "broker-child", false, "internal: run the fake Kafka broker and exit when stdin closes")
+	fs.BoolVar(&o.registryChild, "registry-child", false, "internal: run the fake schema registry and exit when stdin closes")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
