@@ -229,9 +229,16 @@ func (s *Source) waitSlotFree(ctx context.Context, why string) error {
 		}
 	}
 	s.log.Warn("the replication slot is in use by another process (a fluxo process of this stream that is stopping?): waiting for it", "slot", s.opts.Slot, "server", why)
-	for range 50 { // 5 s, then START_REPLICATION again
+	// 5 s at most, then START_REPLICATION again.
+	return s.waitSlot(ctx, time.Now().Add(5*time.Second), func(pid int32) bool { return pid == 0 })
+}
+
+// waitSlot polls the slot every 100 ms until released reports true of
+// the process that holds it (0: none), or until deadline.
+func (s *Source) waitSlot(ctx context.Context, deadline time.Time, released func(pid int32) bool) error {
+	for time.Now().Before(deadline) {
 		sl, err := readSlot(ctx, s.meta, s.opts.Slot)
-		if err != nil || sl.activePID == 0 {
+		if err != nil || released(sl.activePID) {
 			return err
 		}
 		select {
@@ -253,18 +260,7 @@ func (s *Source) endStaleSender(ctx context.Context, pid uint32) error {
 	if _, err := s.meta.Exec(ctx, "SELECT pg_terminate_backend($1)", int32(pid)); err != nil {
 		s.log.Warn("cannot end the stale walsender; waiting for wal_sender_timeout to end it", "pid", pid, cdc.LogError, err.Error())
 	}
-	for deadline := time.Now().Add(max(2*s.opts.ReadTimeout, time.Minute)); time.Now().Before(deadline); {
-		sl, err := readSlot(ctx, s.meta, s.opts.Slot)
-		if err != nil || uint32(sl.activePID) != pid {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	return nil
+	return s.waitSlot(ctx, time.Now().Add(slotBusyWait(s.opts.ReadTimeout)), func(holder int32) bool { return uint32(holder) != pid })
 }
 
 // housekeeping sends the periodic status update and, when idle, a

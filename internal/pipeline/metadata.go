@@ -19,7 +19,7 @@ type txMonitor struct {
 	tsMs   int64
 	total  int64
 	colls  []avro.DataCollection // per table, in the order first seen
-	index  map[string]int        // table → index in colls
+	index  map[cdc.TableID]int   // table → index in colls
 	info   cdc.TxInfo            // the numbered block of the event being sent
 	topic  string                // <prefix>.transaction
 	ids    [2]int32              // its key and value schema ids, once registered
@@ -41,12 +41,11 @@ func (p *Pipeline) txEvent(ctx context.Context, ev *cdc.Event) (*cdc.Event, erro
 			}
 		}
 	}
-	name := ev.Table.ID.String()
-	i, ok := m.index[name]
+	i, ok := m.index[ev.Table.ID] // no name built per event
 	if !ok {
 		i = len(m.colls)
-		m.index[name] = i
-		m.colls = append(m.colls, avro.DataCollection{Name: name})
+		m.index[ev.Table.ID] = i
+		m.colls = append(m.colls, avro.DataCollection{Name: ev.Table.ID.String()})
 	}
 	m.total++
 	m.colls[i].Events++

@@ -123,7 +123,7 @@ func New(opts Options) (*Pipeline, error) {
 		opts.HeartbeatInterval = 10 * time.Second
 	}
 	return &Pipeline{opts: opts, log: opts.Logger, codecs: map[*cdc.Table]*tableCodec{},
-		txmon: txMonitor{index: map[string]int{}, topic: opts.TopicPrefix + ".transaction"}}, nil
+		txmon: txMonitor{index: map[cdc.TableID]int{}, topic: opts.TopicPrefix + ".transaction"}}, nil
 }
 
 // Stats returns the counters; call it after Run returned.
