@@ -9,7 +9,10 @@ import (
 type Source interface {
 	// Next blocks until the next message is available, ctx is done, or the
 	// source fails. Events of one transaction are followed by exactly one
-	// Commit message. After an error, the source must be closed.
+	// Commit message. No event is yielded twice in one run: a source that
+	// reconnects inside a transaction drops the events of it that it
+	// yielded before the connection was lost. After an error, the source
+	// must be closed.
 	Next(ctx context.Context) (Message, error)
 	// Ack tells the source that everything up to and including pos is
 	// durably stored downstream and checkpointed. A source that must confirm

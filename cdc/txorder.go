@@ -42,3 +42,26 @@ func NewTxEvent(tx TxInfo) *Event {
 	e.ev.Tx = &e.tx
 	return &e.ev
 }
+
+// TxSeen recognises the events of a transaction that a source reads again
+// after it reconnected in the middle of it: the server sends the
+// transaction again from its start (a binlog dump or a replication slot
+// resumes at the last commit), and its events come again with the same
+// transaction id and total order. A source drops them, so that no event is
+// yielded twice (an open Kafka transaction holds the first ones already).
+// The zero value has seen nothing.
+type TxSeen struct {
+	id   string // the transaction of the last event yielded
+	last int64  // that event's total order
+}
+
+// Again reports whether the event with transaction block tx came before
+// (its transaction's events up to this one were yielded); otherwise it
+// records tx as the last one yielded.
+func (s *TxSeen) Again(tx TxInfo) bool {
+	if tx.ID == s.id && tx.TotalOrder <= s.last {
+		return true
+	}
+	s.id, s.last = tx.ID, tx.TotalOrder
+	return false
+}

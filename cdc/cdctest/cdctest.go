@@ -42,6 +42,10 @@ type Fixture interface {
 	// second here: the ack case streams idle for a little longer, giving a
 	// source that confirms too early the time to do so.
 	Open(t *testing.T, o OpenOptions) cdc.Source
+	// Sever ends the open source's streaming connection (the binlog dump,
+	// the replication connection) from the server's side, as a network
+	// failure or a server-side kill would; the source is to reconnect.
+	Sever(t *testing.T)
 }
 
 // OpenOptions are the options of one Fixture.Open.
@@ -64,6 +68,8 @@ type OpenOptions struct {
 	// SignalTable names the fixture's signal table (as Fixture.Table
 	// takes it; "": none).
 	SignalTable string
+	// Health receives the source's reachability (nil: none).
+	Health cdc.Health
 }
 
 // Limits says where a source, by design, reports less than the full
@@ -152,6 +158,7 @@ var cases = []testCase{
 	{"on-demand snapshot of a streaming table, resumed", testOnDemand},
 	{"snapshot requested by a signal row, resumed", testSignal},
 	{"close twice", testCloseTwice},
+	{"connection lost inside a transaction", testReconnectInsideTransaction},
 	{"table added at a restart", testAddedTable},
 	{"added table with a composite text key, in small chunks", testAddedTableChunks},
 	{"added table altered between chunks", testAddedTableAltered},

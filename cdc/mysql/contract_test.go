@@ -2,6 +2,7 @@ package mysql_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"path"
 	"slices"
@@ -86,13 +87,35 @@ func (f *fixture) Open(t *testing.T, o cdctest.OpenOptions) cdc.Source {
 	src, err := mysql.Open(ctx, mysql.Options{
 		Conn:     mysql.Conn{Host: "127.0.0.1", Port: uint16(f.m.Port), User: "root"},
 		ServerID: f.serverID, Filter: dbFilter{f.db, o.Tables}, Snapshot: o.Snapshot, Checkpoint: o.Checkpoint, ChunkRows: o.ChunkRows, Snapshots: o.Snapshots,
-		SignalTable: f.signalTable(o.SignalTable),
-		Logger:      slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
+		SignalTable: f.signalTable(o.SignalTable), Health: o.Health,
+		Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}
 	return src
+}
+
+// Sever implements cdctest.Fixture: it kills every binlog dump thread of
+// the server (the cases run one at a time, so there is the fixture's
+// source's only).
+func (f *fixture) Sever(t *testing.T) {
+	t.Helper()
+	c, err := client.Connect(f.m.Addr(), "root", "", "")
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	defer c.Close()
+	r, err := c.Execute("SELECT id FROM information_schema.processlist WHERE command LIKE 'Binlog Dump%'")
+	if err != nil {
+		t.Fatalf("list dump threads: %v", err)
+	}
+	for i := range r.Values {
+		id, _ := r.GetInt(i, 0)
+		if _, err := c.Execute(fmt.Sprintf("KILL %d", id)); err != nil {
+			t.Logf("kill dump thread %d: %v", id, err)
+		}
+	}
 }
 
 // signalTable is the id of the fixture's table name, or none.

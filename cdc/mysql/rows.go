@@ -162,11 +162,15 @@ func (s *Source) handleRows(ev *replication.BinlogEvent, e *replication.RowsEven
 	}
 	pos := int64(ev.Header.LogPos) - int64(ev.Header.EventSize)
 	for i := 0; i+step <= len(e.Rows); i += step {
+		info := s.txInfo(ts.table)
+		if s.seen.Again(info) {
+			continue // read again after a reconnect inside the transaction
+		}
 		first, err := ts.row(e.Rows[i])
 		if err != nil {
 			return err
 		}
-		evt := cdc.NewTxEvent(s.txInfo(ts.table))
+		evt := cdc.NewTxEvent(info)
 		evt.Op, evt.Table, evt.Source = op, ts.table, s.sourceInfo(ts.table.ID, ev.Header, pos, int32(i/step))
 		switch op {
 		case cdc.OpCreate:

@@ -68,6 +68,7 @@ type Source struct {
 	checksum int // trailing checksum bytes of each event
 
 	tx      txState
+	seen    cdc.TxSeen // drops what a reconnect inside a transaction reads again
 	pending cdc.Queue
 	done    bool // initial_only finished: the stream ends
 

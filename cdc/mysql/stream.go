@@ -183,7 +183,8 @@ func explainSyncError(err error) error {
 }
 
 // reconnect restarts the dump from the last yielded commit after a
-// transient failure; the partial transaction is read again (at-least-once).
+// transient failure; the partial transaction is read again, and its events
+// yielded before are dropped (s.seen).
 func (s *Source) reconnect(ctx context.Context, cause error) error {
 	if perr := explainSyncError(cause); cdc.Permanent(perr) {
 		return perr

@@ -23,7 +23,11 @@ func (s *Source) change(ctx context.Context, op cdc.Op, relID uint32, old *pglog
 	if rs == nil {
 		return nil // not captured
 	}
-	ev := cdc.NewTxEvent(s.stream.tx.orders.Next(s.stream.tx.id, rs.table))
+	info := s.stream.tx.orders.Next(s.stream.tx.id, rs.table)
+	if s.seen.Again(info) {
+		return nil // sent again after a reconnect inside the transaction
+	}
+	ev := cdc.NewTxEvent(info)
 	ev.Op, ev.Table, ev.Source = op, rs.table, s.sourceInfo(rs.table.ID)
 	var err error
 	if old != nil {
@@ -129,7 +133,11 @@ func (s *Source) truncate(m *pglogrepl.TruncateMessage) error {
 		if rs == nil {
 			continue
 		}
-		ev := cdc.NewTxEvent(s.stream.tx.orders.Next(s.stream.tx.id, rs.table))
+		info := s.stream.tx.orders.Next(s.stream.tx.id, rs.table)
+		if s.seen.Again(info) {
+			continue
+		}
+		ev := cdc.NewTxEvent(info)
 		ev.Op, ev.Table, ev.Source = cdc.OpTruncate, rs.table, s.sourceInfo(rs.table.ID)
 		s.observe(ev)
 		s.pending.Push(cdc.Message{Event: ev})

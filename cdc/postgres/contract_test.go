@@ -127,13 +127,20 @@ func (f *fixture) Open(t *testing.T, o cdctest.OpenOptions) cdc.Source {
 	src, err := postgres.Open(ctx, postgres.Options{
 		DSN: f.dsn, Slot: f.name, Publication: f.name, Filter: filter, ChunkRows: o.ChunkRows, Snapshots: o.Snapshots,
 		SignalTable: f.signalTable(o.SignalTable),
-		Snapshot:    o.Snapshot, Checkpoint: o.Checkpoint, Heartbeat: 2 * time.Second, StatusInterval: 100 * time.Millisecond,
+		Snapshot:    o.Snapshot, Checkpoint: o.Checkpoint, Heartbeat: 2 * time.Second, StatusInterval: 100 * time.Millisecond, Health: o.Health,
 		Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}
 	return src
+}
+
+// Sever implements cdctest.Fixture: it terminates the walsender of the
+// fixture's slot.
+func (f *fixture) Sever(t *testing.T) {
+	t.Helper()
+	f.exec(t, "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = '"+f.name+"' AND active")
 }
 
 // signalTable is the id of the fixture's table name, or none.

@@ -82,6 +82,7 @@ type Source struct {
 	last     *Position // the last position yielded in a Commit
 	acked    atomic.Uint64
 	stream   streamState
+	seen     cdc.TxSeen // drops what a reconnect inside a transaction receives again
 
 	pending cdc.Queue
 	done    bool // initial_only finished

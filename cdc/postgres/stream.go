@@ -163,7 +163,7 @@ func (s *Source) quiet(ctx context.Context, d time.Duration) error {
 
 // reconnect reopens the connections after a transient failure and resumes
 // from the last yielded commit; the server sends the transaction in
-// progress again (at-least-once).
+// progress again, and its events yielded before are dropped (s.seen).
 func (s *Source) reconnect(ctx context.Context, cause error) error {
 	return cdc.Recover(ctx, s.opts.Health, s.log, "postgres connection lost", cause, cdc.Transient,
 		func() error { return s.reopen(ctx) }, "from", s.last.String())

@@ -86,7 +86,15 @@ func testIndependentReader(t *testing.T, e *env) {
 
 func pythonDecode(t *testing.T, e *env, topic string, n int) []pyRecord {
 	t.Helper()
-	cmd := exec.Command("/usr/bin/python3", "testdata/decode_topic.py", strings.Join(e.brokers, ","), e.regURL, topic, fmt.Sprint(n))
+	return pythonDecodeDrain(t, e, topic, n, 0)
+}
+
+// pythonDecodeDrain is pythonDecode that goes on reading for drain after
+// the n records came, returning any more (duplicates) too.
+func pythonDecodeDrain(t *testing.T, e *env, topic string, n int, drain time.Duration) []pyRecord {
+	t.Helper()
+	cmd := exec.Command("/usr/bin/python3", "testdata/decode_topic.py", strings.Join(e.brokers, ","), e.regURL, topic,
+		fmt.Sprint(n), fmt.Sprint(drain.Seconds()))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

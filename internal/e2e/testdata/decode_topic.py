@@ -3,7 +3,10 @@
 decode Confluent-framed Avro with the legacy MessageSerializer through the
 schema registry. Prints one JSON object per record, in partition/offset order.
 
-usage: decode_topic.py BROKERS REGISTRY_URL TOPIC EXPECTED_COUNT
+usage: decode_topic.py BROKERS REGISTRY_URL TOPIC EXPECTED_COUNT [DRAIN_SECONDS]
+
+With DRAIN_SECONDS, it goes on reading that long after the expected count
+came, so that records beyond it (duplicates) are printed too.
 """
 import json
 import sys
@@ -16,13 +19,18 @@ from confluent_kafka.avro.serializer.message_serializer import MessageSerializer
 
 def main():
     brokers, registry, topic, want = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    drain = float(sys.argv[5]) if len(sys.argv) > 5 else 0
     ser = MessageSerializer(CachedSchemaRegistryClient({"url": registry}))
     c = Consumer({"bootstrap.servers": brokers, "group.id": "pycheck", "auto.offset.reset": "earliest",
                   "enable.auto.commit": False, "broker.address.family": "v4"})
     c.subscribe([topic])
     out, deadline = [], time.time() + 60
-    while len(out) < want and time.time() < deadline:
-        m = c.poll(1.0)
+    while time.time() < deadline:
+        if len(out) >= want:
+            if drain <= 0:
+                break
+            deadline, drain = time.time() + drain, 0
+        m = c.poll(0.2)
         if m is None or m.error():
             continue
         key = ser.decode_message(m.key(), is_key=True) if m.key() else None
