@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"slices"
@@ -38,17 +40,18 @@ type broker struct {
 	addrs []string
 }
 
-// runRegistryChild runs srfake in this process, prints its URL on one line
-// of out and returns when in reaches EOF: the schema registry out of the
-// measured process, whose fake costs more CPU per registration the more
-// schemas it holds.
+// runRegistryChild serves the bench's schema registry (indexRegistry) in
+// this process, prints its URL on one line of out and returns when in
+// reaches EOF: the registry out of the measured process.
 func runRegistryChild(in io.Reader, out io.Writer) error {
-	reg, url, err := testserver.StartRegistry()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
-	defer reg.Close()
-	if _, err := fmt.Fprintln(out, url); err != nil {
+	srv := &http.Server{Handler: newIndexRegistry()}
+	go srv.Serve(ln)
+	defer srv.Close()
+	if _, err := fmt.Fprintln(out, "http://"+ln.Addr().String()); err != nil {
 		return err
 	}
 	_, err = io.Copy(io.Discard, in)
