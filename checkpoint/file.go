@@ -102,11 +102,7 @@ func (f *File) readPart(digest string) ([]byte, error) {
 func (f *File) Save(ctx context.Context, cp *Checkpoint) error {
 	doc := fileDoc{Format: fileFormat, Checkpoint: *cp}
 	var parts map[string][]byte
-	if json.Valid(cp.Position) {
-		head, p, err := split(cp.Position)
-		if err != nil {
-			return fmt.Errorf("save checkpoint %s: %w", f.path, err)
-		}
+	if head, p, ok := splitJSON(cp.Position); ok {
 		doc.Head, doc.Position, parts = head, nil, p
 		if err := f.writeParts(parts); err != nil {
 			return fmt.Errorf("save checkpoint %s: %w", f.path, err)

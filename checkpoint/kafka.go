@@ -224,11 +224,7 @@ type write struct {
 func (k *Kafka) records(cp *Checkpoint) (write, error) {
 	doc := fileDoc{Format: fileFormat, Checkpoint: *cp}
 	var parts map[string][]byte
-	if json.Valid(cp.Position) {
-		head, p, err := split(cp.Position)
-		if err != nil {
-			return write{}, fmt.Errorf("save checkpoint: %w", err)
-		}
+	if head, p, ok := splitJSON(cp.Position); ok {
 		doc.Head, doc.Position, parts = head, nil, p
 	}
 	var w write

@@ -46,6 +46,17 @@ func split(position []byte) (head []byte, parts map[string][]byte, err error) {
 	return head, s.parts, nil
 }
 
+// splitJSON is split for a position that is a JSON object, as both
+// sources' are; ok is false for one to keep whole. (Only split checks the
+// syntax: a json.Valid first was a third of a save's CPU.)
+func splitJSON(position []byte) (head []byte, parts map[string][]byte, ok bool) {
+	if b := bytes.TrimSpace(position); len(b) == 0 || b[0] != '{' {
+		return nil, nil, false
+	}
+	head, parts, err := split(position)
+	return head, parts, err == nil
+}
+
 type splitter struct {
 	parts map[string][]byte
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"sync"
 
 	"github.com/fluxo-cdc/fluxo/cdc"
 	"github.com/fluxo-cdc/fluxo/cdc/incremental"
@@ -44,6 +45,19 @@ type savedTable struct {
 	PK    []int       `json:"pk,omitempty"`
 	// Version counts schema changes seen for the table, for fluxo status.
 	Version int `json:"version"`
+
+	once sync.Once // marshals raw
+	raw  []byte
+	err  error
+}
+
+// marshal returns t's JSON, encoded at the first call.
+func (t *savedTable) marshal() ([]byte, error) {
+	t.once.Do(func() {
+		type plain savedTable // without this method, and the same fields
+		t.raw, t.err = json.Marshal((*plain)(t))
+	})
+	return t.raw, t.err
 }
 
 func (s *schemaSet) with(t *savedTable) *schemaSet {
@@ -62,26 +76,44 @@ type positionDoc struct {
 	File         string        `json:"file"`
 	Offset       uint32        `json:"pos"`
 	SnapshotDone bool          `json:"snapshot_done"`
-	Tables       []*savedTable `json:"tables"`
+	Tables       []*savedTable `json:"tables,omitempty"` // appended by MarshalBinary
 	Captured     []cdc.TableID `json:"captured,omitempty"`
 	// Incremental is the incremental snapshot's progress, when one runs.
 	Incremental *incremental.Progress `json:"incremental,omitempty"`
 }
 
-// MarshalBinary implements cdc.Position.
+// MarshalBinary implements cdc.Position. The tables' schemas, most of the
+// bytes, are each marshalled once (a savedTable never changes) and
+// appended as they are: a checkpoint is saved up to ten times a second,
+// and with a thousand tables re-encoding them all each time was most of
+// the start-up's CPU.
 func (p *Position) MarshalBinary() ([]byte, error) {
 	doc := positionDoc{Flavor: p.Flavor, ServerID: p.ServerID, GTIDSet: p.GTIDSet,
 		File: p.File, Offset: p.Offset, SnapshotDone: p.SnapshotDone, Captured: p.captured}
 	if p.incremental.Pending() {
 		doc.Incremental = p.incremental
 	}
-	if p.schemas != nil {
-		for _, t := range p.schemas.tables {
-			doc.Tables = append(doc.Tables, t)
-		}
-		sort.Slice(doc.Tables, func(i, j int) bool { return doc.Tables[i].ID.String() < doc.Tables[j].ID.String() })
+	b, err := json.Marshal(doc)
+	if err != nil || p.schemas == nil || len(p.schemas.tables) == 0 {
+		return b, err
 	}
-	return json.Marshal(doc)
+	tables := make([]*savedTable, 0, len(p.schemas.tables))
+	for _, t := range p.schemas.tables {
+		tables = append(tables, t)
+	}
+	sort.Slice(tables, func(i, j int) bool { return tables[i].ID.String() < tables[j].ID.String() })
+	b = append(b[:len(b)-1], `,"tables":[`...) // b ends with the doc's '}'
+	for i, t := range tables {
+		raw, err := t.marshal()
+		if err != nil {
+			return nil, err
+		}
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, raw...)
+	}
+	return append(b, "]}"...), nil
 }
 
 // String implements cdc.Position.
