@@ -3,6 +3,7 @@ package cdc
 import (
 	"context"
 	"errors"
+	"time"
 )
 
 // Source is a database's change stream, read one message at a time.
@@ -32,6 +33,8 @@ type Record struct {
 	// Partition is the explicit partition, or -1 to partition by the key's
 	// murmur2 hash as Kafka's default partitioner does.
 	Partition int32
+	// Time is the record's timestamp; zero: when the sink takes it.
+	Time time.Time
 }
 
 // Sink delivers records to Kafka.

@@ -33,6 +33,9 @@ func newConverter(id cdc.TableID, d colDesc, col cdc.Column, log *slog.Logger) c
 	}
 	switch col.Kind {
 	case cdc.KindInt32, cdc.KindInt64:
+		if bits := unsignedBits[d.Base]; d.Unsigned && bits > 0 {
+			return toUnsigned(bits)
+		}
 		return toInt64
 	case cdc.KindUint64:
 		return toUint64
@@ -81,6 +84,28 @@ func toInt64(v any) (any, error) {
 		return int64(x), nil
 	}
 	return nil, fmt.Errorf("unexpected integer value %T", v)
+}
+
+// unsignedBits is the width of the unsigned integer types that a signed
+// Go integer may carry (see toUnsigned); bigint unsigned is KindUint64.
+var unsignedBits = map[string]uint{"tinyint": 8, "smallint": 16, "mediumint": 24, "int": 32}
+
+// toUnsigned converts an unsigned integer column of the given width: the
+// binlog decoder hands its values over as signed (decodeRowsSigned), the
+// binary protocol as unsigned.
+func toUnsigned(bits uint) converter {
+	mask := uint64(1)<<bits - 1
+	return func(v any) (any, error) {
+		switch x := v.(type) {
+		case int8:
+			return int64(uint64(x) & mask), nil
+		case int16:
+			return int64(uint64(x) & mask), nil
+		case int32:
+			return int64(uint64(x) & mask), nil
+		}
+		return toInt64(v)
+	}
 }
 
 func toUint64(v any) (any, error) {

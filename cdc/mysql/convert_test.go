@@ -369,3 +369,32 @@ func TestKinds(t *testing.T) {
 		})
 	}
 }
+
+// TestUnsignedFromSigned: an unsigned integer column's value comes from
+// the binlog decoder as a signed Go integer (decodeRowsSigned) and from
+// the binary protocol as uint64; both convert to the unsigned value.
+func TestUnsignedFromSigned(t *testing.T) {
+	tests := []struct {
+		d    colDesc
+		in   any
+		want int64
+	}{
+		{colDesc{Base: "tinyint", Unsigned: true}, int8(-1), 255},
+		{colDesc{Base: "tinyint", Unsigned: true}, int8(7), 7},
+		{colDesc{Base: "tinyint", Unsigned: true}, uint64(255), 255},
+		{colDesc{Base: "smallint", Unsigned: true}, int16(-2), 65534},
+		{colDesc{Base: "mediumint", Unsigned: true}, int32(-1), 16777215}, // 24 bits, sign-extended
+		{colDesc{Base: "mediumint", Unsigned: true}, uint32(8388608), 8388608},
+		{colDesc{Base: "int", Unsigned: true}, int32(-1), 4294967295},
+		{colDesc{Base: "int", Unsigned: true}, uint64(4294967295), 4294967295},
+		{colDesc{Base: "tinyint"}, int8(-1), -1},
+		{colDesc{Base: "int"}, int32(-5), -5},
+	}
+	for _, tc := range tests {
+		col := tc.d.column()
+		got, err := newConverter(cdc.TableID{}, tc.d, col, nil)(tc.in)
+		if err != nil || got != tc.want {
+			t.Errorf("%s %T(%v) = %v, %v; want %d", tc.d.typeString(), tc.in, tc.in, got, err, tc.want)
+		}
+	}
+}

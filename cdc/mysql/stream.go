@@ -128,6 +128,7 @@ func (s *Source) startStream() error {
 		TLSConfig: s.opts.Conn.TLS, ParseTime: true, HeartbeatPeriod: heartbeat,
 		ReadTimeout: timeout, DisableRetrySync: true, Logger: libraryLogger(s.log),
 		EventCacheCount: 1024, Charset: "utf8mb4", Dialer: s.opts.Conn.dialer().DialContext,
+		RowsEventDecodeFunc: decodeRowsSigned(),
 	}
 	s.syncer = replication.NewBinlogSyncer(cfg)
 	var err error
@@ -148,6 +149,36 @@ func (s *Source) startStream() error {
 	s.at = binlogPoint{p.File, p.Offset}
 	s.tx = txState{}
 	return nil
+}
+
+// decodeRowsSigned decodes rows events without go-mysql's map of unsigned
+// columns, which it builds for every row image (TableMapEvent.UnsignedMap:
+// a tenth of the stream's allocations): against a copy of the table map
+// without the signedness, so that unsigned integers come as signed ones,
+// which the columns' converters read back as unsigned (toUnsigned). It
+// runs on go-mysql's parsing goroutine, one event at a time; the copy is
+// kept for the table map of the last event.
+func decodeRowsSigned() func(*replication.RowsEvent, []byte) error {
+	var orig, bare *replication.TableMapEvent
+	return func(e *replication.RowsEvent, data []byte) error {
+		pos, err := e.DecodeHeader(data)
+		if err != nil {
+			return err
+		}
+		tm := e.Table
+		if len(tm.SignednessBitmap) == 0 {
+			return e.DecodeData(pos, data)
+		}
+		if tm != orig {
+			c := *tm
+			c.SignednessBitmap = nil
+			orig, bare = tm, &c
+		}
+		e.Table = bare
+		err = e.DecodeData(pos, data)
+		e.Table = tm
+		return err
+	}
 }
 
 // heartbeat returns the period at which the server is asked to send a

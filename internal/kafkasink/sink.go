@@ -175,7 +175,7 @@ func (s *Sink) Produce(ctx context.Context, rec *cdc.Record, done func(error)) {
 		done(err)
 		return
 	}
-	r := &kgo.Record{Topic: rec.Topic, Key: rec.Key, Value: rec.Value}
+	r := &kgo.Record{Topic: rec.Topic, Key: rec.Key, Value: rec.Value, Timestamp: rec.Time}
 	if rec.Partition >= 0 {
 		r.Partition = rec.Partition
 	}

@@ -1,6 +1,8 @@
 package pipeline
 
 import (
+	"time"
+
 	"context"
 	"fmt"
 
@@ -84,9 +86,9 @@ func (p *Pipeline) keep(b []byte) []byte {
 }
 
 // value encodes the Confluent-framed envelope of ev.
-func (p *Pipeline) value(c *tableCodec, ev *cdc.Event) ([]byte, error) {
+func (p *Pipeline) value(c *tableCodec, ev *cdc.Event, now time.Time) ([]byte, error) {
 	buf := avro.AppendConfluentHeader(p.scratch[:0], c.valueID)
-	buf, err := c.enc.AppendValue(buf, ev, avro.Header{Version: p.opts.Version, Name: p.opts.Name, TsMs: p.opts.Now().UnixMilli()})
+	buf, err := c.enc.AppendValue(buf, ev, avro.Header{Version: p.opts.Version, Name: p.opts.Name, TsMs: now.UnixMilli()})
 	if err != nil {
 		return nil, err
 	}

@@ -286,11 +286,12 @@ func (p *Pipeline) truncate(ctx context.Context, c *tableCodec, ev *cdc.Event) e
 }
 
 func (p *Pipeline) produce(ctx context.Context, c *tableCodec, ev *cdc.Event, key []byte, part int32) error {
-	val, err := p.value(c, ev)
+	now := p.opts.Now() // the envelope's ts_ms and the record's timestamp: one clock read per row
+	val, err := p.value(c, ev, now)
 	if err != nil {
 		return fmt.Errorf("encode %c event of %s: %w", ev.Op, ev.Table.ID, err)
 	}
-	rec := &cdc.Record{Topic: c.topic, Key: key, Value: val, Partition: part}
+	rec := &cdc.Record{Topic: c.topic, Key: key, Value: val, Partition: part, Time: now}
 	if err := p.checkSize(ev, rec); err != nil {
 		return err
 	}
