@@ -11,11 +11,12 @@ import (
 	"time"
 )
 
-// The targets of the catch-up benchmark.
+// The targets of the catch-up benchmark (issue 15 raised the ratio from
+// 40% and lowered the RSS from 200 MB).
 const (
 	targetRate  = 200_000   // row changes per second
-	targetRatio = 0.40      // of the parse-only rate
-	targetRSS   = 200 << 20 // bytes
+	targetRatio = 0.75      // of the parse-only rate
+	targetRSS   = 100 << 20 // bytes, peak
 )
 
 // passRow is one line of the passes table.
@@ -87,7 +88,7 @@ func printTargets(w io.Writer, r results) {
 		p := float64(rd.Parse.Ops.Total()) / rd.Parse.Elapsed.Seconds()
 		f := float64(r.Backlog.Ops.Total()) / rd.Full.Elapsed.Seconds()
 		parse, full, ratios = append(parse, p), append(full, f), append(ratios, f/p)
-		steady = append(steady, float64(rd.Full.RSS.Median))
+		steady = append(steady, float64(max(rd.Full.RSS.Peak, rd.Full.RSS.HWM)))
 	}
 	rate, ratio, rss := median(full), median(ratios), int64(median(steady))
 	bigPeak := max(r.Big.RSS.Peak, r.Big.RSS.HWM)
@@ -95,8 +96,8 @@ func printTargets(w io.Writer, r results) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "  fluxo >= %s row changes/s\t%s/s\t%s\n", thousands(targetRate), thousands(int64(rate)), verdict(rate >= targetRate))
 	fmt.Fprintf(tw, "  fluxo >= %.0f%% of parse-only\t%.1f%%\t%s\n", targetRatio*100, ratio*100, verdict(ratio >= targetRatio))
-	fmt.Fprintf(tw, "  steady-state RSS < %s (median, full pass)\t%s\t%s\n", mb(targetRSS), mb(rss), verdict(rss < targetRSS))
-	fmt.Fprintf(tw, "  RSS < %s during the %s-row tx (peak)\t%s\t%s\n", mb(targetRSS), thousands(int64(r.Backlog.BigRows)), mb(bigPeak), verdict(bigPeak < targetRSS))
+	fmt.Fprintf(tw, "  RSS <= %s (peak of a full pass, median)\t%s\t%s\n", mb(targetRSS), mb(rss), verdict(rss <= targetRSS))
+	fmt.Fprintf(tw, "  RSS <= %s during the %s-row tx (peak)\t%s\t%s\n", mb(targetRSS), thousands(int64(r.Backlog.BigRows)), mb(bigPeak), verdict(bigPeak <= targetRSS))
 	if r.Rounds[0].FullTx != nil {
 		var txRatios []float64
 		for _, rd := range r.Rounds {
