@@ -37,6 +37,7 @@ func runBrokerChild(in io.Reader, out io.Writer) error {
 type broker struct {
 	cmd   *exec.Cmd
 	stdin io.WriteCloser
+	out   *bufio.Reader // the child's stdout after its first line
 	addrs []string
 }
 
@@ -68,12 +69,12 @@ func startRegistryChild() (*broker, error) { return startChild("-registry-child"
 
 // startChild starts this binary with flag and reads what it serves from
 // its first line of output.
-func startChild(flag string) (*broker, error) {
+func startChild(flag string, args ...string) (*broker, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(exe, flag)
+	cmd := exec.Command(exe, append([]string{flag}, args...)...)
 	cmd.Env = brokerEnv(os.Environ())
 	cmd.Stderr = os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -88,8 +89,8 @@ func startChild(flag string) (*broker, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", flag, err)
 	}
-	b := &broker{cmd: cmd, stdin: stdin}
-	line, err := bufio.NewReader(stdout).ReadString('\n')
+	b := &broker{cmd: cmd, stdin: stdin, out: bufio.NewReader(stdout)}
+	line, err := b.out.ReadString('\n')
 	if err != nil {
 		b.Close()
 		return nil, fmt.Errorf("%s: read address: %w", flag, err)

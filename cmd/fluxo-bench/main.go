@@ -43,6 +43,8 @@ type options struct {
 	brokerChild bool
 	// registryChild runs the fake schema registry (-mode tables).
 	registryChild bool
+	// proxyChild runs a proxy to this address (-mode tables).
+	proxyChild string
 	// transactions adds, to each round of the MySQL stream bench, a full
 	// pass with kafka.transactions (and the kafka checkpoint store).
 	transactions bool
@@ -63,6 +65,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if opts.registryChild {
 		if err := runRegistryChild(os.Stdin, stdout); err != nil {
 			fmt.Fprintln(stderr, "fluxo-bench registry:", err)
+			return 1
+		}
+		return 0
+	}
+	if opts.proxyChild != "" {
+		if err := runProxyChild(opts.proxyChild, os.Stdin, stdout); err != nil {
+			fmt.Fprintln(stderr, "fluxo-bench proxy:", err)
 			return 1
 		}
 		return 0
@@ -114,6 +123,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.transactions, "transactions", false, "mysql stream mode: also run each round's full pass with kafka.transactions (exactly once), and compare")
 	fs.BoolVar(&o.brokerChild, "broker-child", false, "internal: run the fake Kafka broker and exit when stdin closes")
 	fs.BoolVar(&o.registryChild, "registry-child", false, "internal: run the fake schema registry and exit when stdin closes")
+	fs.StringVar(&o.proxyChild, "proxy-child", "", "internal: run a proxy to this address, cut and restored by lines on stdin")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}

@@ -63,11 +63,11 @@ func benchTables(ctx context.Context, opts options, stdout, stderr io.Writer) er
 	}
 	defer os.RemoveAll(dir)
 	note(stderr, "creating %d tables of 21 columns with 2 rows each (%s)", opts.tables, opts.source)
-	src, exec, cleanup, err := startTablesServer(ctx, opts)
+	srv, err := startTablesServer(ctx, opts)
 	if err != nil {
 		return err
 	}
-	defer cleanup()
+	defer srv.close()
 	br, err := startBroker()
 	if err != nil {
 		return err
@@ -80,7 +80,7 @@ func benchTables(ctx context.Context, opts options, stdout, stderr io.Writer) er
 	defer reg.Close()
 	url := reg.addrs[0]
 	y := fmt.Sprintf("name: tbench\nsource:\n%skafka:\n  brokers: [%s]\nschema_registry:\n  url: %s\ncheckpoint:\n  path: %s\nsnapshot:\n  mode: initial\nhttp:\n  listen: 127.0.0.1:0\n",
-		src, strings.Join(br.addrs, ", "), url, filepath.Join(dir, "tbench.checkpoint"))
+		srv.src, strings.Join(br.addrs, ", "), url, filepath.Join(dir, "tbench.checkpoint"))
 	cfg, err := config.Parse("tbench.yaml", []byte(y), func(string) (string, bool) { return "", false })
 	if err != nil {
 		return err
@@ -106,32 +106,54 @@ func benchTables(ctx context.Context, opts options, stdout, stderr io.Writer) er
 	defer stopProfile()
 	cpu := startCPU(0, reg.Pid())
 	start := time.Now()
-	addr := make(chan string, 1)
-	sctx, stopStream := context.WithCancel(ctx)
-	stopped := make(chan struct{})
-	go func() {
-		defer close(stopped)
-		if err := command.Stream(sctx, cfg, command.StreamOptions{Listening: func(a string) { addr <- a }}, log); err != nil && sctx.Err() == nil {
-			log.Error("stream", "err", err)
-		}
-	}()
-	defer func() { stopStream(); <-stopped }()
-	ready, err := waitReady(ctx, <-addr, stopped)
+	st := startInProcess(ctx, cfg, log)
+	ready, err := waitReady(ctx, <-st.addr, st.stopped)
 	if err != nil {
+		st.Stop()
 		return err
 	}
-	probe, live, all, err := waitTables(ctx, kadm.NewClient(cl), topics, exec, stopped, stderr)
+	adm := kadm.NewClient(cl)
+	probe, live, all, err := waitTables(ctx, adm, topics, srv.exec, st.stopped, stderr)
 	if err != nil {
+		st.Stop()
 		return err
 	}
 	used := cpu.Used()
+	stopProfile()
 	fmt.Fprintf(stdout, "\n## Start-up with %d tables of 21 columns, 2 rows each (%s)\n\n", opts.tables, opts.source)
 	fmt.Fprintf(stdout, "| | seconds after the start |\n|---|---|\n")
 	fmt.Fprintf(stdout, "| /readyz answers 200 (streaming) | %.2f |\n", ready.Sub(start).Seconds())
 	fmt.Fprintf(stdout, "| a row inserted then is in Kafka | %.2f (%.0f ms after its insert) |\n", live.Sub(start).Seconds(), float64(live.Sub(probe).Milliseconds()))
 	fmt.Fprintf(stdout, "| every table's rows are in Kafka (snapshot done) | %.2f |\n", all.Sub(start).Seconds())
 	fmt.Fprintf(stdout, "| fluxo CPU until then (the registry's, in its own process) | %.2f s (%.2f s) |\n", used[0].Seconds(), used[1].Seconds())
-	return nil
+	defer st.Stop()
+	return benchSpread(ctx, opts, srv, st.stopped, adm, topics[1:], stdout, stderr)
+}
+
+// inProcess is one run of `fluxo stream` in this process.
+type inProcess struct {
+	addr    chan string   // the HTTP listener's address, once
+	stopped chan struct{} // closed when the stream returned
+	stop    context.CancelFunc
+}
+
+// startInProcess starts `fluxo stream` with cfg.
+func startInProcess(ctx context.Context, cfg *config.Config, log *slog.Logger) *inProcess {
+	sctx, stop := context.WithCancel(ctx)
+	p := &inProcess{addr: make(chan string, 1), stopped: make(chan struct{}), stop: stop}
+	go func() {
+		defer close(p.stopped)
+		if err := command.Stream(sctx, cfg, command.StreamOptions{Listening: func(a string) { p.addr <- a }}, log); err != nil && sctx.Err() == nil {
+			log.Error("stream", "err", err)
+		}
+	}()
+	return p
+}
+
+// Stop stops the stream (as SIGTERM does) and waits for it.
+func (p *inProcess) Stop() {
+	p.stop()
+	<-p.stopped
 }
 
 // waitTables inserts the probe row once the stream runs, then polls the
@@ -201,39 +223,54 @@ func waitReady(ctx context.Context, addr string, stopped <-chan struct{}) (time.
 	}
 }
 
-// startTablesServer starts the server of opts.source with the tables, and
-// returns the config's source section and a way to run a statement.
-func startTablesServer(ctx context.Context, opts options) (src string, exec func(context.Context, string) error, cleanup func(), err error) {
+// tablesServer is the database of -mode tables.
+type tablesServer struct {
+	src   string // the config's source section: fluxo connects through proxy
+	exec  func(context.Context, string) error
+	proxy proxyChild // in its own process: its CPU is not fluxo's
+	close func()
+}
+
+// startTablesServer starts the database with opts.tables tables in it.
+func startTablesServer(ctx context.Context, opts options) (*tablesServer, error) {
 	stmts := tablesDDL(opts.tables)
+	srv := &tablesServer{}
+	var addr string
 	if opts.source == "postgres" {
 		pg, err := testserver.StartPostgres(ctx, testserver.PostgresOptions{})
 		if err != nil {
-			return "", nil, nil, err
+			return nil, err
 		}
-		for i := 0; i < len(stmts); i += 200 {
-			if err := pg.Exec(ctx, strings.Join(stmts[i:min(i+200, len(stmts))], "; ")); err != nil {
-				pg.Close()
-				return "", nil, nil, err
-			}
+		srv.exec, srv.close = func(ctx context.Context, q string) error { return pg.Exec(ctx, q) }, func() { pg.Close() }
+		addr = fmt.Sprintf("127.0.0.1:%d", pg.Port)
+		srv.src = "  dsn: " + pg.DSN("postgres", "", "postgres") + "\n  tables: ['public.t*', public.zz_probe]\n  slot: fluxo_tbench\n"
+	} else {
+		db, err := testserver.StartMariaDB(ctx, testserver.MariaDBOptions{})
+		if err != nil {
+			return nil, err
 		}
-		dsn := pg.DSN("postgres", "", "postgres")
-		src = fmt.Sprintf("  dsn: %s\n  tables: ['public.t*', public.zz_probe]\n  slot: fluxo_tbench\n", dsn)
-		return src, func(ctx context.Context, q string) error { return pg.Exec(ctx, q) }, func() { pg.Close() }, nil
-	}
-	db, err := testserver.StartMariaDB(ctx, testserver.MariaDBOptions{})
-	if err != nil {
-		return "", nil, nil, err
-	}
-	if err := db.Exec(ctx, "CREATE DATABASE tables CHARACTER SET utf8mb4"); err != nil {
-		db.Close()
-		return "", nil, nil, err
+		srv.exec, srv.close = func(ctx context.Context, q string) error { return db.Exec(ctx, "USE tables; "+q) }, func() { db.Close() }
+		if err := db.Exec(ctx, "CREATE DATABASE tables CHARACTER SET utf8mb4"); err != nil {
+			srv.close()
+			return nil, err
+		}
+		addr = db.Addr()
+		srv.src = fmt.Sprintf("  dsn: mysql://root@%s/tables\n  tables: ['tables.*']\n  server_id: 7401\n", addr)
 	}
 	for i := 0; i < len(stmts); i += 200 {
-		if err := db.Exec(ctx, "USE tables; "+strings.Join(stmts[i:min(i+200, len(stmts))], "; ")); err != nil {
-			db.Close()
-			return "", nil, nil, err
+		if err := srv.exec(ctx, strings.Join(stmts[i:min(i+200, len(stmts))], "; ")); err != nil {
+			srv.close()
+			return nil, err
 		}
 	}
-	src = fmt.Sprintf("  dsn: mysql://root@%s/tables\n  tables: ['tables.*']\n  server_id: 7401\n", db.Addr())
-	return src, func(ctx context.Context, q string) error { return db.Exec(ctx, "USE tables; "+q) }, func() { db.Close() }, nil
+	proxy, err := startProxyChild(addr)
+	if err != nil {
+		srv.close()
+		return nil, err
+	}
+	srv.proxy = proxy
+	srv.src = strings.Replace(srv.src, addr, proxy.Addr(), 1)
+	closeDB := srv.close
+	srv.close = func() { proxy.Close(); closeDB() }
+	return srv, nil
 }
