@@ -204,7 +204,13 @@ func (s *Source) fill(ctx context.Context) error {
 	}
 	if s.streamer == nil {
 		if err := s.startStream(); err != nil {
-			return err
+			if cdc.Permanent(err) {
+				return err
+			}
+			// Lost between Open and the dump's start: retried like a
+			// connection lost while streaming.
+			return cdc.Recover(ctx, s.opts.Health, s.log, "binlog connection lost", err, cdc.Transient, s.startStream,
+				"from", s.last.String())
 		}
 	}
 	queued, err := s.stepIncremental(ctx)

@@ -14,13 +14,14 @@ import (
 )
 
 // The steady-state part of -mode tables (issue 15): the same backlog of
-// row changes, once spread over every table and once into one table. The
-// stream of the start-up part keeps running (its producer knows every
-// topic), while its connection to the database is cut; the backlog is
-// written, the connection restored, and the stream catches up. Each
-// backlog starts with one row in every table: once those are in Kafka the
-// stream is reading again, and the rate is of the rest, from then until
-// all is in Kafka. The target: spread within 20% of the single-table rate.
+// row changes, once spread over every table and once into one table. A
+// stream runs through a proxy; its connection to the database is cut, the
+// backlog written, the connection restored, and the stream catches up.
+// Each backlog starts with one row in every table: once those are in
+// Kafka the stream is reading again and its producer knows every topic
+// (it fetches a topic's metadata when it first produces to it), and the
+// rate is of the rest, from then until all is in Kafka. The target: spread
+// within 20% of the single-table rate.
 
 // spreadRows is the measured backlog's rows per table, at least 100.
 func spreadRows(tables int) int { return max(100, 500_000/tables) }
