@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
-	"slices"
 	"strings"
 	"time"
 
@@ -178,49 +177,24 @@ func (p *inProcess) Stop() {
 
 // waitTables inserts the probe row once the stream runs, then polls the
 // topics' end offsets until the probe row arrived and every table topic
-// holds its 2 rows.
+// holds its 2 rows (asking for the last table's topic until it does: the
+// poller's CPU counts as fluxo's).
 func waitTables(ctx context.Context, adm *kadm.Client, topics []string, exec func(context.Context, string) error, stopped <-chan struct{}, progress io.Writer) (probe, live, all time.Time, err error) {
-	probed, told := false, time.Now()
-	waiting := slices.Clone(topics)
-	t := time.NewTicker(50 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return probe, live, all, ctx.Err()
-		case <-stopped:
-			return probe, live, all, fmt.Errorf("the stream stopped")
-		case <-t.C:
-		}
-		if !probed {
-			probe = time.Now()
-			if err := exec(ctx, "INSERT INTO zz_probe VALUES (1)"); err != nil {
-				return probe, live, all, err
-			}
-			probed = true
-		}
-		ends, err := adm.ListEndOffsets(ctx, waiting...) // only those not done: the poller's CPU counts as fluxo's
-		if err != nil {
-			continue
-		}
-		records := map[string]int64{} // per topic, over its partitions
-		ends.Each(func(o kadm.ListedOffset) {
-			if o.Err == nil {
-				records[o.Topic] += o.Offset
-			}
-		})
-		if live.IsZero() && records[topics[0]] >= 1 {
-			live = time.Now()
-		}
-		waiting = slices.DeleteFunc(waiting, func(tp string) bool { return tp != topics[0] && records[tp] >= 2 || tp == topics[0] && !live.IsZero() })
-		if time.Since(told) >= 5*time.Second {
-			told = time.Now()
-			note(progress, "%d of %d tables in Kafka", len(topics)-len(waiting)-1, len(topics)-1)
-		}
-		if len(waiting) == 0 {
-			return probe, live, time.Now(), nil
-		}
+	probe = time.Now()
+	if err := exec(ctx, "INSERT INTO zz_probe VALUES (1)"); err != nil {
+		return probe, live, all, err
 	}
+	if err := waitCounts(ctx, adm, stopped, map[string]int64{topics[0]: 1}); err != nil {
+		return probe, live, all, err
+	}
+	live = time.Now()
+	note(progress, "the probe row is in Kafka after %v; waiting for the snapshot of %d tables", live.Sub(probe).Round(time.Millisecond), len(topics)-1)
+	want := map[string]int64{}
+	for _, tp := range topics[1:] {
+		want[tp] = 2
+	}
+	err = waitCounts(ctx, adm, stopped, want, topics[len(topics)-1])
+	return probe, live, time.Now(), err
 }
 
 // waitReady polls the stream's /readyz until it answers 200.
