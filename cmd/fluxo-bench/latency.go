@@ -13,6 +13,8 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/client"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/fluxo-cdc/fluxo/internal/kafkasink"
 )
 
 // The latency bench (-mode latency, MariaDB): a writer commits latRows
@@ -110,7 +112,8 @@ func latencyRun(ctx context.Context, st stack, conn *client.Conn, spec latencySp
 		topic = pass.Name + "." + benchDB + "." + benchTable
 	} else {
 		var err error
-		if prod, err = kgo.NewClient(kgo.SeedBrokers(st.Brokers...), kgo.RequiredAcks(kgo.AllISRAcks()),
+		// The same linger as fluxo's producer (kgo's default is 10 ms).
+		if prod, err = kgo.NewClient(kgo.SeedBrokers(st.Brokers...), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerLinger(kafkasink.DefaultLinger),
 			kgo.DefaultProduceTopic(topic), kgo.AllowAutoTopicCreation()); err != nil {
 			return ph, err
 		}
@@ -119,10 +122,10 @@ func latencyRun(ctx context.Context, st stack, conn *client.Conn, spec latencySp
 	first := *next
 	var mu sync.Mutex
 	committed := map[int64]time.Time{}
-	arrived := map[int64]time.Duration{}
+	arrived := map[int64]time.Time{}
 	cctx, stopConsumer := context.WithCancel(ctx)
 	consumed := make(chan error, 1)
-	go func() { consumed <- consumeLatency(cctx, st.Brokers, topic, &mu, committed, arrived) }()
+	go func() { consumed <- consumeLatency(cctx, st.Brokers, topic, &mu, arrived) }()
 	time.Sleep(2 * time.Second) // the stream is up, the consumer assigned
 	deadline := time.Now().Add(run)
 	tick := time.NewTicker(latTick)
@@ -160,7 +163,10 @@ func latencyRun(ctx context.Context, st stack, conn *client.Conn, spec latencySp
 	defer mu.Unlock()
 	warm := first + int64(latWarmup/latTick)*latRows
 	for id := warm; id < *next; id++ {
-		if d, ok := arrived[id]; ok {
+		if at, ok := arrived[id]; ok {
+			// A record may arrive before the writer noted its commit (the
+			// writer's goroutine waited for a CPU): a latency of about 0.
+			d := max(0, at.Sub(committed[id]))
 			ph.Samples = append(ph.Samples, d)
 		} else {
 			ph.Missing++
@@ -170,8 +176,8 @@ func latencyRun(ctx context.Context, st stack, conn *client.Conn, spec latencySp
 }
 
 // consumeLatency reads topic with read_committed and notes, for each key
-// the writer committed, how long after the commit its record arrived.
-func consumeLatency(ctx context.Context, brokers []string, topic string, mu *sync.Mutex, committed map[int64]time.Time, arrived map[int64]time.Duration) error {
+// the writer committed, when its record arrived first.
+func consumeLatency(ctx context.Context, brokers []string, topic string, mu *sync.Mutex, arrived map[int64]time.Time) error {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.FetchMaxWait(50*time.Millisecond), kgo.AllowAutoTopicCreation(),
 		kgo.MetadataMinAge(100*time.Millisecond))
@@ -185,10 +191,8 @@ func consumeLatency(ctx context.Context, brokers []string, topic string, mu *syn
 		mu.Lock()
 		fs.EachRecord(func(r *kgo.Record) {
 			if id, ok := keyID(r.Key, r.Topic == floorTopic); ok {
-				if t, ok := committed[id]; ok {
-					if _, seen := arrived[id]; !seen {
-						arrived[id] = now.Sub(t)
-					}
+				if _, seen := arrived[id]; !seen {
+					arrived[id] = now
 				}
 			}
 		})

@@ -19,6 +19,10 @@ import (
 	"github.com/fluxo-cdc/fluxo/cdc"
 )
 
+// DefaultLinger is how long a batch waits for more records unless
+// Options.Linger says otherwise.
+const DefaultLinger = 5 * time.Millisecond
+
 // Options configure a Sink.
 type Options struct {
 	// Brokers are the seed brokers, host:port.
@@ -27,7 +31,8 @@ type Options struct {
 	TLS *tls.Config
 	// SASL, when non-nil, authenticates with this mechanism.
 	SASL SASL
-	// Linger is how long a batch waits for more records (default 5ms).
+	// Linger is how long a batch waits for more records (default
+	// DefaultLinger).
 	Linger time.Duration
 	// MaxBufferedRecords bounds the records awaiting acknowledgement; Produce
 	// blocks beyond it (default 10,000).
@@ -87,7 +92,7 @@ func New(opts Options) (*Sink, error) {
 
 func clientOptions(opts Options) ([]kgo.Opt, error) {
 	if opts.Linger == 0 {
-		opts.Linger = 5 * time.Millisecond
+		opts.Linger = DefaultLinger
 	}
 	if opts.MaxBufferedRecords == 0 {
 		opts.MaxBufferedRecords = 10_000
