@@ -126,13 +126,15 @@ type stream struct {
 	cancel  context.CancelFunc
 	stopped chan struct{} // closed when Stream returned
 	err     error         // Stream's error, once stopped is closed
+	addr    chan string   // the HTTP listener's address, once (with http.listen)
 }
 
 // startStream runs app.Stream(cfg) in a goroutine.
 func startStream(ctx context.Context, cfg *config.Config, log *slog.Logger) *stream {
 	sctx, cancel := context.WithCancel(ctx)
-	s := &stream{cancel: cancel, stopped: make(chan struct{})}
-	go func() { s.err = command.Stream(sctx, cfg, command.StreamOptions{}, log); close(s.stopped) }()
+	s := &stream{cancel: cancel, stopped: make(chan struct{}), addr: make(chan string, 1)}
+	opts := command.StreamOptions{Listening: func(a string) { s.addr <- a }}
+	go func() { s.err = command.Stream(sctx, cfg, opts, log); close(s.stopped) }()
 	return s
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,7 +16,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/fluxo-cdc/fluxo/internal/command"
 	"github.com/fluxo-cdc/fluxo/internal/config"
 	"github.com/fluxo-cdc/fluxo/internal/testserver"
 )
@@ -112,17 +112,15 @@ func benchTables(ctx context.Context, opts options, stdout, stderr io.Writer) er
 	defer stopProfile()
 	cpu := startCPU(0, reg.Pid())
 	start := time.Now()
-	st := startInProcess(ctx, cfg, log)
-	ready, err := waitReady(ctx, <-st.addr, st.stopped)
-	if err != nil {
-		st.Stop()
-		return err
-	}
+	st := startStream(ctx, cfg, log)
+	ready, err := st.ready(ctx)
+	var probe, live, all time.Time
 	adm := kadm.NewClient(cl)
-	probe, live, all, err := waitTables(ctx, adm, topics, srv.exec, st.stopped, stderr)
+	if err == nil {
+		probe, live, all, err = waitTables(ctx, adm, topics, srv.exec, st.stopped, stderr)
+	}
 	if err != nil {
-		st.Stop()
-		return err
+		return errors.Join(err, st.stop())
 	}
 	used := cpu.Used()
 	stopProfile()
@@ -132,47 +130,23 @@ func benchTables(ctx context.Context, opts options, stdout, stderr io.Writer) er
 	fmt.Fprintf(stdout, "| a row inserted then is in Kafka | %.2f (%.0f ms after its insert) |\n", live.Sub(start).Seconds(), float64(live.Sub(probe).Milliseconds()))
 	fmt.Fprintf(stdout, "| every table's rows are in Kafka (snapshot done) | %.2f |\n", all.Sub(start).Seconds())
 	fmt.Fprintf(stdout, "| fluxo CPU until then (the registry's, in its own process) | %.2f s (%.2f s) |\n", used[0].Seconds(), used[1].Seconds())
-	st.Stop()
+	if err := st.stop(); err != nil {
+		return err
+	}
 	// The steady state runs through the proxy, which the start-up did not
 	// (each hop adds to every query of the snapshot).
-	st = startInProcess(ctx, proxied, log)
-	defer st.Stop()
-	if _, err := waitReady(ctx, <-st.addr, st.stopped); err != nil {
-		return err
+	st = startStream(ctx, proxied, log)
+	_, err = st.ready(ctx)
+	if err == nil {
+		err = srv.exec(ctx, "INSERT INTO zz_probe VALUES (2)") // streaming again before the cut
 	}
-	if err := srv.exec(ctx, "INSERT INTO zz_probe VALUES (2)"); err != nil { // streaming again before the cut
-		return err
+	if err == nil {
+		err = waitCounts(ctx, adm, st.stopped, map[string]int64{topics[0]: 2})
 	}
-	if err := waitCounts(ctx, adm, st.stopped, map[string]int64{topics[0]: 2}); err != nil {
-		return err
+	if err == nil {
+		err = benchSpread(ctx, opts, srv, st.stopped, adm, topics[1:], stdout, stderr)
 	}
-	return benchSpread(ctx, opts, srv, st.stopped, adm, topics[1:], stdout, stderr)
-}
-
-// inProcess is one run of `fluxo stream` in this process.
-type inProcess struct {
-	addr    chan string   // the HTTP listener's address, once
-	stopped chan struct{} // closed when the stream returned
-	stop    context.CancelFunc
-}
-
-// startInProcess starts `fluxo stream` with cfg.
-func startInProcess(ctx context.Context, cfg *config.Config, log *slog.Logger) *inProcess {
-	sctx, stop := context.WithCancel(ctx)
-	p := &inProcess{addr: make(chan string, 1), stopped: make(chan struct{}), stop: stop}
-	go func() {
-		defer close(p.stopped)
-		if err := command.Stream(sctx, cfg, command.StreamOptions{Listening: func(a string) { p.addr <- a }}, log); err != nil && sctx.Err() == nil {
-			log.Error("stream", "err", err)
-		}
-	}()
-	return p
-}
-
-// Stop stops the stream (as SIGTERM does) and waits for it.
-func (p *inProcess) Stop() {
-	p.stop()
-	<-p.stopped
+	return errors.Join(err, st.stop())
 }
 
 // waitTables inserts the probe row once the stream runs, then polls the
@@ -195,6 +169,19 @@ func waitTables(ctx context.Context, adm *kadm.Client, topics []string, exec fun
 	}
 	err = waitCounts(ctx, adm, stopped, want, topics[len(topics)-1])
 	return probe, live, time.Now(), err
+}
+
+// ready waits until the stream listens and its /readyz answers 200, and
+// returns when it did.
+func (s *stream) ready(ctx context.Context) (time.Time, error) {
+	select {
+	case addr := <-s.addr:
+		return waitReady(ctx, addr, s.stopped)
+	case <-s.stopped:
+		return time.Time{}, fmt.Errorf("the stream stopped before it listened")
+	case <-ctx.Done():
+		return time.Time{}, ctx.Err()
+	}
 }
 
 // waitReady polls the stream's /readyz until it answers 200.
