@@ -44,6 +44,9 @@ type Sink interface {
 	// exactly once, from another goroutine, with nil once the broker
 	// acknowledged rec (acks=all) or with the error that made delivery fail.
 	// Records to the same partition are delivered in Produce order.
+	// rec itself is the caller's again once Produce returns (a pipeline
+	// reuses one Record for every row); its Key and Value bytes stay
+	// untouched until done is called.
 	Produce(ctx context.Context, rec *Record, done func(error))
 	// Partitions returns the number of partitions of topic, creating the
 	// topic if it does not exist.

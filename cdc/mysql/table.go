@@ -69,12 +69,17 @@ func keyIndexes(ts *tableState, pk []int, configured []string) ([]int, error) {
 	return cdc.ResolveKey(ts.table, configured, names)
 }
 
-// row converts a decoded binlog row into a captured row.
+// row converts a decoded binlog row into a captured row. When every
+// source column is captured, it converts raw in place and returns it (no
+// copy per row): the caller hands over raw, as go-mysql hands it over.
 func (ts *tableState) row(raw []any) ([]any, error) {
 	if len(raw) != len(ts.plan) {
 		return nil, fmt.Errorf("%s: binlog row has %d columns, schema has %d", ts.table.ID, len(raw), len(ts.plan))
 	}
-	out := make([]any, len(ts.table.Columns))
+	out := raw
+	if len(ts.table.Columns) != len(ts.plan) {
+		out = make([]any, len(ts.table.Columns))
+	}
 	for i, p := range ts.plan {
 		if p.idx < 0 || raw[i] == nil {
 			continue

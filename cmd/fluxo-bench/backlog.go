@@ -57,11 +57,11 @@ func (c opCounts) Total() int64 { return c.Inserts + c.Updates + c.Deletes }
 
 // backlog describes the binlog built by buildBacklog.
 type backlog struct {
-	Start, BigStart, End binlogPos
-	Ops                  opCounts
-	Txs                  int
-	BigRows              int // the row changes of the single big transaction
-	Elapsed              time.Duration
+	Start, End binlogPos
+	Ops        opCounts
+	Txs        int
+	BigRows    int // the row changes of the single big transaction
+	Elapsed    time.Duration
 }
 
 // op is the kind of statement of one generated transaction.
@@ -188,9 +188,6 @@ func buildBacklog(ctx context.Context, addr string, rows int) (*backlog, error) 
 	}
 	sizes, big := plan(rows)
 	if err := g.run(ctx, sizes); err != nil {
-		return nil, err
-	}
-	if bl.BigStart, err = currentPos(conn); err != nil {
 		return nil, err
 	}
 	if err := g.bigUpdate(big); err != nil {
@@ -355,4 +352,31 @@ func queryValue(conn *client.Conn, q string) (string, error) {
 	}
 	s, err := r.GetString(0, 0)
 	return strings.Clone(s), err
+}
+
+// bigInsertSQL inserts the rows 1..%d above every id of the backlog in one
+// statement (one transaction), with values like the generator's.
+const bigInsertSQL = `INSERT INTO bench.t (id, qty, name, amount, created, updated, score, flag, note, status)
+SELECT seq + 100000000, seq * 7, CONCAT('customer-', LPAD(seq, 8, '0'), '-abcdefghij'), (seq %% 100000) + 0.25,
+  TIMESTAMP'2024-01-01 00:00:00.000000' + INTERVAL seq SECOND + INTERVAL (seq %% 1000000) MICROSECOND,
+  TIMESTAMP'2024-01-01 00:00:00' + INTERVAL seq SECOND, seq + 0.25, seq %% 2, CONCAT('note ', seq),
+  ELT(seq %% 4 + 1, 'new', 'paid', 'shipped', 'cancelled')
+FROM bench.seq_1_to_%d`
+
+// writeBigInsert writes one transaction inserting rows rows and returns
+// where it starts in the binlog.
+func writeBigInsert(addr string, rows int) (binlogPos, error) {
+	conn, err := connect(addr, true)
+	if err != nil {
+		return binlogPos{}, err
+	}
+	defer conn.Close()
+	start, err := currentPos(conn)
+	if err != nil {
+		return start, err
+	}
+	if _, err := conn.Execute(fmt.Sprintf(bigInsertSQL, rows)); err != nil {
+		return start, fmt.Errorf("big transaction: %w", err)
+	}
+	return start, nil
 }

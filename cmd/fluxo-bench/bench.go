@@ -20,6 +20,7 @@ type results struct {
 	Backlog     *backlog
 	Rounds      []round
 	Big         fluxoResult
+	BigRows     int   // the rows of the big transaction of Big
 	BrokerRSS   int64 // broker child's RSS after all passes
 	BrokerHWM   int64
 	ProfilePath string
@@ -61,8 +62,8 @@ func bench(ctx context.Context, opts options, stdout, stderr io.Writer) error {
 func note(w io.Writer, format string, args ...any) { fmt.Fprintf(w, "# "+format+"\n", args...) }
 
 // measure builds the backlog, runs opts.repeat rounds of a parse-only pass
-// and a full fluxo pass, then the big-transaction fluxo pass, freeing
-// memory before each.
+// and a full fluxo pass, then writes one big transaction (opts.bigTx
+// rows) and streams it alone, freeing memory before each pass.
 func measure(ctx context.Context, st stack, opts options, stderr io.Writer, log *slog.Logger) (results, error) {
 	res := results{ProfilePath: opts.cpuProfile}
 	note(stderr, "building a backlog of %d row changes", opts.rows)
@@ -79,9 +80,15 @@ func measure(ctx context.Context, st stack, opts options, stderr io.Writer, log 
 		}
 		res.Rounds = append(res.Rounds, r)
 	}
+	note(stderr, "writing a %d-row transaction", opts.bigTx)
+	bigStart, err := writeBigInsert(st.DB.addr(), opts.bigTx)
+	if err != nil {
+		return res, err
+	}
+	res.BigRows = opts.bigTx
 	debug.FreeOSMemory()
-	note(stderr, "fluxo pass over the %d-row transaction alone", bl.BigRows)
-	big := fluxoPass{passSpec: passSpec{Name: "bigtx", Records: int64(bl.BigRows)}, ServerID: 9002, Start: bl.BigStart}
+	note(stderr, "fluxo pass over the %d-row transaction alone", opts.bigTx)
+	big := fluxoPass{passSpec: passSpec{Name: "bigtx", Records: int64(opts.bigTx)}, ServerID: 9002, Start: bigStart}
 	if res.Big, err = runFluxo(ctx, st, big, log); err != nil {
 		return res, fmt.Errorf("fluxo big-transaction pass: %w", err)
 	}

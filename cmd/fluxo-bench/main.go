@@ -50,6 +50,9 @@ type options struct {
 	transactions bool
 	// tables is the table count of -mode tables.
 	tables int
+	// bigTx is the row count of the MySQL stream bench's single big
+	// transaction, written after the rounds and streamed alone.
+	bigTx int
 }
 
 func main() {
@@ -114,6 +117,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.mode, "mode", "stream", "stream (catch-up of a backlog), fullload (one table into file:// next to COPY/mariadb-dump), snapshot (the incremental snapshot of that table under a writer, next to fullload) latency (commit to read_committed consumer at 10k rows/s: straight to the broker, fluxo, fluxo in transactions) or tables (start-up with -tables tables)")
 	fs.IntVar(&o.tables, "tables", 1000, "tables mode: tables of 21 columns with 2 rows each")
 	fs.IntVar(&o.rows, "rows", 1_000_000, "row changes in the backlog (postgres: also the rows of the big transaction)")
+	fs.IntVar(&o.bigTx, "bigtx", 1_000_000, "mysql stream mode: rows of the single big transaction streamed alone after the rounds")
 	fs.IntVar(&o.repeat, "repeat", 1, "rounds of parse-only + full fluxo passes; targets use the medians")
 	fs.BoolVar(&o.keep, "keep", false, "keep the servers running after the report, until Ctrl-C")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the (first) full fluxo pass to this file")

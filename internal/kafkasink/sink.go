@@ -66,6 +66,7 @@ type Options struct {
 type Sink struct {
 	cl        *kgo.Client
 	delivered func(time.Duration, error)
+	promiseFn func(*kgo.Record, error) // promise, bound once
 	// inTxn: a transaction is open (transactional sinks only); touched by
 	// the producing goroutine alone.
 	inTxn bool
@@ -87,7 +88,9 @@ func New(opts Options) (*Sink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kafka client: %w", err)
 	}
-	return &Sink{cl: cl, delivered: opts.Delivered, txnal: opts.TransactionalID != ""}, nil
+	s := &Sink{cl: cl, delivered: opts.Delivered, txnal: opts.TransactionalID != ""}
+	s.promiseFn = s.promise // one func value for every record
+	return s, nil
 }
 
 func clientOptions(opts Options) ([]kgo.Opt, error) {
@@ -180,18 +183,32 @@ func (s *Sink) Produce(ctx context.Context, rec *cdc.Record, done func(error)) {
 		done(err)
 		return
 	}
-	r := &kgo.Record{Topic: rec.Topic, Key: rec.Key, Value: rec.Value, Timestamp: rec.Time}
+	p := &produced{Context: ctx, done: done}
+	p.rec = kgo.Record{Topic: rec.Topic, Key: rec.Key, Value: rec.Value, Timestamp: rec.Time, Context: p}
 	if rec.Partition >= 0 {
-		r.Partition = rec.Partition
+		p.rec.Partition = rec.Partition
 	}
-	if s.delivered == nil {
-		s.cl.Produce(ctx, r, func(_ *kgo.Record, err error) { done(err) })
-		return
-	}
-	s.cl.Produce(ctx, r, func(r *kgo.Record, err error) {
+	s.cl.Produce(ctx, &p.rec, s.promiseFn)
+}
+
+// produced is a record in flight and its callback, in one allocation per
+// row: the kgo.Record's Context is the produced itself, from which the
+// sink's one promise (no closure per record) finds the callback. It
+// embeds Produce's ctx, so the record is cancelled with it, as kgo does
+// with a record that has no Context of its own.
+type produced struct {
+	context.Context
+	rec  kgo.Record
+	done func(error)
+}
+
+// promise ends the delivery of a record produced by Produce.
+func (s *Sink) promise(r *kgo.Record, err error) {
+	p := r.Context.(*produced)
+	if s.delivered != nil {
 		s.delivered(time.Since(r.Timestamp), err)
-		done(err)
-	})
+	}
+	p.done(err)
 }
 
 // Flush implements cdc.Sink.

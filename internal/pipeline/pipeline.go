@@ -77,6 +77,7 @@ type Pipeline struct {
 	tracker *tracker
 	scratch []byte
 	slab    []byte     // see keep
+	rec     cdc.Record // the record being produced, see produce
 	cpMu    sync.Mutex // serialises checkpoint saves
 	saved   time.Time  // last checkpoint save; under cpMu
 	stats   Stats
@@ -291,7 +292,8 @@ func (p *Pipeline) produce(ctx context.Context, c *tableCodec, ev *cdc.Event, ke
 	if err != nil {
 		return fmt.Errorf("encode %c event of %s: %w", ev.Op, ev.Table.ID, err)
 	}
-	rec := &cdc.Record{Topic: c.topic, Key: key, Value: val, Partition: part, Time: now}
+	rec := &p.rec // the sink keeps no Record past Produce: one for every row
+	*rec = cdc.Record{Topic: c.topic, Key: key, Value: val, Partition: part, Time: now}
 	if err := p.checkSize(ev, rec); err != nil {
 		return err
 	}

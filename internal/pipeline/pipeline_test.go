@@ -55,7 +55,8 @@ type heldSink struct {
 func (k *heldSink) Produce(_ context.Context, r *cdc.Record, done func(error)) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.recs = append(k.recs, r)
+	cp := *r // Produce may not keep r (cdc.Sink)
+	k.recs = append(k.recs, &cp)
 	k.done = append(k.done, done)
 }
 func (k *heldSink) Partitions(context.Context, string) (int32, error) { return 3, nil }
