@@ -13,8 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/golang/snappy"
 	"github.com/klauspost/compress/flate"
+	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/fluxo-cdc/fluxo/cdc"
@@ -269,9 +269,11 @@ func (cw *ContainerWriter) writeBlock(data []byte, rows int64) (int, error) {
 	case "none":
 		out = append(out, data...)
 	case "snappy":
-		n := snappy.MaxEncodedLen(len(data))
+		// s2's Snappy-compatible encoder: the same format as
+		// golang/snappy's, in about half its CPU.
+		n := s2.MaxEncodedLen(len(data))
 		out = slices.Grow(out, n+crc32.Size)
-		out = out[:len(out)+len(snappy.Encode(out[len(out):len(out)+n], data))]
+		out = out[:len(out)+len(s2.EncodeSnappy(out[len(out):len(out)+n], data))]
 		out = binary.BigEndian.AppendUint32(out, crc32.ChecksumIEEE(data))
 	case "zstd":
 		out = zstdEncoder().EncodeAll(data, out)

@@ -25,7 +25,9 @@ import (
 // columns, loaded by fluxo fullload to file:// as Avro+snappy with
 // parallelism 1 and 2, next to the server's own fastest export of the same
 // table into /dev/null: PostgreSQL's binary COPY, MariaDB's mariadb-dump.
-// Target (issue 4): fluxo at parallelism 1 reaches 70% of the export's rate.
+// Target (issue 15): fluxo at parallelism 1 reaches 90% of the export's
+// rate (issue 4 asked for 70%).
+const fullloadTarget = 0.90
 
 const pgBenchDDL = `CREATE TABLE bench (id bigint PRIMARY KEY, i int NOT NULL, b bigint, t text, v varchar(20),
   n numeric(12,2), d double precision, bo boolean, ts timestamptz, dt date)`
@@ -116,7 +118,7 @@ func reportFullload(ctx context.Context, opts options, dsn, dir, baseName string
 		rate := float64(opts.rows) / took.Seconds()
 		verdict := ""
 		if par == 1 {
-			verdict = fmt.Sprintf("  target >= 70%%: %s", map[bool]string{true: "met", false: "MISSED"}[rate >= 0.7*baseRate])
+			verdict = fmt.Sprintf("  target >= %.0f%%: %s", fullloadTarget*100, map[bool]string{true: "met", false: "MISSED"}[rate >= fullloadTarget*baseRate])
 		}
 		fmt.Fprintf(stdout, "%-58s %8.2fs %10.0f rows/s  %5.1f%% of the export%s\n",
 			fmt.Sprintf("fluxo fullload avro+snappy file:// parallelism %d", par), took.Seconds(), rate, 100*rate/baseRate, verdict)
