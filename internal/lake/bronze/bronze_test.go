@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -46,6 +49,30 @@ func fakeS3(t *testing.T, bucket string) string {
 	return srv.URL
 }
 
+// copyRefusingS3 is fakeS3 behind a front that answers every server-side
+// copy (a request with x-amz-copy-source) as s3rver does, which does not
+// decode the escaped copy source: NoSuchBucket. copies counts them.
+func copyRefusingS3(t *testing.T, bucket string, copies *atomic.Int64) string {
+	t.Helper()
+	be := s3mem.New()
+	if err := be.CreateBucket(bucket); err != nil {
+		t.Fatal(err)
+	}
+	s3 := gofakes3.New(be).Server()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if src := r.Header.Get("X-Amz-Copy-Source"); src != "" {
+			copies.Add(1)
+			w.Header().Set("Content-Type", "application/xml")
+			w.WriteHeader(http.StatusNotFound)
+			fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchBucket</Code><Message>The specified bucket does not exist</Message><BucketName>%s</BucketName></Error>`, src)
+			return
+		}
+		s3.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
 // openOK opens rawURL and fails the test on error.
 func openOK(t *testing.T, rawURL string) *Store {
 	t.Helper()
@@ -66,6 +93,11 @@ func backends() []backendCase {
 		{"s3", func(t *testing.T) *Store {
 			setS3Env(t)
 			ep := fakeS3(t, "lake")
+			return openOK(t, "s3://lake/bronze/x?region=us-east-1&use_path_style=true&endpoint="+ep)
+		}},
+		{"s3-no-server-copy", func(t *testing.T) *Store {
+			setS3Env(t)
+			ep := copyRefusingS3(t, "lake", new(atomic.Int64))
 			return openOK(t, "s3://lake/bronze/x?region=us-east-1&use_path_style=true&endpoint="+ep)
 		}},
 		{"s3-legacy-param", func(t *testing.T) *Store {

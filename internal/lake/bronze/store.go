@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"gocloud.dev/blob"
@@ -25,6 +26,9 @@ import (
 type Store struct {
 	bucket *blob.Bucket
 	loc    location
+	// copyThrough: the store's server-side copy failed once, Copy reads
+	// and writes objects itself (see Copy).
+	copyThrough atomic.Bool
 }
 
 // String returns the store's URL without its query parameters.

@@ -76,7 +76,12 @@ func (w *Writer) Abort() {
 }
 
 // Copy copies the object at src to a new object at dst. It never overwrites:
-// an existing dst is an error wrapping ErrExists.
+// an existing dst is an error wrapping ErrExists. It asks the store to copy
+// (S3 CopyObject); stores differ there (how they decode the copy source,
+// whether they copy at all), so when that fails for any reason but an
+// unreachable store, Copy streams the object through this process instead,
+// and does so for every later copy of the Store. An error names the copy
+// that failed and both attempts.
 func (s *Store) Copy(ctx context.Context, dst, src string) error {
 	if err := checkKey(src); err != nil {
 		return err
@@ -88,10 +93,32 @@ func (s *Store) Copy(ctx context.Context, dst, src string) error {
 	if exists {
 		return s.existsErr(dst, nil)
 	}
-	if err := s.bucket.Copy(ctx, dst, src, nil); err != nil {
+	if s.copyThrough.Load() {
+		return s.copyHere(ctx, dst, src)
+	}
+	err = s.bucket.Copy(ctx, dst, src, nil)
+	if err == nil {
+		return nil
+	}
+	if isUnreachable(err) || ctx.Err() != nil {
 		return s.classify("copy", src+" to "+dst, err)
 	}
+	if herr := s.copyHere(ctx, dst, src); herr != nil {
+		return fmt.Errorf("bronze.url %s: copy %q to %q: the store's server-side copy failed (%v), and so did reading and writing it through fluxo: %w",
+			s.loc.display, src, dst, err, herr)
+	}
+	s.copyThrough.Store(true)
 	return nil
+}
+
+// copyHere copies src to a new dst by reading it and writing it back.
+func (s *Store) copyHere(ctx context.Context, dst, src string) error {
+	r, err := s.bucket.NewReader(ctx, src, nil)
+	if err != nil {
+		return s.classify("read", src, err)
+	}
+	defer r.Close()
+	return s.write(ctx, dst, r)
 }
 
 // RemoveTemp removes the temporary files a killed writer left under the

@@ -1,11 +1,13 @@
 package bronze
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -58,6 +60,50 @@ func TestWriterConformance(t *testing.T) {
 				t.Fatalf("keys = %v", keys)
 			}
 		})
+	}
+}
+
+// TestCopyThroughFluxo: a store whose server-side copy fails (s3rver
+// answers NoSuchBucket for the escaped copy source) gets the object copied
+// through fluxo, byte for byte and still never over an existing one; the
+// store is asked to copy only once; and when the source is missing, the
+// error names the copy and both attempts.
+func TestCopyThroughFluxo(t *testing.T) {
+	setS3Env(t)
+	ctx := context.Background()
+	var copies atomic.Int64
+	s := openOK(t, "s3://lake/bronze?region=us-east-1&use_path_style=true&endpoint="+copyRefusingS3(t, "lake", &copies))
+	data := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB, streamed
+	if err := s.Create(ctx, "_fluxo/run/staging/part-00001.avro", bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	for i, dst := range []string{"acc/items/part-00001.avro", "acc/items/part-00002.avro"} {
+		if err := s.Copy(ctx, dst, "_fluxo/run/staging/part-00001.avro"); err != nil {
+			t.Fatalf("copy %d: %v", i+1, err)
+		}
+		if got, err := s.Read(ctx, dst); err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("copy %d: read %d bytes, %v; want the %d bytes of the source", i+1, len(got), err, len(data))
+		}
+	}
+	if n := copies.Load(); n != 1 {
+		t.Fatalf("the store was asked to copy %d times, want once (then fluxo copies)", n)
+	}
+	if err := s.Copy(ctx, "acc/items/part-00001.avro", "_fluxo/run/staging/part-00001.avro"); !errors.Is(err, ErrExists) {
+		t.Fatalf("copy over an existing key: %v", err)
+	}
+
+	fresh := openOK(t, "s3://lake/bronze?region=us-east-1&use_path_style=true&endpoint="+copyRefusingS3(t, "lake", &copies))
+	err := fresh.Copy(ctx, "acc/items/part-00003.avro", "_fluxo/run/staging/missing.avro")
+	if err == nil {
+		t.Fatal("copy of a missing object succeeded")
+	}
+	for _, want := range []string{`copy "_fluxo/run/staging/missing.avro" to "acc/items/part-00003.avro"`, "server-side copy failed", "NoSuchBucket", "through fluxo", `read "_fluxo/run/staging/missing.avro"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	if ok, _ := fresh.Exists(ctx, "acc/items/part-00003.avro"); ok {
+		t.Fatal("a failed copy left an object")
 	}
 }
 
