@@ -33,7 +33,7 @@ func (r *runner) readStaged(ctx context.Context, j *job) error {
 		if err := p.commit(); err != nil {
 			return err
 		}
-		info.Staged = p.obj.Key()
+		info.Staged = p.Key()
 		parts = append(parts, info)
 		p = nil
 		return nil
@@ -41,7 +41,7 @@ func (r *runner) readStaged(ctx context.Context, j *job) error {
 	c := cdc.Chunk{Table: t.id, FirstPage: j.pages[0], EndPage: j.pages[1]}
 	err := r.o.Dumper.Read(ctx, c, func(row []any) error {
 		if p == nil {
-			key := r.journal.stagingKey(t.id, r.attempt, t.nextChunk(), t.format.ext())
+			key := r.journal.stagingKey(t.id, r.attempt, t.nextChunk(), t.format.Ext())
 			var err error
 			if p, err = newPart(ctx, r.o.Store, key, t.format); err != nil {
 				return err

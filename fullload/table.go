@@ -16,6 +16,7 @@ import (
 	"github.com/fluxo-cdc/fluxo/avro"
 	"github.com/fluxo-cdc/fluxo/cdc"
 	"github.com/fluxo-cdc/fluxo/internal/lake/bronze"
+	"github.com/fluxo-cdc/fluxo/internal/lake/partfile"
 )
 
 // table is the state of one table during a run.
@@ -23,7 +24,7 @@ type table struct {
 	dt        cdc.DumpTable
 	id        cdc.TableID
 	dir       string // the run directory
-	format    *fileFormat
+	format    *partfile.Format
 	schema    string // the Avro Value schema
 	schemaSHA string
 	staged    bool // read whole (SplitNone/SplitPages): parts go through staging
@@ -75,8 +76,8 @@ func (r *runner) newTable(dt cdc.DumpTable) (*table, error) {
 		staged: dt.Split != cdc.SplitKey, nextPart: 1,
 		prog: newTableProgress(id, dt.EstimatedRows),
 	}
-	t.format = &fileFormat{format: r.o.Format, codec: r.o.Compression, table: dt.Table, namespace: ns,
-		meta: map[string]string{"fluxo.run_id": r.runID, "fluxo.table": id.String(), "fluxo.version": r.o.Version}}
+	t.format = &partfile.Format{Format: r.o.Format, Codec: r.o.Compression, Table: dt.Table, Namespace: ns,
+		Meta: map[string]string{"fluxo.run_id": r.runID, "fluxo.table": id.String(), "fluxo.version": r.o.Version}}
 	return t, nil
 }
 
@@ -102,7 +103,7 @@ func (t *table) allocPart() string {
 	defer t.mu.Unlock()
 	n := t.nextPart
 	t.nextPart++
-	return fmt.Sprintf("part-%05d.%s", n, t.format.ext())
+	return fmt.Sprintf("part-%05d.%s", n, t.format.Ext())
 }
 
 // nextChunk reserves a chunk record sequence number.
