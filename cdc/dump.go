@@ -54,6 +54,10 @@ type DumpInfo struct {
 	Position string `json:"position,omitempty"`
 	// Snapshot is the PostgreSQL exported snapshot name, if any.
 	Snapshot string `json:"snapshot,omitempty"`
+	// ChangesFrom is where the changes after the view start, in the change
+	// order fluxo sink writes as _position (BinlogStart, WALStart); empty
+	// when the position is unknown.
+	ChangesFrom string `json:"changes_from,omitempty"`
 }
 
 // SplitKind says how a table can be split into chunks.

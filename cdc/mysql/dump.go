@@ -285,7 +285,9 @@ func (d *Dumper) beginGlobal(ctx context.Context, coord *client.Conn) error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	d.info.Position = d.position(coord, d.workers[0].conn)
+	if p := d.position(coord, d.workers[0].conn); p != nil {
+		d.info.Position, d.info.ChangesFrom = p.String(), cdc.BinlogStart(p.File, int64(p.Offset))
+	}
 	if _, err := coord.Execute("UNLOCK TABLES"); err != nil {
 		return fmt.Errorf("mysql %s: UNLOCK TABLES: %w", d.opts.Conn.addr(), err)
 	}
@@ -299,9 +301,9 @@ func (d *Dumper) beginGlobal(ctx context.Context, coord *client.Conn) error {
 }
 
 // position returns the binlog position of the view, read while the global
-// read lock is held, or "" when the server has no binlog or does not tell
+// read lock is held, or nil when the server has no binlog or does not tell
 // this user.
-func (d *Dumper) position(coord, snap *client.Conn) string {
+func (d *Dumper) position(coord, snap *client.Conn) *Position {
 	si := serverInfo{flavor: d.flavor}
 	if d.flavor == gomysql.MySQLFlavor {
 		mode, _ := queryString(coord, "SELECT @@gtid_mode")
@@ -314,9 +316,9 @@ func (d *Dumper) position(coord, snap *client.Conn) string {
 	}
 	if err != nil || file == "" {
 		d.log.Debug("the view's binlog position is unknown", cdc.LogError, fmt.Sprint(err))
-		return ""
+		return nil
 	}
-	return (&Position{File: file, Offset: pos, GTIDSet: gtid, SnapshotDone: true}).String()
+	return &Position{File: file, Offset: pos, GTIDSet: gtid, SnapshotDone: true}
 }
 
 // Info implements cdc.Dumper.

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
@@ -128,6 +129,9 @@ func (d *Dumper) open(ctx context.Context) error {
 		return fmt.Errorf("postgres: export snapshot: %w", err)
 	}
 	d.info = cdc.DumpInfo{Consistency: cdc.ConsistencySnapshot, Snapshot: name, Position: lsn}
+	if n, err := pglogrepl.ParseLSN(lsn); err == nil && lsn != "" {
+		d.info.ChangesFrom = cdc.WALStart(uint64(n))
+	}
 	if lsn == "" {
 		d.info.Position = snap // the snapshot's xmin:xmax:xip list
 	}
