@@ -119,9 +119,6 @@ func clientOptions(opts Options) ([]kgo.Opt, error) {
 		kgo.RecordPartitioner(kgo.BasicConsistentPartitioner(partitionFor)),
 		kgo.AllowAutoTopicCreation(),
 	)
-	if opts.Health != nil {
-		kopts = append(kopts, kgo.WithHooks(newHealthHook(opts.Health)))
-	}
 	if opts.TransactionalID != "" {
 		if opts.TransactionTimeout == 0 {
 			opts.TransactionTimeout = 5 * time.Minute
@@ -132,12 +129,16 @@ func clientOptions(opts Options) ([]kgo.Opt, error) {
 }
 
 // ConnectOptions are the client options that reach the cluster of opts
-// (brokers, TLS, SASL, logger), for other clients of it (the checkpoint
-// store).
+// (brokers, TLS, SASL, logger, the brokers' reachability into
+// opts.Health), for other clients of it (the checkpoint store, fluxo
+// sink's consumer).
 func ConnectOptions(opts Options) ([]kgo.Opt, error) {
 	kopts := []kgo.Opt{kgo.SeedBrokers(opts.Brokers...)}
 	if opts.Logger != nil {
 		kopts = append(kopts, kgo.WithLogger(slogAdapter{opts.Logger}))
+	}
+	if opts.Health != nil {
+		kopts = append(kopts, kgo.WithHooks(newHealthHook(opts.Health)))
 	}
 	if opts.TLS != nil {
 		kopts = append(kopts, kgo.DialTLSConfig(opts.TLS))

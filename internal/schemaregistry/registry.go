@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -135,4 +136,35 @@ func statusOnly(err error) (int, bool) {
 		return 0, false
 	}
 	return code, true
+}
+
+// Schema returns the schema registered under id. Transient failures are
+// retried like Register's until ctx is done; an id the registry does not
+// know, or a refusal, is a *cdc.PermanentError.
+func (c *Client) Schema(ctx context.Context, id int) (string, error) {
+	backoff := 100 * time.Millisecond
+	for {
+		s, err := c.sr.GetSchema(id)
+		if err == nil {
+			c.health.Up(cdc.ComponentRegistry)
+			return s.Schema(), nil
+		}
+		subject := fmt.Sprintf("schema id %d", id)
+		if perr := permanent(subject, err); perr != nil {
+			c.health.Up(cdc.ComponentRegistry)
+			var pe *cdc.PermanentError
+			if errors.As(perr, &pe) && (strings.Contains(err.Error(), "404") || strings.Contains(err.Error(), "40403")) {
+				pe.Fix = "the record names a schema id the registry at " + c.url + " does not hold: point schema_registry.url at the registry the stream writes to"
+			}
+			return "", perr
+		}
+		c.health.Down(cdc.ComponentRegistry, err)
+		c.log.Warn("schema registry unavailable, retrying", "url", c.url, "id", id, cdc.LogError, err, "backoff", backoff)
+		select {
+		case <-ctx.Done():
+			return "", fmt.Errorf("get schema id %d at %s: %w (last error: %v)", id, c.url, ctx.Err(), err)
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 10*time.Second)
+	}
 }
