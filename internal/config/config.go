@@ -33,6 +33,8 @@ type Config struct {
 	Bronze Bronze `yaml:"bronze"`
 	// HTTP is the metrics and health endpoint.
 	HTTP HTTP `yaml:"http"`
+	// Sink is `fluxo sink`: the stream's changes into the bronze layer.
+	Sink Sink `yaml:"sink"`
 
 	file string         // file name for messages
 	set  map[string]int // dotted key path -> line, for keys present in the file
@@ -217,6 +219,30 @@ type Snapshot struct {
 	// ChunkRows is the size of an incremental snapshot's chunks (default
 	// 8192): each is one short read in key order.
 	ChunkRows int `yaml:"chunk_rows"`
+}
+
+// Sink configures `fluxo sink`, which writes the stream's changes into
+// the bronze layer (bronze.url, bronze.format, bronze.compression).
+type Sink struct {
+	// Group is the Kafka consumer group; processes with one group share the
+	// topics' partitions. Default: fluxo-sink-<name>.
+	Group string `yaml:"group"`
+	// FlushInterval is the longest a change file stays open: it is
+	// committed this long after it opened. Default: 60s.
+	FlushInterval time.Duration `yaml:"flush_interval,omitempty"`
+	// MaxFileBytes rolls a change file once it holds this many bytes.
+	// Default: 134217728 (128 MiB).
+	MaxFileBytes int64 `yaml:"max_file_bytes,omitempty"`
+	// SessionTimeout is how long the group waits for a process that stopped
+	// answering (killed) before its partitions go to the others; a
+	// rebalance waits up to three times this for the processes to rejoin.
+	// Default: 10s.
+	SessionTimeout time.Duration `yaml:"session_timeout,omitempty"`
+	// InstanceID, when set, makes the process a static member of the group
+	// (unique per process, stable across its restarts, e.g. ${HOSTNAME} of a
+	// pod): a restarted process takes its partitions back at once, without
+	// a rebalance. Default: none (dynamic membership).
+	InstanceID string `yaml:"instance_id,omitempty"`
 }
 
 // Bronze is the data-lake target of `fluxo fullload`.

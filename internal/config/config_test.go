@@ -96,6 +96,7 @@ func TestParseFullFile(t *testing.T) {
 		Snapshot:   Snapshot{Mode: "initial", ChunkRows: 8192},
 		Bronze:     Bronze{URL: "file:///var/lib/fluxo/bronze", Format: "avro", Compression: "snappy", Parallelism: 4, MaxPartBytes: 256 << 20},
 		HTTP:       HTTP{Listen: "127.0.0.1:9187"},
+		Sink:       Sink{Group: "fluxo-sink-shop", FlushInterval: DefaultSinkFlushInterval, MaxFileBytes: DefaultSinkMaxFileBytes, SessionTimeout: DefaultSinkSession},
 	}
 	if got := public(c); !reflect.DeepEqual(got, want) {
 		t.Errorf("got  %#v\nwant %#v", got, want)
@@ -141,6 +142,7 @@ func TestDefaults(t *testing.T) {
 				Snapshot:       Snapshot{Mode: "initial", ChunkRows: DefaultChunkRows},
 				Bronze:         Bronze{URL: "file://./bronze", Format: "avro", Compression: "snappy", Parallelism: 4, MaxPartBytes: 256 << 20},
 				HTTP:           HTTP{Listen: "127.0.0.1:9187"},
+				Sink:           Sink{Group: "fluxo-sink-shop", FlushInterval: DefaultSinkFlushInterval, MaxFileBytes: DefaultSinkMaxFileBytes, SessionTimeout: DefaultSinkSession},
 				SchemaRegistry: SchemaRegistry{},
 			}
 			if got := public(c); !reflect.DeepEqual(got, want) {
@@ -284,7 +286,7 @@ func TestDecodeErrors(t *testing.T) {
 		name, file, want string
 	}{
 		{"unknown top-level key", "name: shop\n" + dsn + "kafak:\n  brokers: [b:9092]\n",
-			`shop.yaml:4: unknown key "kafak" at top level (allowed: name, source, kafka, schema_registry, checkpoint, snapshot, bronze, http)`},
+			`shop.yaml:4: unknown key "kafak" at top level (allowed: name, source, kafka, schema_registry, checkpoint, snapshot, bronze, http, sink)`},
 		{"unknown nested key", "name: shop\n" + dsn + "kafka:\n  brokers: [b:9092]\n\n  topic_prefx: x\n",
 			`shop.yaml:7: unknown key "topic_prefx" in kafka (allowed: brokers, topic_prefix, tombstones, transactions, transaction_topic, heartbeat_topic, commit_interval, transaction_timeout, max_record_bytes, tls, sasl)`},
 		{"unknown deeply nested key", "name: shop\n" + dsn + "kafka:\n  sasl:\n    mechanism: plain\n    user: u\n",

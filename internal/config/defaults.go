@@ -27,6 +27,9 @@ const (
 	DefaultCommitInterval     = 100 * time.Millisecond
 	DefaultTransactionTimeout = time.Minute
 	DefaultLeaseTimeout       = 15 * time.Second
+	DefaultSinkFlushInterval  = time.Minute
+	DefaultSinkMaxFileBytes   = 128 << 20
+	DefaultSinkSession        = 10 * time.Second
 )
 
 // applyDefaults fills every value the file left out. Defaults derived from
@@ -60,6 +63,11 @@ func (c *Config) applyDefaults() {
 	setDuration(&c.Kafka.CommitInterval, DefaultCommitInterval)
 	setDuration(&c.Kafka.TransactionTimeout, DefaultTransactionTimeout)
 	setDuration(&c.Checkpoint.LeaseTimeout, DefaultLeaseTimeout)
+	setDuration(&c.Sink.FlushInterval, DefaultSinkFlushInterval)
+	setDuration(&c.Sink.SessionTimeout, DefaultSinkSession)
+	if c.Sink.MaxFileBytes == 0 {
+		c.Sink.MaxFileBytes = DefaultSinkMaxFileBytes
+	}
 	if c.Kafka.MaxRecordBytes == 0 {
 		c.Kafka.MaxRecordBytes = DefaultMaxRecordBytes
 	}
@@ -74,6 +82,7 @@ func (c *Config) applyDefaults() {
 func (c *Config) nameDefaults() {
 	setDefault(&c.Kafka.TopicPrefix, c.Name)
 	setDefault(&c.Checkpoint.Path, c.Name+".checkpoint")
+	setDefault(&c.Sink.Group, "fluxo-sink-"+c.Name)
 	switch c.Source.Connector() {
 	case cdc.ConnectorPostgres:
 		setDefault(&c.Source.Slot, postgresName(c.Name))

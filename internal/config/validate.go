@@ -75,12 +75,7 @@ func (c *Config) validate() error {
 // kafka.brokers and schema_registry.url.
 func (c *Config) ValidateStream() error {
 	k := &checker{c: c}
-	if len(c.Kafka.Brokers) == 0 {
-		k.errorf("kafka.brokers", "kafka.brokers is required by fluxo stream; add e.g. brokers: [127.0.0.1:9092] under kafka")
-	}
-	if c.SchemaRegistry.URL == "" {
-		k.errorf("schema_registry.url", "schema_registry.url is required by fluxo stream; add e.g. url: http://127.0.0.1:8081 under schema_registry")
-	}
+	k.kafkaAndRegistry("fluxo stream")
 	if c.Kafka.MaxRecordBytes < 1024 || c.Kafka.MaxRecordBytes > 1<<30 {
 		k.errorf("kafka.max_record_bytes", "kafka.max_record_bytes must be between 1024 and 1073741824 (1 GiB)")
 	}
@@ -102,6 +97,33 @@ func (c *Config) ValidateFullload() error {
 		k.errorf("bronze.url", "bronze.url %s: the bucket is missing; write s3://bucket/prefix", Redact(raw))
 	}
 	return errors.Join(k.errs...)
+}
+
+// ValidateSink checks what `fluxo sink` needs beyond Parse's checks: the
+// brokers, the registry, a bronze.url fullload accepts, and sink limits.
+func (c *Config) ValidateSink() error {
+	k := &checker{c: c}
+	k.kafkaAndRegistry("fluxo sink")
+	if s := c.Sink; s.FlushInterval < 100*time.Millisecond {
+		k.errorf("sink.flush_interval", "sink.flush_interval must be at least 100ms (default 60s), got %v", s.FlushInterval)
+	}
+	if s := c.Sink; s.MaxFileBytes < 64<<10 || s.MaxFileBytes > 5<<30 {
+		k.errorf("sink.max_file_bytes", "sink.max_file_bytes must be between 65536 (64 KiB) and 5368709120 (5 GiB), got %d", s.MaxFileBytes)
+	}
+	if s := c.Sink; s.SessionTimeout < 6*time.Second || s.SessionTimeout > 5*time.Minute {
+		k.errorf("sink.session_timeout", "sink.session_timeout must be between 6s and 5m (brokers refuse others by default; default 10s), got %v", s.SessionTimeout)
+	}
+	return errors.Join(append(k.errs, c.ValidateFullload())...)
+}
+
+// kafkaAndRegistry requires the brokers and the registry, which command needs.
+func (k *checker) kafkaAndRegistry(command string) {
+	if len(k.c.Kafka.Brokers) == 0 {
+		k.errorf("kafka.brokers", "kafka.brokers is required by %s; add e.g. brokers: [127.0.0.1:9092] under kafka", command)
+	}
+	if k.c.SchemaRegistry.URL == "" {
+		k.errorf("schema_registry.url", "schema_registry.url is required by %s; add e.g. url: http://127.0.0.1:8081 under schema_registry", command)
+	}
 }
 
 func (k *checker) name() {
