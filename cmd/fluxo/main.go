@@ -45,6 +45,7 @@ type subcommand struct {
 var commands = [...]subcommand{
 	{"stream", "stream changes to Kafka until SIGINT/SIGTERM", runStream},
 	{"fullload", "load the tables into the bronze layer (resumable)", runFullload},
+	{"sink", "write the stream's changes into the bronze layer until SIGINT/SIGTERM", runSink},
 	{"check", "preflight: one line per check with the fix", runCheck},
 	{"status", "print the stored checkpoint and the lag behind the source", runStatus},
 	{"snapshot", "ask the running stream to snapshot tables while it streams", runSnapshot},

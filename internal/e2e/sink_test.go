@@ -1,0 +1,255 @@
+package e2e
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/fluxo-cdc/fluxo/internal/testserver"
+)
+
+// TestSinkCurrentState: a stream's changes, written into the lake by two
+// `fluxo sink` processes that are killed (SIGKILL) and restarted at random
+// points, hold every change exactly once, and the latest full load plus
+// the changes after its position (the README's DuckDB query) equal the
+// source table after inserts, updates, deletes, key changes and a schema
+// change.
+func TestSinkCurrentState(t *testing.T) {
+	testserver.DuckDBT(t)
+	forEachBackend(t, testSinkCurrentState)
+}
+
+func testSinkCurrentState(t *testing.T, e *env) {
+	bin, err := fluxoBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema := e.dbName
+	if e.pg != nil {
+		schema = "public"
+		e.exec("CREATE TABLE items (id int8 PRIMARY KEY, name varchar(40), amount numeric(10,2), note text)")
+		e.exec("INSERT INTO items SELECT g, 'item ' || g, g * 1.25, NULL FROM generate_series(1, 2000) g")
+	} else {
+		e.exec("CREATE TABLE items (id BIGINT PRIMARY KEY, name VARCHAR(40), amount DECIMAL(10,2), note TEXT)")
+		e.exec("INSERT INTO items SELECT seq, CONCAT('item ', seq), seq * 1.25, NULL FROM seq_1_to_2000")
+	}
+	lake := filepath.Join(e.dir, "lake")
+	t.Setenv("FLUXO_SINK_ID", "unused") // each sink process has its own
+	cfg := e.config("snapshot:\n  mode: never\nbronze:\n  url: file://" + lake + "\n  format: parquet\n" +
+		"sink:\n  flush_interval: 300ms\n  max_file_bytes: 65536\n  session_timeout: 6s\n  instance_id: ${FLUXO_SINK_ID}\n")
+	cfgPath := filepath.Join(e.dir, "fluxo.yaml")
+	stream := e.startStreamReady(cfg)
+	defer stream.stop()
+	if err := e.runFullload(cfg, "r1", schema+".items"); err != nil {
+		t.Fatal(err)
+	}
+	position := manifestPosition(t, runDir(t, lake, schema, "items", "r1"))
+
+	sinks := []*exec.Cmd{sinkProcess(t, bin, cfgPath, "sink-0"), sinkProcess(t, bin, cfgPath, "sink-1")}
+	rng := newRand(t)
+	step := func(i int) {
+		switch i % 6 {
+		case 0:
+			e.exec(fmt.Sprintf("UPDATE items SET name = 'renamed %d', amount = amount + 1 WHERE id %% 7 = %d", i, i%7))
+		case 1:
+			e.exec(fmt.Sprintf("DELETE FROM items WHERE id %% 13 = %d", i%13))
+		case 2:
+			e.exec(fmt.Sprintf("INSERT INTO items (id, name, amount) VALUES (%d, 'new %d', %d.5)", 10000+i, i, i))
+		case 3: // a key change: a delete of the old key and a create of the new one
+			e.exec(fmt.Sprintf("UPDATE items SET id = id + 100000 WHERE id %% 17 = %d AND id < 100000", i%17))
+		case 4:
+			e.exec(fmt.Sprintf("UPDATE items SET note = 'note %d' WHERE id %% 5 = %d", i, i%5))
+		case 5:
+			e.exec(fmt.Sprintf("INSERT INTO items (id, name) VALUES (%d, NULL)", 20000+i))
+		}
+	}
+	for i := range 24 {
+		step(i)
+		if i == 12 { // a schema change half way
+			e.exec("ALTER TABLE items ADD COLUMN extra int")
+			e.exec("UPDATE items SET extra = id % 3 WHERE id % 2 = 0")
+		}
+		if rng.IntN(4) == 0 { // kill one sink at a random point and start another
+			k := rng.IntN(2)
+			sinks[k].Process.Signal(syscall.SIGKILL)
+			sinks[k].Wait()
+			time.Sleep(time.Duration(rng.IntN(400)) * time.Millisecond)
+			sinks[k] = sinkProcess(t, bin, cfgPath, fmt.Sprintf("sink-%d", k)) // as a pod's container restarts
+		}
+		time.Sleep(time.Duration(50+rng.IntN(200)) * time.Millisecond)
+	}
+	want := e.itemsState()
+	query := currentStateQuery(lake, schema, "items", "r1", position)
+	var got []map[string]any
+	deadline := time.Now().Add(120 * time.Second)
+	for time.Now().Before(deadline) {
+		got, err = testserver.DuckDBQuery(context.Background(), query)
+		if err == nil && reflect.DeepEqual(normalize(got), want) {
+			break
+		}
+		time.Sleep(time.Second)
+	}
+	if err != nil {
+		t.Fatalf("duckdb: %v\n%s", err, query)
+	}
+	if !reflect.DeepEqual(normalize(got), want) {
+		t.Fatalf("the lake's current state differs from the table:\n lake  %d rows %v\n table %d rows %v", len(got), head(normalize(got)), len(want), head(want))
+	}
+	// Every change is in the lake once: no partition offset twice, and as
+	// many rows as the topic holds records with a value.
+	dups, err := testserver.DuckDBQuery(context.Background(), fmt.Sprintf(
+		`SELECT _partition, _offset, count(*) AS n FROM read_parquet(%s, union_by_name = true) GROUP BY ALL HAVING n > 1`,
+		testserver.DuckDBString(changesGlob(lake, schema, "items"))))
+	if err != nil || len(dups) > 0 {
+		t.Fatalf("changes in the lake more than once: %v %v", dups, err)
+	}
+	rows, err := testserver.DuckDBQuery(context.Background(), fmt.Sprintf(`SELECT count(*) AS n FROM read_parquet(%s, union_by_name = true)`,
+		testserver.DuckDBString(changesGlob(lake, schema, "items"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := 0
+	for _, r := range e.consumeUntilQuiet(e.topic("items"), 2*time.Second) {
+		if r.Value != nil {
+			values++
+		}
+	}
+	if n := fmt.Sprint(rows[0]["n"]); n != fmt.Sprint(values) {
+		t.Fatalf("the lake holds %s change rows, the topic %d changes", n, values)
+	}
+	for _, s := range sinks {
+		s.Process.Signal(syscall.SIGTERM)
+		if err := s.Wait(); err != nil {
+			t.Errorf("sink stopped with %v", err)
+		}
+	}
+}
+
+// sinkProcess starts `fluxo sink` on the config, as the group's static
+// member id.
+func sinkProcess(t *testing.T, bin, cfgPath, id string) *exec.Cmd {
+	t.Helper()
+	level := cmp.Or(os.Getenv("FLUXO_TEST_SINK_LOG"), "warn") // debug to see the group at work
+	cmd := exec.Command(bin, "sink", "-c", cfgPath, "--log-format", "text", "--log-level", level)
+	cmd.Env = append(os.Environ(), "FLUXO_SINK_ID="+id)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		if s := out.String(); s != "" {
+			t.Logf("sink %d output:\n%s", cmd.Process.Pid, s)
+		}
+	})
+	return cmd
+}
+
+// manifestPosition returns where the changes after the first view of a
+// full load run start (the view's changes_from).
+func manifestPosition(t *testing.T, dir string) string {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(dir, "_manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct {
+		Attempts []struct {
+			View struct {
+				ChangesFrom string `json:"changes_from"`
+			} `json:"view"`
+		} `json:"attempts"`
+	}
+	if err := json.Unmarshal(raw, &m); err != nil || len(m.Attempts) == 0 || m.Attempts[0].View.ChangesFrom == "" {
+		t.Fatalf("manifest without a position: %v\n%s", err, raw)
+	}
+	return m.Attempts[0].View.ChangesFrom
+}
+
+func changesGlob(lake, schema, table string) string {
+	return filepath.Join(lake, "t", schema, table, "changes", "**", "*.parquet")
+}
+
+// currentStateQuery is the README's query, its columns rendered for the
+// comparison: the full load's rows whose key no later change touched, and
+// the latest change of every other key unless it is a delete.
+func currentStateQuery(lake, schema, table, runID, changesFrom string) string {
+	full := filepath.Join(lake, "t", schema, table, "date=*", "run="+runID, "*.parquet")
+	readme := fmt.Sprintf(`WITH
+  changes AS (SELECT * FROM read_parquet(%s, union_by_name = true)
+              WHERE _position >= %s),
+  latest AS (SELECT * FROM changes
+             QUALIFY row_number() OVER (PARTITION BY id ORDER BY _position DESC, _offset DESC) = 1),
+  full_load AS (SELECT * FROM read_parquet(%s, union_by_name = true))
+SELECT * EXCLUDE (_op, _source_ts_ms, _position, _partition, _offset) FROM latest WHERE _op <> 'd'
+UNION ALL BY NAME
+SELECT * FROM full_load WHERE id NOT IN (SELECT id FROM latest)`,
+		testserver.DuckDBString(changesGlob(lake, schema, table)), testserver.DuckDBString(changesFrom), testserver.DuckDBString(full))
+	return "SELECT id, name, CAST(amount AS VARCHAR) AS amount, note, extra FROM (" + readme + ") ORDER BY id"
+}
+
+// itemsState reads the items table as the query renders it.
+func (e *env) itemsState() [][5]string {
+	e.t.Helper()
+	var out [][5]string
+	add := func(id, name, amount, note, extra any) {
+		out = append(out, [5]string{str(id), str(name), str(amount), str(note), str(extra)})
+	}
+	if e.pg != nil {
+		rows, err := e.pgConn().Query(context.Background(), "SELECT id, name, amount::text, note, extra FROM items ORDER BY id")
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			v, err := rows.Values()
+			if err != nil {
+				e.t.Fatal(err)
+			}
+			add(v[0], v[1], v[2], v[3], v[4])
+		}
+		return out
+	}
+	r, err := e.conn().Execute("SELECT id, name, CAST(amount AS CHAR), note, extra FROM items ORDER BY id")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for i := range r.RowNumber() {
+		v := r.Values[i]
+		add(v[0].Value(), v[1].Value(), v[2].Value(), v[3].Value(), v[4].Value())
+	}
+	return out
+}
+
+// normalize renders DuckDB's rows like itemsState.
+func normalize(rows []map[string]any) [][5]string {
+	out := make([][5]string, len(rows))
+	for i, r := range rows {
+		out[i] = [5]string{str(r["id"]), str(r["name"]), str(r["amount"]), str(r["note"]), str(r["extra"])}
+	}
+	return out
+}
+
+func str(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "NULL"
+	case []byte:
+		return string(x)
+	case float64:
+		return fmt.Sprint(int64(x))
+	}
+	return fmt.Sprint(v)
+}
+
+func head(rows [][5]string) [][5]string { return rows[:min(len(rows), 8)] }
