@@ -767,3 +767,25 @@ func TestStatistics(t *testing.T) {
 		t.Errorf("statistics:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestPlainEncodings checks that no column chunk uses a DELTA encoding:
+// parquet-go's default for BYTE_ARRAY is DELTA_LENGTH_BYTE_ARRAY, which
+// Spark's vectorized reader only reads since 3.3 (see NewWriter).
+func TestPlainEncodings(t *testing.T) {
+	t.Parallel()
+	db := testserver.DuckDBT(t)
+	in := make([][]any, 0, len(allKinds))
+	for _, r := range allKindsRows() {
+		in = append(in, r.in)
+	}
+	path, _ := writeFile(t, allKindsTable(), "snappy", nil, in)
+	encs := query(t, db, "SELECT path_in_schema AS col, encodings AS enc FROM parquet_metadata("+lit(path)+")")
+	if len(encs) == 0 {
+		t.Fatal("no column chunks")
+	}
+	for _, e := range encs {
+		if enc := fmt.Sprint(e["enc"]); strings.Contains(enc, "DELTA") || !strings.Contains(enc, "PLAIN") {
+			t.Errorf("column %v: encodings %s, want PLAIN", e["col"], enc)
+		}
+	}
+}
