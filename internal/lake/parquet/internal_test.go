@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fluxo-cdc/fluxo/cdc"
 	pq "github.com/parquet-go/parquet-go"
-	"github.com/parquet-go/parquet-go/format"
 )
 
 func TestDecimalBytes(t *testing.T) {
@@ -69,18 +69,6 @@ func TestAppendDecimalText(t *testing.T) {
 	}
 }
 
-func TestCompareSigned(t *testing.T) {
-	ordered := [][]byte{{0x80, 0}, {0xff, 0x00}, {0xff, 0xff}, {0, 0}, {0, 1}, {0, 0xff}, {0x7f, 0xff}}
-	for i := range ordered {
-		for j := range ordered {
-			got := compareSigned(ordered[i], ordered[j])
-			if (i < j && got >= 0) || (i > j && got <= 0) || (i == j && got != 0) {
-				t.Errorf("compareSigned(%x, %x) = %d", ordered[i], ordered[j], got)
-			}
-		}
-	}
-}
-
 func TestFloatRange(t *testing.T) {
 	nan := math.NaN()
 	for _, c := range []struct {
@@ -103,27 +91,75 @@ func TestFloatRange(t *testing.T) {
 	}
 }
 
-func TestSignedIndexer(t *testing.T) {
-	v := func(b ...byte) pq.Value { return pq.FixedLenByteArrayValue(b) }
-	var x signedIndexer
-	x.IndexPage(2, 0, v(0xff, 0x00), v(0xff, 0xff)) // -256..-1
-	x.IndexPage(3, 3, pq.Value{}, pq.Value{})       // nulls only
-	x.IndexPage(2, 1, v(0x00, 0x01), v(0x00, 0x05)) // 1..5
-	ci := x.ColumnIndex()
-	if ci.BoundaryOrder != format.Ascending || len(ci.MinValues) != 3 || len(ci.MaxValues) != 3 ||
-		len(ci.MinValues[1]) != 0 || ci.MinValues[1] == nil || !bytes.Equal(ci.MaxValues[2], []byte{0, 5}) ||
-		ci.NullPages[0] || !ci.NullPages[1] || ci.NullCounts[2] != 1 {
-		t.Errorf("ColumnIndex() = %+v", ci)
+// TestDecimalPageIndex reads back the page index of a decimal column whose
+// values go from negative to positive with a stretch of nulls in between
+// (DuckDB does not read page indexes): one entry per page, null pages
+// empty, bounds and boundary order in the signed order.
+func TestDecimalPageIndex(t *testing.T) {
+	tbl := &cdc.Table{ID: cdc.TableID{Schema: "s", Name: "t"}, Columns: []cdc.Column{
+		{Name: "d", Kind: cdc.KindDecimal, Precision: 10, Scale: 0},
+	}}
+	var buf bytes.Buffer
+	w, err := NewWriter(&buf, tbl, "none", nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	x.IndexPage(1, 0, v(0x80, 0), v(0x80, 0))
-	if ci := x.ColumnIndex(); ci.BoundaryOrder != format.Unordered {
-		t.Errorf("boundary order = %v, want unordered", ci.BoundaryOrder)
+	for i := range 700_000 {
+		var v any
+		switch {
+		case i < 100_000:
+			v = big.NewInt(int64(i - 100_000))
+		case i >= 600_000:
+			v = big.NewInt(int64(i - 600_000))
+		}
+		if err := w.Write([]any{v}); err != nil {
+			t.Fatal(err)
+		}
 	}
-	x.Reset()
-	x.IndexPage(1, 0, v(0x00, 0x01), v(0x00, 0x01))
-	x.IndexPage(1, 0, v(0xff, 0xfe), v(0xff, 0xff))
-	if ci := x.ColumnIndex(); ci.BoundaryOrder != format.Descending || len(ci.NullPages) != 2 {
-		t.Errorf("after Reset: %+v", ci)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := pq.OpenFile(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunk := f.RowGroups()[0].ColumnChunks()[0]
+	ci, err := chunk.ColumnIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	oi, err := chunk.OffsetIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages, nullPages := oi.NumPages(), 0
+	if ci.NumPages() != pages || pages < 4 {
+		t.Fatalf("column index has %d pages, offset index %d", ci.NumPages(), pages)
+	}
+	signed := func(b []byte) *big.Int {
+		x := new(big.Int).SetBytes(b)
+		if len(b) > 0 && b[0]&0x80 != 0 {
+			x.Sub(x, new(big.Int).Lsh(big.NewInt(1), uint(8*len(b))))
+		}
+		return x
+	}
+	var prevMax *big.Int
+	for i := range pages {
+		if ci.NullPage(i) {
+			nullPages++
+			continue
+		}
+		lo, hi := signed(ci.MinValue(i).ByteArray()), signed(ci.MaxValue(i).ByteArray())
+		if lo.Cmp(hi) > 0 || (prevMax != nil && prevMax.Cmp(lo) > 0) {
+			t.Errorf("page %d: bounds %v..%v after a page ending at %v", i, lo, hi, prevMax)
+		}
+		prevMax = hi
+	}
+	if first, last := signed(ci.MinValue(0).ByteArray()), signed(ci.MaxValue(pages-1).ByteArray()); first.Int64() != -100_000 || last.Int64() != 99_999 {
+		t.Errorf("first page's minimum %v, last page's maximum %v", first, last)
+	}
+	if nullPages == 0 || !ci.IsAscending() {
+		t.Errorf("%d pages, %d of them null; ascending %v", pages, nullPages, ci.IsAscending())
 	}
 }
 

@@ -53,7 +53,7 @@ func planColumn(c *cdc.Column, depth int) (*leaf, pq.Node, error) {
 		node = pq.Leaf(pq.Int64Type)
 	case cdc.KindUint64:
 		l.size = uint64Bytes
-		node = pq.Leaf(signedDecimal{pq.Decimal(0, 20, pq.FixedLenByteArrayType(uint64Bytes)).Type()})
+		node = pq.Decimal(0, 20, pq.FixedLenByteArrayType(uint64Bytes))
 	case cdc.KindDecimal:
 		if c.Precision < 1 || c.Scale < 0 || c.Scale > c.Precision {
 			return nil, nil, fmt.Errorf("column %q: invalid decimal(%d,%d)", c.Name, c.Precision, c.Scale)
@@ -66,7 +66,7 @@ func planColumn(c *cdc.Column, depth int) (*leaf, pq.Node, error) {
 			break
 		}
 		l.size = decimalBytes(l.limit)
-		node = pq.Leaf(signedDecimal{pq.Decimal(c.Scale, c.Precision, pq.FixedLenByteArrayType(l.size)).Type()})
+		node = pq.Decimal(c.Scale, c.Precision, pq.FixedLenByteArrayType(l.size))
 	case cdc.KindDecimalText, cdc.KindString, cdc.KindUUID:
 		node = pq.String()
 	case cdc.KindFloat32:

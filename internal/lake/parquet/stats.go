@@ -1,40 +1,22 @@
 package parquet
 
 import (
-	"bytes"
 	"math"
 
 	pq "github.com/parquet-go/parquet-go"
-	"github.com/parquet-go/parquet-go/format"
 )
 
-// parquet-go v0.26.0 computes the min/max statistics of a page (which make
-// the column chunk statistics and the page index) in ways that are wrong
-// for two of our column types, and readers prune row groups and pages on
-// them, silently dropping matching rows:
+// parquet-go (v0.32.1) leaves NaN out of the min/max statistics of a FLOAT
+// or DOUBLE page (which make the column chunk statistics and the page
+// index) but keeps the other values' bounds, and writes zero bounds as they
+// come. DuckDB prunes row groups on those bounds, so a query such as
+// "f > 2800" silently drops the NaN rows of every row group whose maximum
+// is below 2800 (NaN is the largest double in DuckDB's order). The wrapper
+// below gives such pages bounds that never prune (see nanSafe).
 //
-//   - DECIMAL over FIXED_LEN_BYTE_ARRAY is ordered as unsigned bytes, so -1
-//     (0xff...) sorts above 5; the Parquet specification orders DECIMAL as
-//     signed integers.
-//   - FLOAT and DOUBLE pages holding NaN get wrong bounds (seen: min = max
-//     = the last value), and a NaN may end up in the statistics.
-//
-// The wrappers below fix the page bounds, the comparison used to merge
-// them into the chunk statistics, and (for decimals) the page index.
-
-// signedDecimal is a DECIMAL over FIXED_LEN_BYTE_ARRAY whose values are
-// ordered as signed big-endian two's-complement integers.
-type signedDecimal struct{ pq.Type }
-
-func (t signedDecimal) Compare(a, b pq.Value) int {
-	return compareSigned(a.ByteArray(), b.ByteArray())
-}
-
-func (t signedDecimal) NewColumnBuffer(columnIndex, numValues int) pq.ColumnBuffer {
-	return boundsBuffer{t.Type.NewColumnBuffer(columnIndex, numValues), decimalBounds}
-}
-
-func (t signedDecimal) NewColumnIndexer(int) pq.ColumnIndexer { return new(signedIndexer) }
+// DECIMAL over FIXED_LEN_BYTE_ARRAY, which v0.26.0 ordered as unsigned
+// bytes (-1 above 5), needs no wrapper since v0.32.1: it orders DECIMAL as
+// signed integers, as the specification says, page index included.
 
 // nanSafe is FLOAT or DOUBLE with page bounds that follow the Parquet
 // rules: NaN is never written to min or max, a zero minimum is written as
@@ -70,26 +52,6 @@ type boundsPage struct {
 func (p boundsPage) Bounds() (min, max pq.Value, ok bool) { return p.bounds(p.Page) }
 
 func (p boundsPage) Slice(i, j int64) pq.Page { return boundsPage{p.Page.Slice(i, j), p.bounds} }
-
-func decimalBounds(p pq.Page) (min, max pq.Value, ok bool) {
-	values := p.Data()
-	data, size := values.FixedLenByteArray()
-	if size == 0 || len(data) < size {
-		return min, max, false
-	}
-	lo, hi := data[:size], data[:size]
-	for i := size; i+size <= len(data); i += size {
-		v := data[i : i+size]
-		if compareSigned(v, lo) < 0 {
-			lo = v
-		}
-		if compareSigned(v, hi) > 0 {
-			hi = v
-		}
-	}
-	col := p.Column()
-	return pq.FixedLenByteArrayValue(lo).Level(0, 0, col), pq.FixedLenByteArrayValue(hi).Level(0, 0, col), true
-}
 
 func doubleBounds(p pq.Page) (min, max pq.Value, ok bool) {
 	values := p.Data()
@@ -136,76 +98,4 @@ func floatRange[F float32 | float64](data []F) (lo, hi F, ok bool) {
 		hi = 0
 	}
 	return lo, hi, true
-}
-
-// compareSigned compares two big-endian two's-complement integers of the
-// same length.
-func compareSigned(a, b []byte) int {
-	if len(a) == 0 || len(b) == 0 {
-		return len(a) - len(b)
-	}
-	if a[0] != b[0] {
-		if int8(a[0]) < int8(b[0]) {
-			return -1
-		}
-		return 1
-	}
-	return bytes.Compare(a[1:], b[1:])
-}
-
-// signedIndexer builds the page index of a signed decimal column: one
-// min/max pair per page (empty for a page holding only nulls: parquet-go's
-// own indexer appends nothing for those, misaligning the lists), with the
-// boundary order computed in the signed order.
-type signedIndexer struct {
-	nullPages  []bool
-	nullCounts []int64
-	mins, maxs [][]byte
-}
-
-func (x *signedIndexer) Reset() {
-	x.nullPages, x.nullCounts = x.nullPages[:0], x.nullCounts[:0]
-	x.mins, x.maxs = x.mins[:0], x.maxs[:0]
-}
-
-func (x *signedIndexer) IndexPage(numValues, numNulls int64, min, max pq.Value) {
-	x.nullPages = append(x.nullPages, numValues == numNulls)
-	x.nullCounts = append(x.nullCounts, numNulls)
-	x.mins = append(x.mins, append([]byte{}, min.ByteArray()...))
-	x.maxs = append(x.maxs, append([]byte{}, max.ByteArray()...))
-}
-
-func (x *signedIndexer) ColumnIndex() format.ColumnIndex {
-	return format.ColumnIndex{
-		NullPages:     append([]bool(nil), x.nullPages...),
-		NullCounts:    append([]int64(nil), x.nullCounts...),
-		MinValues:     append([][]byte(nil), x.mins...),
-		MaxValues:     append([][]byte(nil), x.maxs...),
-		BoundaryOrder: x.boundaryOrder(),
-	}
-}
-
-// boundaryOrder reports whether the non-null pages' minimums and maximums
-// are both ascending or both descending.
-func (x *signedIndexer) boundaryOrder() format.BoundaryOrder {
-	asc, desc := true, true
-	prev := -1
-	for i, null := range x.nullPages {
-		if null {
-			continue
-		}
-		if prev >= 0 {
-			cmin, cmax := compareSigned(x.mins[prev], x.mins[i]), compareSigned(x.maxs[prev], x.maxs[i])
-			asc = asc && cmin <= 0 && cmax <= 0
-			desc = desc && cmin >= 0 && cmax >= 0
-		}
-		prev = i
-	}
-	switch {
-	case asc:
-		return format.Ascending
-	case desc:
-		return format.Descending
-	}
-	return format.Unordered
 }
