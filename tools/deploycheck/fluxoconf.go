@@ -26,7 +26,7 @@ func imageDefaultArgs() []string { return []string{"stream", "-c", "/etc/fluxo/f
 
 // fluxoRun is a fluxo command line as a container or unit runs it.
 type fluxoRun struct {
-	// Command is stream, fullload, check, status or version.
+	// Command is stream, fullload, sink, check, status or version.
 	Command string
 	// Config is the -c file.
 	Config string
@@ -44,7 +44,7 @@ func parseFluxoArgs(args []string) (fluxoRun, error) {
 		return fluxoRun{}, errors.New("no fluxo command")
 	}
 	run := fluxoRun{Command: args[0]}
-	known := []string{"stream", "fullload", "check", "status", "version"}
+	known := []string{"stream", "fullload", "sink", "check", "status", "version"}
 	if !slices.Contains(known, run.Command) {
 		return run, fmt.Errorf("unknown fluxo command %q; use one of %s", run.Command, strings.Join(known, ", "))
 	}
@@ -94,6 +94,8 @@ func loadFluxoConfig(name string, data []byte, command string, lookup func(strin
 		err = cfg.ValidateStream()
 	case "fullload":
 		err = cfg.ValidateFullload()
+	case "sink":
+		err = cfg.ValidateSink()
 	}
 	return cfg, err
 }

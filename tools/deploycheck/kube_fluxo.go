@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -112,7 +113,7 @@ func itemKey(items []corev1.KeyToPath, rel string) string {
 // containerEnv returns c's environment as the container sees it, with the
 // values of the manifests' Secrets and ConfigMaps.
 func (p pod) containerEnv(c *corev1.Container) map[string]string {
-	env := map[string]string{}
+	env := map[string]string{"HOSTNAME": "pod-name"} // the kubelet sets it to the pod's name
 	for _, from := range c.EnvFrom {
 		if r := from.SecretRef; r != nil && p.set.secrets[r.Name] != nil {
 			sec := p.set.secrets[r.Name]
@@ -162,7 +163,7 @@ func (p pod) onlyFluxo() bool {
 // config as fluxo's own config package loads it with the container's
 // environment, and what that config needs from the pod. want is the command
 // the workload kind calls for ("" for any).
-func (p pod) checkFluxo(c *corev1.Container, want string) {
+func (p pod) checkFluxo(c *corev1.Container, want []string) {
 	s := p.s.in("container " + c.Name)
 	args, err := fluxoArgs(c)
 	if err != nil {
@@ -173,8 +174,8 @@ func (p pod) checkFluxo(c *corev1.Container, want string) {
 	if err != nil {
 		s.errorf("args: %v", err)
 	}
-	if want != "" && run.Command != want {
-		s.errorf("runs fluxo %s; this workload should run fluxo %s", run.Command, want)
+	if len(want) > 0 && !slices.Contains(want, run.Command) {
+		s.errorf("runs fluxo %s; this workload should run fluxo %s", run.Command, strings.Join(want, " or "))
 	}
 	if cs := c.SecurityContext; cs == nil || cs.ReadOnlyRootFilesystem == nil || !*cs.ReadOnlyRootFilesystem {
 		s.errorf("securityContext.readOnlyRootFilesystem must be true: fluxo writes only its checkpoint (and bronze files) to volumes")
@@ -189,6 +190,12 @@ func (p pod) checkFluxo(c *corev1.Container, want string) {
 	}
 	p.checkLoopback(s, c, endpoints(cfg, run.Command))
 	switch run.Command {
+	case "sink":
+		port, err := servedPort(cfg)
+		if err != nil {
+			s.errorf("%v", err)
+		}
+		p.checkStream(s, c, port)
 	case "stream":
 		port, err := servedPort(cfg)
 		if err != nil {

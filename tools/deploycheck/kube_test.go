@@ -25,6 +25,7 @@ func checkKubeCopy(t *testing.T, ms ...mutation) []Problem {
 // k8s.io/api types, and the cross-checks the types cannot express.
 func TestKubeRejects(t *testing.T) {
 	const deploy, job, sidecar, secret, kust = "deployment.yaml", "fullload-job.yaml", "sidecar-postgres.yaml", "secret.yaml", "kustomization.yaml"
+	const sink = "sink-deployment.yaml"
 	cases := []struct {
 		name string
 		m    mutation
@@ -68,6 +69,10 @@ func TestKubeRejects(t *testing.T) {
 		{"short grace period", mutation{deploy, "terminationGracePeriodSeconds: 120", "terminationGracePeriodSeconds: 10"}, "terminationGracePeriodSeconds must be at least 60"},
 		// Workload shape.
 		{"two replicas", mutation{deploy, "  replicas: 1\n  strategy", "  replicas: 2\n  strategy"}, "spec.replicas must be 1"},
+		{"sink without replicas", mutation{sink, "  replicas: 2\n", "  replicas: 0\n"}, "spec.replicas: at least 1 sink"},
+		{"sink of a stream's kind", mutation{sink, "args: [sink,", "args: [fullload,"}, "this workload should run fluxo stream or sink"},
+		{"sink config rejected", mutation{deploy, "      instance_id: ${HOSTNAME}\n", "      instance_id: ${HOSTNAME}\n      session_timeout: 1s\n"}, "sink.session_timeout must be between 6s and 5m"},
+		{"sink without probes", mutation{sink, "          readinessProbe:\n            httpGet:\n              path: /readyz", "          readinessProbe:\n            httpGet:\n              path: /ready"}, "readinessProbe"},
 		{"rolling update", mutation{deploy, "type: Recreate", "type: RollingUpdate"}, "spec.strategy.type must be Recreate"},
 		{"selector mismatch", mutation{deploy, "matchLabels:\n      app.kubernetes.io/name: fluxo-shop", "matchLabels:\n      app.kubernetes.io/name: fluxo-shopx"}, "does not match the pod template's labels"},
 		{"statefulset service", mutation{sidecar, "serviceName: orders-db", "serviceName: orders"}, `spec.serviceName "orders": no such Service`},

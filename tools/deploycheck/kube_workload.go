@@ -71,14 +71,32 @@ func checkKube(f *findings, dir, rel string) kubeSummary {
 	return sum
 }
 
-// fluxoCommandFor is the fluxo command a workload kind runs: streams are
-// long-running (Deployment, StatefulSet), a full load runs to completion.
-func fluxoCommandFor(where string) string {
+// fluxoCommandFor is the fluxo commands a workload kind may run: streams
+// and sinks are long-running (Deployment; a StatefulSet for a stream), a
+// full load runs to completion.
+func fluxoCommandFor(where string) []string {
 	switch kindOf(where) {
 	case "Job":
-		return "fullload"
-	case "Deployment", "StatefulSet":
-		return "stream"
+		return []string{"fullload"}
+	case "Deployment":
+		return []string{"stream", "sink"}
+	case "StatefulSet":
+		return []string{"stream"}
+	}
+	return nil
+}
+
+// fluxoCommandOf returns the command of the pod's fluxo container ("" when
+// it runs none).
+func fluxoCommandOf(spec *corev1.PodSpec) string {
+	for _, c := range spec.Containers {
+		if isFluxoImage(c.Image) {
+			args := c.Args
+			if len(args) == 0 {
+				args = imageDefaultArgs()
+			}
+			return args[0]
+		}
 	}
 	return ""
 }
@@ -150,7 +168,13 @@ func runsFluxo(spec *corev1.PodSpec) bool {
 
 func checkDeployment(set *kubeSet, s scope, d *appsv1.Deployment) pod {
 	checkSelector(s, d.Spec.Selector, &d.Spec.Template.ObjectMeta)
-	if runsFluxo(&d.Spec.Template.Spec) {
+	// A sink scales out (one consumer group) and survives a rolling update;
+	// a stream does neither.
+	if runsFluxo(&d.Spec.Template.Spec) && fluxoCommandOf(&d.Spec.Template.Spec) == "sink" {
+		if d.Spec.Replicas != nil && *d.Spec.Replicas < 1 {
+			s.errorf("spec.replicas: at least 1 sink")
+		}
+	} else if runsFluxo(&d.Spec.Template.Spec) {
 		if d.Spec.Replicas == nil || *d.Spec.Replicas != 1 {
 			s.errorf("spec.replicas must be 1: one fluxo reads a source (one slot, one server_id, one checkpoint)")
 		}
