@@ -99,6 +99,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		benchFn = benchLatency
 	case opts.mode == "tables":
 		benchFn = benchTables
+	case opts.mode == "sink":
+		benchFn = benchSink
 	case opts.source == "postgres":
 		benchFn = benchPostgres
 	}
@@ -114,7 +116,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("fluxo-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.source, "source", "mysql", "mysql (MariaDB binlog) or postgres (pgoutput logical replication)")
-	fs.StringVar(&o.mode, "mode", "stream", "stream (catch-up of a backlog), fullload (one table into file:// next to COPY/mariadb-dump), snapshot (the incremental snapshot of that table under a writer, next to fullload) latency (commit to read_committed consumer at 10k rows/s: straight to the broker, fluxo, fluxo in transactions) or tables (start-up with -tables tables)")
+	fs.StringVar(&o.mode, "mode", "stream", "stream (catch-up of a backlog), fullload (one table into file:// next to COPY/mariadb-dump), snapshot (the incremental snapshot of that table under a writer, next to fullload) latency (commit to read_committed consumer at 10k rows/s: straight to the broker, fluxo, fluxo in transactions) tables (start-up with -tables tables) or sink (fluxo sink from Kafka into file:// Parquet, next to a consumer that only reads)")
 	fs.IntVar(&o.tables, "tables", 1000, "tables mode: tables of 21 columns with 2 rows each")
 	fs.IntVar(&o.rows, "rows", 1_000_000, "row changes in the backlog (postgres: also the rows of the big transaction)")
 	fs.IntVar(&o.bigTx, "bigtx", 1_000_000, "mysql stream mode: rows of the single big transaction streamed alone after the rounds")
