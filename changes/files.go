@@ -142,7 +142,8 @@ func (s *sink) openFor(ctx context.Context, ps *partState, rec *kgo.Record, env 
 	if ps.repair != nil {
 		key = ps.repair.Key
 	}
-	p, err := partfile.New(ctx, s.o.Store, key, f)
+	// The file outlives the run's context: a stop commits it (see rollAll).
+	p, err := partfile.New(context.WithoutCancel(ctx), s.o.Store, key, f)
 	if err != nil {
 		return err
 	}

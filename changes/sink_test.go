@@ -15,6 +15,8 @@ import (
 	"time"
 
 	hamba "github.com/hamba/avro/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/hamba/avro/v2/ocf"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -359,4 +361,35 @@ func TestSinkTwoMembers(t *testing.T) {
 		t.Fatal(err)
 	}
 	compare(t, got, out)
+}
+
+// TestSinkStopCommits: a stop commits the open files, however long they
+// could have stayed open.
+func TestSinkStopCommits(t *testing.T) {
+	addrs := newCluster(t)
+	dir := t.TempDir()
+	out := &produced{rows: map[[2]int64]want{}}
+	w := newWriter(t, addrs, out)
+	o := sinkOptions(t, addrs, dir, w.schemas)
+	o.FlushInterval, o.MaxFileBytes = time.Hour, 1<<30
+	reg := prometheus.NewRegistry()
+	m, err := NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Metrics = m
+	for i := range int64(300) {
+		w.change(1, cdc.OpCreate, i)
+	}
+	stop := runSink(t, o)
+	for deadline := time.Now().Add(30 * time.Second); testutil.ToFloat64(m.rows.WithLabelValues(topic, "c")) < 300 && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := lakeRows(t, dir); len(got) != 0 {
+		t.Fatalf("%d rows visible before the stop, with files that stay open an hour", len(got))
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	compare(t, lakeRows(t, dir), out)
 }

@@ -26,6 +26,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 )
 
@@ -141,8 +142,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		fmt.Fprintf(stderr, "fluxo-bench: -source %q: use mysql or postgres\n", o.source)
 		return o, flag.ErrHelp
 	}
-	if o.mode != "stream" && o.mode != "fullload" && o.mode != "snapshot" && o.mode != "latency" && o.mode != "tables" {
-		fmt.Fprintf(stderr, "fluxo-bench: -mode %q: use stream, fullload, snapshot, latency or tables\n", o.mode)
+	if !slices.Contains([]string{"stream", "fullload", "snapshot", "latency", "tables", "sink"}, o.mode) {
+		fmt.Fprintf(stderr, "fluxo-bench: -mode %q: use stream, fullload, snapshot, latency, tables or sink\n", o.mode)
 		return o, flag.ErrHelp
 	}
 	if o.source == "postgres" && o.mode == "stream" && o.repeat > maxPGRounds {
