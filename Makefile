@@ -32,7 +32,8 @@ demo:
 	$(GO) run ./cmd/fluxo-demo
 
 # Catch-up throughput and memory (MariaDB binlog, PostgreSQL pgoutput), full
-# loads, and incremental snapshots under a writer.
+# loads, incremental snapshots under a writer, start-up with many tables,
+# and fluxo sink into file:// Parquet.
 bench:
 	$(GO) run ./cmd/fluxo-bench -source mysql
 	$(GO) run ./cmd/fluxo-bench -source postgres
@@ -43,6 +44,7 @@ bench:
 	$(GO) run ./cmd/fluxo-bench -mode latency -source mysql
 	$(GO) run ./cmd/fluxo-bench -mode tables -source mysql -tables 1000
 	$(GO) run ./cmd/fluxo-bench -mode tables -source postgres -tables 1000
+	$(GO) run ./cmd/fluxo-bench -mode sink -repeat 2
 
 vet:
 	$(GO) vet ./...

@@ -28,6 +28,10 @@ var metaColumns = []cdc.Column{
 	{Name: "_offset", Kind: cdc.KindInt64, Type: "fluxo change"},
 }
 
+// rowGroupBytes bounds the memory of an open Parquet change file (one per
+// partition the process owns): a row group is written out at this size.
+const rowGroupBytes = 8 << 20
+
 // partState is what the sink knows of one topic partition it owns.
 type partState struct {
 	topic     string
@@ -135,7 +139,7 @@ func fileKey(name string, t *cdc.Table, rec *kgo.Record, ext string) string {
 // openFor starts the file of ps whose first record is rec.
 func (s *sink) openFor(ctx context.Context, ps *partState, rec *kgo.Record, env *envelope, id int, c *change) error {
 	t := fileTable(env, &c.source)
-	f := &partfile.Format{Format: s.o.Format, Codec: s.o.Compression, Table: t, Namespace: rec.Topic,
+	f := &partfile.Format{Format: s.o.Format, Codec: s.o.Compression, Table: t, Namespace: rec.Topic, RowGroupBytes: rowGroupBytes,
 		Meta: map[string]string{"fluxo.topic": rec.Topic, "fluxo.partition": fmt.Sprint(rec.Partition),
 			"fluxo.first_offset": fmt.Sprint(rec.Offset), "fluxo.schema_id": fmt.Sprint(id), "fluxo.version": s.o.Version}}
 	key := fileKey(s.o.Name, t, rec, f.Ext())

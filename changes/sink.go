@@ -69,6 +69,10 @@ type Options struct {
 	Now func() time.Time
 }
 
+// fetchMaxBytes bounds what one fetch brings (kgo's default is 50 MiB):
+// with the open files' row groups it is most of the sink's memory.
+const fetchMaxBytes = 8 << 20
+
 type topicPartition struct {
 	topic     string
 	partition int32
@@ -106,6 +110,7 @@ func Run(ctx context.Context, o Options) error {
 		kgo.DisableAutoCommit(), kgo.BlockRebalanceOnPoll(),
 		kgo.OnPartitionsAssigned(s.assigned), kgo.OnPartitionsRevoked(s.drop), kgo.OnPartitionsLost(s.drop),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.FetchMaxBytes(fetchMaxBytes),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))...)
 	if err != nil {
 		return fmt.Errorf("kafka client: %w", err)

@@ -40,6 +40,10 @@ type Format struct {
 	Namespace string
 	// Meta is written into each file's metadata.
 	Meta map[string]string
+	// RowGroupBytes bounds what a Parquet file buffers before it writes a
+	// row group (0: parquet.DefaultRowGroupSize): the memory of an open
+	// Parquet file.
+	RowGroupBytes int64
 }
 
 // Ext returns the file extension, without the dot.
@@ -52,7 +56,11 @@ func (f *Format) Ext() string {
 
 func (f *Format) newWriter(w io.Writer) (RowWriter, error) {
 	if f.Format == "parquet" {
-		return parquet.NewWriter(w, f.Table, f.Codec, f.Meta)
+		pw, err := parquet.NewWriter(w, f.Table, f.Codec, f.Meta)
+		if err == nil && f.RowGroupBytes > 0 {
+			pw.SetRowGroupSize(f.RowGroupBytes)
+		}
+		return pw, err
 	}
 	return avro.NewContainerWriter(w, f.Table, f.Namespace, f.Codec, f.Meta)
 }
