@@ -65,4 +65,6 @@ fi
 if [ "$what" = test ]; then
   # DuckDB (through npm @duckdb/node-api) reads the Parquet files back in tests.
   [ -d tools/duckdb/node_modules/@duckdb/node-api ] || npm ci --prefix tools/duckdb --no-audit --no-fund
+  # s3rver, an S3 implementation fluxo did not write, for the lake's tests.
+  [ -f tools/s3rver/node_modules/s3rver/bin/s3rver.js ] || npm ci --prefix tools/s3rver --no-audit --no-fund
 fi

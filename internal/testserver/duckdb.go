@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -85,28 +84,31 @@ func findDuckDB() (*DuckDB, error) {
 	return d, nil
 }
 
-// duckDBDir returns the repository's tools/duckdb directory: next to this
-// source file's package, or else found by walking up from the working
-// directory (for binaries built with -trimpath).
-func duckDBDir() (string, error) {
+// duckDBDir returns the repository's tools/duckdb directory.
+func duckDBDir() (string, error) { return toolDir("duckdb", "query.mjs") }
+
+// toolDir returns the repository's tools/<name> directory, which holds
+// marker: next to this source file's package, or else found by walking up
+// from the working directory (for binaries built with -trimpath).
+func toolDir(name, marker string) (string, error) {
 	var candidates []string
 	if _, file, _, ok := runtime.Caller(0); ok && filepath.IsAbs(file) {
-		candidates = append(candidates, filepath.Join(filepath.Dir(file), "..", "tools", "duckdb"))
+		candidates = append(candidates, filepath.Join(filepath.Dir(file), "..", "..", "tools", name))
 	}
 	if wd, err := os.Getwd(); err == nil {
 		for d := wd; ; d = filepath.Dir(d) {
-			candidates = append(candidates, filepath.Join(d, "tools", "duckdb"))
+			candidates = append(candidates, filepath.Join(d, "tools", name))
 			if filepath.Dir(d) == d {
 				break
 			}
 		}
 	}
 	for _, c := range candidates {
-		if st, err := os.Stat(filepath.Join(c, "query.mjs")); err == nil && !st.IsDir() {
+		if _, err := os.Stat(filepath.Join(c, marker)); err == nil {
 			return filepath.Clean(c), nil
 		}
 	}
-	return "", errors.New("tools/duckdb/query.mjs not found (run from within the fluxo repository)")
+	return "", fmt.Errorf("tools/%s/%s not found (run from within the fluxo repository)", name, marker)
 }
 
 // Query runs sql (one or more statements separated by ';') and returns the

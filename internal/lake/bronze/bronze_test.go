@@ -18,6 +18,8 @@ import (
 
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
+
+	"github.com/fluxo-cdc/fluxo/internal/testserver"
 )
 
 // backendCase opens a fresh, empty store for the conformance suite.
@@ -25,6 +27,11 @@ type backendCase struct {
 	name string
 	open func(t *testing.T) *Store
 }
+
+// ignoresIfNoneMatch names the stores that overwrite on a PUT with
+// If-None-Match: * (s3rver): only Create's Exists check guards there, and
+// the suite's test of the store's own guard does not apply.
+var ignoresIfNoneMatch = map[string]bool{"s3rver": true}
 
 // setS3Env sets static test credentials so no real AWS config is consulted.
 func setS3Env(t *testing.T) {
@@ -100,6 +107,15 @@ func backends() []backendCase {
 			ep := copyRefusingS3(t, "lake", new(atomic.Int64))
 			return openOK(t, "s3://lake/bronze/x?region=us-east-1&use_path_style=true&endpoint="+ep)
 		}},
+		{"s3rver", func(t *testing.T) *Store {
+			// An S3 implementation nobody at fluxo wrote; its server-side
+			// copy does not decode the escaped copy source.
+			setS3Env(t)
+			t.Setenv("AWS_ACCESS_KEY_ID", "S3RVER") // s3rver's built-in account
+			t.Setenv("AWS_SECRET_ACCESS_KEY", "S3RVER")
+			ep := testserver.S3rverT(t, "lake")
+			return openOK(t, "s3://lake/bronze/x?region=us-east-1&use_path_style=true&endpoint="+ep)
+		}},
 		{"s3-legacy-param", func(t *testing.T) *Store {
 			setS3Env(t)
 			ep := fakeS3(t, "lake")
@@ -126,7 +142,12 @@ func TestConformance(t *testing.T) {
 	for _, b := range backends() {
 		t.Run(b.name, func(t *testing.T) {
 			for _, tc := range tests {
-				t.Run(tc.name, func(t *testing.T) { tc.run(t, b.open(t)) })
+				t.Run(tc.name, func(t *testing.T) {
+					if tc.name == "ConditionalWriteGuard" && ignoresIfNoneMatch[b.name] {
+						t.Skip("this store ignores If-None-Match: *; Create's Exists check is the only guard (see Store.Create)")
+					}
+					tc.run(t, b.open(t))
+				})
 			}
 		})
 	}
