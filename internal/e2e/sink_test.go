@@ -3,6 +3,10 @@ package e2e
 import (
 	"cmp"
 	"context"
+	"maps"
+	"math/big"
+	"slices"
+	"strconv"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -25,10 +29,19 @@ import (
 // change.
 func TestSinkCurrentState(t *testing.T) {
 	testserver.DuckDBT(t)
-	forEachBackend(t, testSinkCurrentState)
+	forEachBackend(t, func(t *testing.T, e *env) { testSinkCurrentState(t, e, "parquet") })
 }
 
-func testSinkCurrentState(t *testing.T, e *env) {
+// TestSinkCurrentStateAvro is TestSinkCurrentState with Avro files, read
+// by Apache Avro's reader (Debian's python3-avro), the state computed as
+// the README's query does.
+func TestSinkCurrentStateAvro(t *testing.T) {
+	requirePythonAvro(t)
+	testserver.DuckDBT(t) // the topic's count
+	testSinkCurrentState(t, newEnv(t), "avro")
+}
+
+func testSinkCurrentState(t *testing.T, e *env, format string) {
 	bin, err := fluxoBinary()
 	if err != nil {
 		t.Fatal(err)
@@ -44,7 +57,7 @@ func testSinkCurrentState(t *testing.T, e *env) {
 	}
 	lake := filepath.Join(e.dir, "lake")
 	t.Setenv("FLUXO_SINK_ID", "unused") // each sink process has its own
-	cfg := e.config("snapshot:\n  mode: never\nbronze:\n  url: file://" + lake + "\n  format: parquet\n" +
+	cfg := e.config("snapshot:\n  mode: never\nbronze:\n  url: file://" + lake + "\n  format: " + format + "\n" +
 		"sink:\n  flush_interval: 300ms\n  max_file_bytes: 65536\n  session_timeout: 6s\n  instance_id: ${FLUXO_SINK_ID}\n")
 	cfgPath := filepath.Join(e.dir, "fluxo.yaml")
 	stream := e.startStreamReady(cfg)
@@ -88,21 +101,33 @@ func testSinkCurrentState(t *testing.T, e *env) {
 		time.Sleep(time.Duration(50+rng.IntN(200)) * time.Millisecond)
 	}
 	want := e.itemsState()
-	query := currentStateQuery(lake, schema, "items", "r1", position)
-	var got []map[string]any
-	deadline := time.Now().Add(120 * time.Second)
-	for time.Now().Before(deadline) {
-		got, err = testserver.DuckDBQuery(context.Background(), query)
-		if err == nil && reflect.DeepEqual(normalize(got), want) {
+	state := func() ([][5]string, error) {
+		if format == "avro" {
+			return avroState(t, lake, schema, "items", "r1", position), nil
+		}
+		query := currentStateQuery(lake, schema, "items", "r1", position)
+		rows, err := testserver.DuckDBQuery(context.Background(), query)
+		if err != nil {
+			return nil, fmt.Errorf("duckdb: %w\n%s", err, query)
+		}
+		return normalize(rows), nil
+	}
+	var got [][5]string
+	for deadline := time.Now().Add(120 * time.Second); time.Now().Before(deadline); time.Sleep(time.Second) {
+		if got, err = state(); err == nil && reflect.DeepEqual(got, want) {
 			break
 		}
-		time.Sleep(time.Second)
 	}
 	if err != nil {
-		t.Fatalf("duckdb: %v\n%s", err, query)
+		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(normalize(got), want) {
-		t.Fatalf("the lake's current state differs from the table:\n lake  %d rows %v\n table %d rows %v", len(got), head(normalize(got)), len(want), head(want))
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("the lake's current state differs from the table:\n lake  %d rows %v\n table %d rows %v", len(got), head(got), len(want), head(want))
+	}
+	if format == "avro" {
+		avroOnce(t, lake, schema, e.countValues(e.topic("items")))
+		stopSinks(t, sinks)
+		return
 	}
 	// Every change is in the lake once: no partition offset twice, and as
 	// many rows as the topic holds records with a value.
@@ -117,21 +142,123 @@ func testSinkCurrentState(t *testing.T, e *env) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	values := 0
-	for _, r := range e.consumeUntilQuiet(e.topic("items"), 2*time.Second) {
-		if r.Value != nil {
-			values++
-		}
-	}
-	if n := fmt.Sprint(rows[0]["n"]); n != fmt.Sprint(values) {
+	if n, values := fmt.Sprint(rows[0]["n"]), e.countValues(e.topic("items")); n != fmt.Sprint(values) {
 		t.Fatalf("the lake holds %s change rows, the topic %d changes", n, values)
 	}
+	stopSinks(t, sinks)
+}
+
+// stopSinks stops the sink processes as systemd or Kubernetes do (SIGTERM)
+// and wants a clean exit.
+func stopSinks(t *testing.T, sinks []*exec.Cmd) {
 	for _, s := range sinks {
 		s.Process.Signal(syscall.SIGTERM)
 		if err := s.Wait(); err != nil {
 			t.Errorf("sink stopped with %v", err)
 		}
 	}
+}
+
+// countValues counts the records of topic that have a value (not tombstones).
+func (e *env) countValues(topic string) int {
+	n := 0
+	for _, r := range e.consumeUntilQuiet(topic, 2*time.Second) {
+		if r.Value != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// avroChanges reads the Avro change files of a table with python3-avro.
+func avroChanges(t *testing.T, lake, schema, table string) []pyRow {
+	var files []string
+	filepath.Walk(filepath.Join(lake, "t", schema, table, "changes"), func(p string, info os.FileInfo, err error) error {
+		if err == nil && strings.HasSuffix(p, ".avro") {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if len(files) == 0 {
+		return nil
+	}
+	return readBronzeAvro(t, files)
+}
+
+// avroOnce wants every change in the Avro files once: no partition offset
+// twice, and values rows in all.
+func avroOnce(t *testing.T, lake, schema string, values int) {
+	seen := map[string]bool{}
+	rows := avroChanges(t, lake, schema, "items")
+	for _, r := range rows {
+		k := pyText(r.Value["_partition"]) + "/" + pyText(r.Value["_offset"])
+		if seen[k] {
+			t.Fatalf("partition/offset %s in the lake twice", k)
+		}
+		seen[k] = true
+	}
+	if len(rows) != values {
+		t.Fatalf("the lake holds %d change rows, the topic %d changes", len(rows), values)
+	}
+}
+
+// avroState is the README's query done in Go over what python3-avro reads:
+// the latest change per id after changesFrom unless a delete, and the full
+// load's rows of the other ids.
+func avroState(t *testing.T, lake, schema, table, runID, changesFrom string) [][5]string {
+	latest := map[string]pyRow{}
+	order := func(r pyRow) string {
+		return pyText(r.Value["_position"]) + fmt.Sprintf("/%020s", pyText(r.Value["_offset"]))
+	}
+	for _, r := range avroChanges(t, lake, schema, table) {
+		if pyText(r.Value["_position"]) < changesFrom {
+			continue
+		}
+		id := pyText(r.Value["id"])
+		if l, ok := latest[id]; !ok || order(r) > order(l) {
+			latest[id] = r
+		}
+	}
+	full, _ := filepath.Glob(filepath.Join(lake, "t", schema, table, "date=*", "run="+runID, "*.avro"))
+	byID := map[int64][5]string{}
+	add := func(v map[string]any) {
+		id, _ := strconv.ParseInt(pyText(v["id"]), 10, 64)
+		byID[id] = [5]string{pyText(v["id"]), pyText(v["name"]), pyDecimal(v["amount"], 2), pyText(v["note"]), pyText(v["extra"])}
+	}
+	for _, r := range readBronzeAvro(t, full) {
+		if _, changed := latest[pyText(r.Value["id"])]; !changed {
+			add(r.Value)
+		}
+	}
+	for _, r := range latest {
+		if pyText(r.Value["_op"]) != "d" {
+			add(r.Value)
+		}
+	}
+	ids := slices.Sorted(maps.Keys(byID))
+	out := make([][5]string, len(ids))
+	for i, id := range ids {
+		out[i] = byID[id]
+	}
+	return out
+}
+
+// pyText renders a value read_bronze.py printed (tagged ints) as text,
+// NULL for none.
+func pyText(v any) string {
+	if m, ok := v.(map[string]any); ok && m["i"] != nil {
+		return fmt.Sprint(m["i"])
+	}
+	return str(v)
+}
+
+// pyDecimal renders a tagged decimal of scale scale.
+func pyDecimal(v any, scale int) string {
+	m, ok := v.(map[string]any)
+	if !ok || m["b"] == nil {
+		return "NULL"
+	}
+	return hambaLike(v, fmt.Sprintf("bytes.decimal(38,%d)", scale)).(*big.Rat).FloatString(scale)
 }
 
 // sinkProcess starts `fluxo sink` on the config, as the group's static
