@@ -105,10 +105,26 @@ func checkKafka(ctx context.Context, cfg *config.Config, tables <-chan []cdc.Tab
 	tctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	topics = checkTopics(tctx, cfg, sink, ids)
-	if !cfg.Kafka.Transactions {
-		return []cdc.Check{conn, topics}
+	out := []cdc.Check{conn, topics, checkGroup(tctx, cfg, sink)}
+	if cfg.Kafka.Transactions {
+		out = append(out, checkTransactions(tctx, cfg))
 	}
-	return []cdc.Check{conn, topics, checkTransactions(tctx, cfg)}
+	return out
+}
+
+// checkGroup checks that fluxo sink's principal may use its consumer group
+// (sink.group): it reads the group's committed offsets.
+func checkGroup(ctx context.Context, cfg *config.Config, sink *kafkasink.Sink) cdc.Check {
+	line := cdc.Check{Name: "sink.group", Status: cdc.CheckOK}
+	n, err := sink.Group(ctx, cfg.Sink.Group)
+	if err != nil {
+		line.Status, line.Detail = cdc.CheckWarn, err.Error()
+		line.Fix = fmt.Sprintf("for fluxo sink, grant %s READ and DESCRIBE on the group %s and READ on the topics: kafka-acls.sh --bootstrap-server %s --add --allow-principal %s --operation Read --operation Describe --group %s",
+			principal(cfg), cfg.Sink.Group, cfg.Kafka.Brokers[0], aclPrincipal(cfg), cfg.Sink.Group)
+		return line
+	}
+	line.Detail = fmt.Sprintf("fluxo sink's group %s: %d partition(s) with a committed offset", cfg.Sink.Group, n)
+	return line
 }
 
 // checkTransactions checks that the brokers run Kafka transactions for
@@ -255,12 +271,16 @@ func principal(cfg *config.Config) string {
 
 // aclCommand is the kafka-acls command granting ops on the topic prefix.
 func aclCommand(cfg *config.Config, ops string) string {
-	p := "User:<principal>"
-	if s := cfg.Kafka.SASL; s != nil {
-		p = "User:" + s.Username
-	}
 	return fmt.Sprintf("kafka-acls.sh --bootstrap-server %s --add --allow-principal %s %s --topic %s. --resource-pattern-type prefixed",
-		cfg.Kafka.Brokers[0], p, ops, cfg.Kafka.TopicPrefix)
+		cfg.Kafka.Brokers[0], aclPrincipal(cfg), ops, cfg.Kafka.TopicPrefix)
+}
+
+// aclPrincipal is fluxo's principal as kafka-acls names it.
+func aclPrincipal(cfg *config.Config) string {
+	if s := cfg.Kafka.SASL; s != nil {
+		return "User:" + s.Username
+	}
+	return "User:<principal>"
 }
 
 // noAnswer says "no answer within timeout: " when err is a timeout.

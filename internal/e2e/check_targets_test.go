@@ -75,6 +75,10 @@ func TestCheckKafka(t *testing.T) {
 		r.want("kafka.topics", cdc.CheckFail, "fx."+e.dbName+".t1", "TOPIC_AUTHORIZATION_FAILED",
 			"kafka-acls.sh --bootstrap-server "+brokers[0]+" --add --allow-principal User:fluxo --operation Create --topic fx. --resource-pattern-type prefixed")
 		grantCreate(t, brokers, "fluxo", "fx.")
+		// fluxo sink's group: refused until the principal may describe it.
+		runCheck(t, cfg).want("sink.group", cdc.CheckWarn, "GROUP_AUTHORIZATION_FAILED",
+			"--allow-principal User:fluxo --operation Read --operation Describe --group fluxo-sink-t")
+		grantResourceACL(t, brokers, "fluxo", kmsg.ACLResourceTypeGroup, "fluxo-sink-", kmsg.ACLOperationDescribe)
 		runCheck(t, cfg).allOK()
 	})
 }
@@ -107,6 +111,13 @@ func grantCreate(t *testing.T, brokers []string, user, prefix string) {
 // grantACL allows user op on the topics starting with prefix.
 func grantACL(t *testing.T, brokers []string, user, prefix string, op kmsg.ACLOperation) {
 	t.Helper()
+	grantResourceACL(t, brokers, user, kmsg.ACLResourceTypeTopic, prefix, op)
+}
+
+// grantResourceACL allows user op on the resources of a type starting with
+// prefix.
+func grantResourceACL(t *testing.T, brokers []string, user string, typ kmsg.ACLResourceType, prefix string, op kmsg.ACLOperation) {
+	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.SASL(plain.Auth{User: "admin", Pass: "admin-pw"}.AsMechanism()))
 	if err != nil {
 		t.Fatal(err)
@@ -114,7 +125,7 @@ func grantACL(t *testing.T, brokers []string, user, prefix string, op kmsg.ACLOp
 	defer cl.Close()
 	req := kmsg.NewPtrCreateACLsRequest()
 	c := kmsg.NewCreateACLsRequestCreation()
-	c.ResourceType, c.ResourceName, c.ResourcePatternType = kmsg.ACLResourceTypeTopic, prefix, kmsg.ACLResourcePatternTypePrefixed
+	c.ResourceType, c.ResourceName, c.ResourcePatternType = typ, prefix, kmsg.ACLResourcePatternTypePrefixed
 	c.Principal, c.Host, c.Operation, c.PermissionType = "User:"+user, "*", op, kmsg.ACLPermissionTypeAllow
 	req.Creations = append(req.Creations, c)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

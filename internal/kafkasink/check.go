@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -123,4 +124,28 @@ func (s *Sink) ValidateCreate(ctx context.Context, topics []string) (map[string]
 		refused[t.Topic] = err
 	}
 	return refused, nil
+}
+
+// Group fetches the offsets a consumer group committed (fluxo sink's),
+// which needs DESCRIBE on the group, and returns how many partitions have
+// one (none for a group no sink has joined yet). A refusal is
+// kerr.GroupAuthorizationFailed.
+func (s *Sink) Group(ctx context.Context, group string) (int, error) {
+	offsets, err := kadm.NewClient(s.cl).FetchOffsets(ctx, group)
+	if err == nil {
+		err = offsets.Error()
+	}
+	if errors.Is(err, kerr.GroupIDNotFound) {
+		return 0, nil // not created yet: the first fluxo sink does
+	}
+	if err != nil {
+		return 0, fmt.Errorf("kafka: fetch the offsets of group %s: %w", group, err)
+	}
+	n := 0
+	offsets.Each(func(o kadm.OffsetResponse) {
+		if o.At >= 0 {
+			n++
+		}
+	})
+	return n, nil
 }
