@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"os"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/fluxo-cdc/fluxo/internal/command"
+	"github.com/fluxo-cdc/fluxo/internal/ops/sdnotify"
 )
 
 const sinkSynopsis = `sink -c FILE [--log-level L] [--log-format F]
@@ -30,5 +32,7 @@ func runSink(ctx context.Context, args []string, e *env) error {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return command.Sink(ctx, cfg, command.SinkOptions{Metrics: reg, Version: version}, e.log)
+	return command.Sink(ctx, cfg, command.SinkOptions{Metrics: reg, Version: version,
+		Notify:   sdnotify.New(os.Getenv("NOTIFY_SOCKET")),
+		Watchdog: sdnotify.WatchdogInterval(os.Getenv("WATCHDOG_USEC"), os.Getenv("WATCHDOG_PID"), os.Getpid())}, e.log)
 }

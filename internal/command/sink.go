@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/fluxo-cdc/fluxo/internal/kafkasink"
 	"github.com/fluxo-cdc/fluxo/internal/lake/bronze"
 	"github.com/fluxo-cdc/fluxo/internal/ops/health"
+	"github.com/fluxo-cdc/fluxo/internal/ops/sdnotify"
 )
 
 // SinkOptions are the settings of `fluxo sink` that are not in the config.
@@ -24,6 +26,12 @@ type SinkOptions struct {
 	Listening func(addr string)
 	// Version is written into each file and journal record.
 	Version string
+	// Notify sends systemd notifications (READY=1 once the group is joined,
+	// STOPPING=1); nil sends none.
+	Notify *sdnotify.Notifier
+	// Watchdog is how often WATCHDOG=1 is sent while the sink polls (0:
+	// never).
+	Watchdog time.Duration
 }
 
 // Sink runs `fluxo sink`: it writes the stream's changes into the bronze
@@ -77,6 +85,17 @@ func Sink(ctx context.Context, cfg *config.Config, o SinkOptions, log *slog.Logg
 	if err != nil {
 		return err
 	}
+	notify := func(s string) {
+		if err := o.Notify.Notify(s); err != nil {
+			log.Warn("systemd notification failed", cdc.LogError, err)
+		}
+	}
+	if o.Watchdog > 0 {
+		wctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go watchdog(wctx, o.Watchdog, state, notify, log)
+	}
+	defer notify("STOPPING=1")
 	pattern, selected, err := topics(cfg)
 	if err != nil {
 		return err
@@ -86,7 +105,7 @@ func Sink(ctx context.Context, cfg *config.Config, o SinkOptions, log *slog.Logg
 		Schemas: registry, Store: store, Format: cfg.Bronze.Format, Compression: cfg.Bronze.Compression,
 		MaxFileBytes: cfg.Sink.MaxFileBytes, FlushInterval: cfg.Sink.FlushInterval, SessionTimeout: cfg.Sink.SessionTimeout,
 		InstanceID: cfg.Sink.InstanceID, Version: o.Version,
-		Logger: log, Metrics: metrics, Ready: func() { state.Running(true, nil); log.Info("sinking") },
+		Logger: log, Metrics: metrics, Ready: func() { state.Running(true, nil); notify("READY=1\nSTATUS=sinking"); log.Info("sinking") },
 		Beat: state.Beat,
 	})
 	state.Running(false, err)

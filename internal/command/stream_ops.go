@@ -106,7 +106,7 @@ func startOps(cfg *config.Config, o StreamOptions, log *slog.Logger) (*ops, erro
 	ctx, stop := context.WithCancel(context.Background())
 	x.stop = stop
 	if o.Watchdog > 0 {
-		go x.watchdog(ctx, o.Watchdog)
+		go watchdog(ctx, o.Watchdog, x.state, x.notify, x.log)
 	}
 	return x, nil
 }
@@ -127,7 +127,7 @@ func (x *ops) notify(state string) {
 
 // watchdog sends WATCHDOG=1 every interval while the stream is live; a
 // stalled pipeline stops the pings and systemd restarts the service.
-func (x *ops) watchdog(ctx context.Context, every time.Duration) {
+func watchdog(ctx context.Context, every time.Duration, state *health.State, notify func(string), log *slog.Logger) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -135,11 +135,11 @@ func (x *ops) watchdog(ctx context.Context, every time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := x.state.Live(); err != nil {
-				x.log.Error("not live: withholding the systemd watchdog ping", cdc.LogError, err)
+			if err := state.Live(); err != nil {
+				log.Error("not live: withholding the systemd watchdog ping", cdc.LogError, err)
 				continue
 			}
-			x.notify("WATCHDOG=1")
+			notify("WATCHDOG=1")
 		}
 	}
 }

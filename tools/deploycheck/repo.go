@@ -14,6 +14,7 @@ const (
 	composeFile = "docker-compose.yml"
 	dockerfile  = "Dockerfile"
 	unitPath    = "deploy/systemd/fluxo@.service"
+	sinkUnit    = "deploy/systemd/fluxo-sink@.service"
 )
 
 // Result is what checkRepository found and how much it looked at.
@@ -32,7 +33,7 @@ type Result struct {
 
 // Summary is one line saying what was checked.
 func (r Result) Summary() string {
-	return fmt.Sprintf("deploycheck: %d problem(s); %d Kubernetes objects (%d workloads, %d fluxo containers), %d compose services (%d fluxo), %d Dockerfile stages, %d example configs, systemd unit",
+	return fmt.Sprintf("deploycheck: %d problem(s); %d Kubernetes objects (%d workloads, %d fluxo containers), %d compose services (%d fluxo), %d Dockerfile stages, %d example configs, systemd units",
 		len(r.Problems), r.Kube.Objects, r.Kube.Workloads, r.Kube.FluxoPods, r.Compose.Services, r.Compose.FluxoServices, r.Stages, r.Configs)
 }
 
@@ -46,7 +47,8 @@ func checkRepository(ctx context.Context, root string) Result {
 	r.Kube = checkKube(f, filepath.Join(root, kubeDir), kubeDir)
 	r.Compose = checkCompose(ctx, f, root, composeFile)
 	r.Stages = checkDockerfile(f, root, dockerfile)
-	checkUnit(f, root, unitPath)
+	checkUnit(f, root, unitPath, "stream")
+	checkUnit(f, root, sinkUnit, "sink")
 	r.Configs = checkExampleConfigs(f, root)
 	sort.SliceStable(f.problems, func(i, j int) bool { return f.problems[i].File < f.problems[j].File })
 	r.Problems = f.problems

@@ -60,11 +60,11 @@ type unitWant struct {
 }
 
 // unitWants lists what fluxo's integration with systemd relies on.
-func unitWants() []unitWant {
+func unitWants(command string) []unitWant {
 	return []unitWant{
 		{"Service", "Type", "notify", "fluxo sends READY=1 over $NOTIFY_SOCKET"},
 		{"Service", "NotifyAccess", "main", "notifications come from the main process"},
-		{"Service", "ExecStart", "/usr/local/bin/fluxo stream -c /etc/fluxo/%i.yaml --log-format json", "one stream per instance, config /etc/fluxo/<instance>.yaml"},
+		{"Service", "ExecStart", "/usr/local/bin/fluxo " + command + " -c /etc/fluxo/%i.yaml --log-format json", "one " + command + " per instance, config /etc/fluxo/<instance>.yaml"},
 		{"Service", "EnvironmentFile", "-/etc/fluxo/%i.env", "secrets for ${VAR} in the config"},
 		{"Service", "StateDirectory", "fluxo", "the checkpoint directory /var/lib/fluxo"},
 		{"Service", "Restart", "on-failure", "restart after a crash or a watchdog timeout"},
@@ -74,9 +74,10 @@ func unitWants() []unitWant {
 	}
 }
 
-// checkUnit checks the unit file rel under root for the settings fluxo
-// relies on; systemd-analyze (verifyUnit) checks the rest.
-func checkUnit(f *findings, root, rel string) {
+// checkUnit checks the unit file rel under root, which runs fluxo command,
+// for the settings fluxo relies on; systemd-analyze (verifyUnit) checks the
+// rest.
+func checkUnit(f *findings, root, rel, command string) {
 	data, err := os.ReadFile(filepath.Join(root, rel))
 	if err != nil {
 		f.add(rel, "", "%v", err)
@@ -87,7 +88,7 @@ func checkUnit(f *findings, root, rel string) {
 		f.add(rel, "", "%v", err)
 		return
 	}
-	for _, w := range unitWants() {
+	for _, w := range unitWants(command) {
 		if got := u.last(w.section, w.key); got != w.value {
 			f.add(rel, "["+w.section+"]", "%s=%s is required (%s), got %q", w.key, w.value, w.why, got)
 		}
@@ -108,7 +109,8 @@ func checkUnit(f *findings, root, rel string) {
 }
 
 // verifyUnit runs `systemd-analyze verify` and `systemd-analyze security
-// --offline` on unit, installed as fluxo@<instance>.service in a scratch
+// --offline` on unit (a template, <name>@.service), installed as
+// <name>@<instance>.service in a scratch
 // root that holds fluxo (the ExecStart binary must exist) and the host's
 // systemd units (for the targets it orders itself after). Warnings count as
 // failures, and the security exposure must not exceed maxExposure
@@ -126,7 +128,7 @@ func verifyUnit(ctx context.Context, unit, fluxoBin, instance string, maxExposur
 	if err := populateRoot(root, unit, fluxoBin); err != nil {
 		return err
 	}
-	name := "fluxo@" + instance + ".service"
+	name := strings.TrimSuffix(filepath.Base(unit), "@.service") + "@" + instance + ".service"
 	out, err := exec.CommandContext(ctx, analyze, "verify", "--root="+root, name).CombinedOutput()
 	switch {
 	case err != nil:
@@ -156,7 +158,7 @@ func populateRoot(root, unit, fluxoBin string) error {
 	if err := exec.Command("cp", "-a", "/usr/lib/systemd/system", filepath.Join(root, "usr/lib/systemd/")).Run(); err != nil {
 		return fmt.Errorf("copy the host's systemd units: %w", err)
 	}
-	if err := copyFile(unit, filepath.Join(unitDir, "fluxo@.service"), 0o644); err != nil {
+	if err := copyFile(unit, filepath.Join(unitDir, filepath.Base(unit)), 0o644); err != nil {
 		return err
 	}
 	if fluxoBin != "" {

@@ -30,13 +30,16 @@ func TestUnitSettings(t *testing.T) {
 		{"root", mutation{unitPath, "User=fluxo", "User=root"}, "run as a dedicated user"},
 		{"no env file", mutation{unitPath, "EnvironmentFile=-/etc/fluxo/%i.env\n", ""}, "EnvironmentFile=-/etc/fluxo/%i.env is required"},
 		{"outside a section", mutation{unitPath, "[Unit]\n", ""}, "assignment outside a section"},
+		{"sink runs a stream", mutation{sinkUnit, "fluxo sink -c", "fluxo stream -c"}, "ExecStart=/usr/local/bin/fluxo sink -c /etc/fluxo/%i.yaml"},
+		{"sink without watchdog", mutation{sinkUnit, "WatchdogSec=30s\n", ""}, "WatchdogSec must be a positive duration"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			root := copyFromRepo(t, unitPath)
+			root := copyFromRepo(t, tc.m.File)
 			tc.m.apply(t, root)
 			f := &findings{}
-			checkUnit(f, root, unitPath)
+			command := map[string]string{unitPath: "stream", sinkUnit: "sink"}[tc.m.File]
+			checkUnit(f, root, tc.m.File, command)
 			wantProblem(t, f.problems, tc.want)
 		})
 	}
@@ -94,8 +97,10 @@ func TestSystemdAnalyze(t *testing.T) {
 	bin := fluxoBinary(t)
 	real := filepath.Join(repoRoot(t), unitPath)
 	ctx := context.Background()
-	if err := verifyUnit(ctx, real, bin, "shop", maxExposure); err != nil {
-		t.Fatalf("the real unit: %v", err)
+	for _, u := range []string{unitPath, sinkUnit} {
+		if err := verifyUnit(ctx, filepath.Join(repoRoot(t), u), bin, "shop", maxExposure); err != nil {
+			t.Fatalf("the real unit %s: %v", u, err)
+		}
 	}
 	data, err := os.ReadFile(real)
 	if err != nil {
