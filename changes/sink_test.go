@@ -223,11 +223,7 @@ func sinkOptions(t *testing.T, addrs []string, dir string, schemas SchemaSource)
 // with its own values, across files rolled by size, age and schema
 // version, and across restarts of the sink; tombstones are no rows.
 func TestSinkExactlyOnce(t *testing.T) {
-	addrs := newCluster(t)
-	dir := t.TempDir()
-	out := &produced{rows: map[[2]int64]want{}}
-	w := newWriter(t, addrs, out)
-	o := sinkOptions(t, addrs, dir, w.schemas)
+	w, o, dir, out := newSinkTest(t)
 
 	for i := range int64(600) {
 		w.change(1, cdc.OpCreate, i)
@@ -256,11 +252,7 @@ func TestSinkExactlyOnce(t *testing.T) {
 // crash between the two) makes the next run write that file again, from
 // the same offsets, under the same key: nothing is lost or doubled.
 func TestSinkRepairsMissingFile(t *testing.T) {
-	addrs := newCluster(t)
-	dir := t.TempDir()
-	out := &produced{rows: map[[2]int64]want{}}
-	w := newWriter(t, addrs, out)
-	o := sinkOptions(t, addrs, dir, w.schemas)
+	w, o, dir, out := newSinkTest(t)
 	for i := range int64(500) {
 		w.change(1, cdc.OpCreate, i)
 	}
@@ -297,6 +289,17 @@ func TestSinkRepairsMissingFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	compare(t, got, out)
+}
+
+// newSinkTest starts a broker with the topic, a writer of changes into
+// it, and the options of a sink of them into a file:// lake in dir; out
+// receives what the writer produced.
+func newSinkTest(t *testing.T) (w *writer, o Options, dir string, out *produced) {
+	addrs := newCluster(t)
+	dir = t.TempDir()
+	out = &produced{rows: map[[2]int64]want{}}
+	w = newWriter(t, addrs, out)
+	return w, sinkOptions(t, addrs, dir, w.schemas), dir, out
 }
 
 // compare checks the lake's rows against what was produced.
@@ -340,11 +343,7 @@ func asInt(v any) int64 {
 // TestSinkTwoMembers: two sinks of one group share the partitions and
 // write every change once, one of them stopping half way.
 func TestSinkTwoMembers(t *testing.T) {
-	addrs := newCluster(t)
-	dir := t.TempDir()
-	out := &produced{rows: map[[2]int64]want{}}
-	w := newWriter(t, addrs, out)
-	o := sinkOptions(t, addrs, dir, w.schemas)
+	w, o, dir, out := newSinkTest(t)
 	a, b := runSink(t, o), runSink(t, o)
 	for i := range int64(400) {
 		w.change(1, cdc.OpCreate, i)
@@ -366,11 +365,7 @@ func TestSinkTwoMembers(t *testing.T) {
 // TestSinkStopCommits: a stop commits the open files, however long they
 // could have stayed open.
 func TestSinkStopCommits(t *testing.T) {
-	addrs := newCluster(t)
-	dir := t.TempDir()
-	out := &produced{rows: map[[2]int64]want{}}
-	w := newWriter(t, addrs, out)
-	o := sinkOptions(t, addrs, dir, w.schemas)
+	w, o, dir, out := newSinkTest(t)
 	o.FlushInterval, o.MaxFileBytes = time.Hour, 1<<30
 	reg := prometheus.NewRegistry()
 	m, err := NewMetrics(reg)
