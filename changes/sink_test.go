@@ -71,6 +71,7 @@ type writer struct {
 	pos     int64
 	out     *produced
 	schemas schemaMap
+	key     []byte // when set, every change's key (one partition)
 }
 
 func newWriter(t *testing.T, addrs []string, out *produced) *writer {
@@ -115,6 +116,9 @@ func (w *writer) change(schema int, op cdc.Op, id int64) {
 		w.t.Fatal(err)
 	}
 	key := []byte(fmt.Sprint(id))
+	if w.key != nil {
+		key = w.key
+	}
 	recs := []*kgo.Record{{Key: key, Value: b}}
 	if op == cdc.OpDelete {
 		recs = append(recs, &kgo.Record{Key: key})
@@ -387,4 +391,46 @@ func TestSinkStopCommits(t *testing.T) {
 		t.Fatal(err)
 	}
 	compare(t, lakeRows(t, dir), out)
+}
+
+// TestSinkBadInput: a record the sink cannot write stops it with an error
+// naming the record and the cause, and nothing at or after it is in the
+// lake (the rows before it are).
+func TestSinkBadInput(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		value []byte
+		want  string
+	}{
+		{"not framed", []byte(`{"id": 1}`), "not Confluent-framed Avro"},
+		{"unknown schema id", []byte{0, 0, 0, 0, 99, 2}, "schema id 99"},
+		{"cut value", []byte{0, 0, 0, 0, 1, 2, 2}, "decode the value with schema id 1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w, o, dir, out := newSinkTest(t)
+			w.key = []byte("one key: one partition")
+			for i := range int64(20) {
+				w.change(1, cdc.OpCreate, i)
+			}
+			res := w.cl.ProduceSync(context.Background(), &kgo.Record{Key: w.key, Value: tc.value})
+			if err := res.FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+			bad := res[0].Record
+			for i := range int64(20) {
+				w.change(1, cdc.OpCreate, 100+i)
+			}
+			err := Run(context.Background(), o)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), fmt.Sprintf("partition %d offset %d", bad.Partition, bad.Offset)) {
+				t.Fatalf("Run = %v, want an error naming partition %d offset %d and %q", err, bad.Partition, bad.Offset, tc.want)
+			}
+			got := lakeRows(t, dir)
+			for k := range out.rows {
+				_, in := got[k]
+				if before := k[1] < bad.Offset; in != before {
+					t.Errorf("offset %d (the bad one is %d) in the lake: %v", k[1], bad.Offset, in)
+				}
+			}
+		})
+	}
 }
