@@ -3,7 +3,6 @@ package changes
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"path"
 	"strconv"
@@ -105,7 +104,3 @@ func (j *journal) resume(ctx context.Context, topic string, partition int32) (ne
 	}
 	return rec.Last + 1, nil, nil
 }
-
-// errClaimed says that another process wrote the range this one was
-// writing: two processes owned the partition at once.
-var errClaimed = errors.New("another sink process committed this range first")

@@ -282,8 +282,11 @@ func (s *sink) record(ctx context.Context, cl *kgo.Client, ps *partState, rec *k
 			return err
 		}
 	}
-	if rec.Value == nil {
-		return s.tombstone(ps, rec)
+	if rec.Value == nil { // a tombstone: no row, but the open file's range covers it
+		if ps.open != nil {
+			ps.open.last = rec.Offset
+		}
+		return nil
 	}
 	id, payload, err := frame(rec.Value)
 	if err != nil {
@@ -318,15 +321,6 @@ func (s *sink) record(ctx context.Context, cl *kgo.Client, ps *partState, rec *k
 	s.metrics.row(rec.Topic, c.op)
 	if ps.repair == nil && ps.open.part.Rows.Size() >= s.o.MaxFileBytes {
 		return s.roll(ctx, cl, ps)
-	}
-	return nil
-}
-
-// tombstone accounts for a record without a value: no row, but the open
-// file's range covers it.
-func (s *sink) tombstone(ps *partState, rec *kgo.Record) error {
-	if ps.open != nil {
-		ps.open.last = rec.Offset
 	}
 	return nil
 }

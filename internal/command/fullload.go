@@ -37,14 +37,11 @@ func Fullload(ctx context.Context, cfg *config.Config, o FullloadOptions, log *s
 	log = log.With("name", cfg.Name)
 	o.Version = orDev(o.Version)
 	log.Info("fullload starting", "version", o.Version, "config", cfg.Redacted(), "run_id", o.RunID)
-	store, err := bronze.Open(ctx, cfg.Bronze.URL)
+	store, err := openBronze(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	if err := store.CheckWritable(ctx); err != nil {
-		return err
-	}
 	dumper, err := openDumper(ctx, cfg, o.Tables, log)
 	if err != nil {
 		return err
@@ -98,4 +95,18 @@ type onlyTables struct {
 
 func (o onlyTables) Match(schema, table string) bool {
 	return slices.Contains(o.names, schema+"."+table) && o.Filter.Match(schema, table)
+}
+
+// openBronze opens bronze.url and checks that it is writable (fluxo
+// fullload and fluxo sink write there).
+func openBronze(ctx context.Context, cfg *config.Config) (*bronze.Store, error) {
+	store, err := bronze.Open(ctx, cfg.Bronze.URL)
+	if err != nil {
+		return nil, err
+	}
+	if err := store.CheckWritable(ctx); err != nil {
+		store.Close()
+		return nil, err
+	}
+	return store, nil
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/fluxo-cdc/fluxo/changes"
 	"github.com/fluxo-cdc/fluxo/internal/config"
 	"github.com/fluxo-cdc/fluxo/internal/kafkasink"
-	"github.com/fluxo-cdc/fluxo/internal/lake/bronze"
 	"github.com/fluxo-cdc/fluxo/internal/ops/health"
 	"github.com/fluxo-cdc/fluxo/internal/ops/sdnotify"
 )
@@ -64,14 +63,11 @@ func Sink(ctx context.Context, cfg *config.Config, o SinkOptions, log *slog.Logg
 	if o.Listening != nil {
 		o.Listening(srv.Addr().String())
 	}
-	store, err := bronze.Open(ctx, cfg.Bronze.URL)
+	store, err := openBronze(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	if err := store.CheckWritable(ctx); err != nil {
-		return err
-	}
 	kopts, err := sinkOptions(cfg)
 	if err != nil {
 		return err
