@@ -32,7 +32,7 @@ func TestCheckKafka(t *testing.T) {
 	e.exec("CREATE TABLE t1 (id INT PRIMARY KEY)")
 	t.Run("unreachable", func(t *testing.T) {
 		cfg := e.checkConfig()
-		cfg.Kafka.Brokers = []string{fmt.Sprintf("127.0.0.1:%d", freePort(t))}
+		cfg.Kafka.Brokers = []string{fmt.Sprintf("127.0.0.1:%d", testserver.ClosedPort(t))}
 		start := time.Now()
 		r := runCheck(t, cfg)
 		if d := time.Since(start); d > command.CheckTimeout {
@@ -157,7 +157,7 @@ func TestCheckRegistry(t *testing.T) {
 	})
 	t.Run("closed port", func(t *testing.T) {
 		cfg := e.checkConfig()
-		cfg.SchemaRegistry.URL = fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
+		cfg.SchemaRegistry.URL = fmt.Sprintf("http://127.0.0.1:%d", testserver.ClosedPort(t))
 		runCheck(t, cfg).want("registry.connect", cdc.CheckFail, "unreachable", "check schema_registry.url")
 	})
 	t.Run("credentials", func(t *testing.T) {

@@ -197,7 +197,7 @@ func TestCheckMySQL(t *testing.T) {
 	t.Run("bad connection", func(t *testing.T) {
 		for _, tc := range []struct{ name, dsn, want string }{
 			{"wrong password", "mysql://root:sekret-wrong@" + e.db.Addr() + "/", "check the user and password"},
-			{"closed port", fmt.Sprintf("mysql://root@127.0.0.1:%d/", freePort(t)), "unreachable"},
+			{"closed port", fmt.Sprintf("mysql://root@127.0.0.1:%d/", testserver.ClosedPort(t)), "unreachable"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				c := *cfg
@@ -291,15 +291,6 @@ func testCheckMySQLCheckpoint(t *testing.T, e *env, cfg *config.Config) {
 func (e *env) checkConfig() *config.Config {
 	e.t.Helper()
 	return e.config("bronze:\n  url: file://" + filepath.Join(e.dir, "bronze") + "\n")
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	p, err := testserver.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
 }
 
 // TestCheckCommand runs the fluxo binary: exit 0 when streaming can start,

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -311,18 +310,6 @@ func testReadMissing(t *testing.T, s *Store) {
 
 var _ io.Reader = (*failingReader)(nil)
 
-// closedPort returns a loopback address with nothing listening on it.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	_ = l.Close()
-	return addr
-}
-
 func TestOpenErrors(t *testing.T) {
 	setS3Env(t)
 	ep := fakeS3(t, "lake")
@@ -332,7 +319,7 @@ func TestOpenErrors(t *testing.T) {
 		sentinel error
 		want     []string
 	}{
-		{"closed port", "s3://lake/p?region=us-east-1&use_path_style=true&endpoint=http://" + closedPort(t),
+		{"closed port", fmt.Sprintf("s3://lake/p?region=us-east-1&use_path_style=true&endpoint=http://127.0.0.1:%d", testserver.ClosedPort(t)),
 			ErrUnreachable, []string{"cannot reach the S3 endpoint http://127.0.0.1:", "check the endpoint"}},
 		{"missing bucket", "s3://nosuch/p?region=us-east-1&use_path_style=true&endpoint=" + ep,
 			ErrNoBucket, []string{`bucket "nosuch" does not exist`, "aws s3 mb s3://nosuch"}},
