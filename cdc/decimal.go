@@ -11,11 +11,20 @@ import (
 // fraction digits than scale, or anything but digits, one '.' and a leading
 // '-'.
 func ParseSmallDecimal[T ~string | ~[]byte](s T, scale int) (n *big.Int, ok bool) {
-	neg := len(s) > 0 && s[0] == '-'
+	u, neg, ok := ParseSmallUnscaled(s, scale)
+	if !ok {
+		return nil, false
+	}
+	return NewUnscaled(u, neg), true
+}
+
+// ParseSmallUnscaled is ParseSmallDecimal without the big.Int: the unscaled
+// magnitude and its sign, for a caller that builds the value itself.
+func ParseSmallUnscaled[T ~string | ~[]byte](s T, scale int) (u uint64, neg, ok bool) {
+	neg = len(s) > 0 && s[0] == '-'
 	if neg {
 		s = s[1:]
 	}
-	var u uint64
 	digits, frac, dot := 0, 0, false
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -24,26 +33,26 @@ func ParseSmallDecimal[T ~string | ~[]byte](s T, scale int) (n *big.Int, ok bool
 			continue
 		}
 		if c-'0' > 9 || (dot && frac == scale) {
-			return nil, false
+			return 0, false, false
 		}
 		if dot {
 			frac++
 		}
 		u = u*10 + uint64(c-'0')
 		if digits++; digits > 18 {
-			return nil, false
+			return 0, false, false
 		}
 	}
 	for ; frac < scale; frac++ {
 		if digits++; digits > 18 {
-			return nil, false
+			return 0, false, false
 		}
 		u *= 10
 	}
 	if digits == 0 {
-		return nil, false
+		return 0, false, false
 	}
-	return NewUnscaled(u, neg), true
+	return u, neg, true
 }
 
 // smallDecimal holds a big.Int and its one-word magnitude together.

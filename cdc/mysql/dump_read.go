@@ -11,6 +11,7 @@ import (
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 
 	"github.com/fluxo-cdc/fluxo/cdc"
+	"github.com/fluxo-cdc/fluxo/internal/boxarena"
 )
 
 // Read implements cdc.Dumper. It streams the chunk's rows with the text
@@ -91,6 +92,7 @@ func (d *Dumper) inView(ctx context.Context, w *worker, fn func() error) error {
 func (d *Dumper) stream(ctx context.Context, w *worker, t *dumpTable, c cdc.Chunk, fn func(row []any) error) error {
 	table := t.ts.table
 	row := make([]any, len(t.reader.decoders))
+	var values boxarena.Arena
 	g := d.arm(ctx, w)
 	done := ctx.Done()
 	err := w.conn.ExecuteSelectStreaming(t.query(c), &w.result, func(fields []gomysql.FieldValue) error {
@@ -103,7 +105,7 @@ func (d *Dumper) stream(ctx context.Context, w *worker, t *dumpTable, c cdc.Chun
 			return nil
 		default:
 		}
-		if err := t.reader.decode(fields, row); err != nil {
+		if err := t.reader.decode(fields, row, &values); err != nil {
 			g.fire(err)
 			return nil
 		}
@@ -158,101 +160,101 @@ func valueText(fv *gomysql.FieldValue) string {
 }
 
 // fieldDecoder converts a non-NULL value of the text protocol into the Go
-// type its column's Kind prescribes. The common types are converted from
-// the protocol buffer directly; the others go through the column's
-// converter (the one the stream and its snapshot use).
-type fieldDecoder func(fv *gomysql.FieldValue) (any, error)
+// type its column's Kind prescribes, boxed in a (the read's own). The
+// common types are converted from the protocol buffer directly; the others
+// go through the column's converter (the one the stream and its snapshot
+// use).
+type fieldDecoder func(fv *gomysql.FieldValue, a *boxarena.Arena) (any, error)
 
 func newFieldDecoder(desc colDesc, col cdc.Column, conv converter) fieldDecoder {
-	generic := func(fv *gomysql.FieldValue) (any, error) { return conv(fieldValue(fv, desc)) }
+	generic := func(fv *gomysql.FieldValue, _ *boxarena.Arena) (any, error) { return conv(fieldValue(fv, desc)) }
 	switch col.Kind {
 	case cdc.KindInt32, cdc.KindInt64:
-		return func(fv *gomysql.FieldValue) (any, error) {
+		return func(fv *gomysql.FieldValue, a *boxarena.Arena) (any, error) {
 			switch fv.Type {
 			case gomysql.FieldValueTypeSigned:
-				return fv.AsInt64(), nil
+				return a.Int64(fv.AsInt64()), nil
 			case gomysql.FieldValueTypeUnsigned:
 				if u := fv.AsUint64(); u <= math.MaxInt64 {
-					return int64(u), nil
+					return a.Int64(int64(u)), nil
 				}
 			}
-			return generic(fv)
+			return generic(fv, a)
 		}
 	case cdc.KindUint64:
-		return func(fv *gomysql.FieldValue) (any, error) {
+		return func(fv *gomysql.FieldValue, a *boxarena.Arena) (any, error) {
 			if fv.Type == gomysql.FieldValueTypeUnsigned {
-				return fv.AsUint64(), nil
+				return a.Uint64(fv.AsUint64()), nil
 			}
-			return generic(fv)
+			return generic(fv, a)
 		}
 	case cdc.KindFloat64:
-		return func(fv *gomysql.FieldValue) (any, error) {
+		return func(fv *gomysql.FieldValue, a *boxarena.Arena) (any, error) {
 			if fv.Type == gomysql.FieldValueTypeFloat {
-				return fv.AsFloat64(), nil
+				return a.Float64(fv.AsFloat64()), nil
 			}
-			return generic(fv)
+			return generic(fv, a)
 		}
 	case cdc.KindFloat32:
-		return func(fv *gomysql.FieldValue) (any, error) {
+		return func(fv *gomysql.FieldValue, a *boxarena.Arena) (any, error) {
 			if fv.Type == gomysql.FieldValueTypeFloat {
-				return float32(fv.AsFloat64()), nil
+				return a.Float32(float32(fv.AsFloat64())), nil
 			}
-			return generic(fv)
+			return generic(fv, a)
 		}
 	case cdc.KindDecimal:
-		return func(fv *gomysql.FieldValue) (any, error) {
+		return func(fv *gomysql.FieldValue, a *boxarena.Arena) (any, error) {
 			if fv.Type == gomysql.FieldValueTypeString {
-				if n, ok := cdc.ParseSmallDecimal(fv.AsString(), desc.Scale); ok {
-					return n, nil
+				if u, neg, ok := cdc.ParseSmallUnscaled(fv.AsString(), desc.Scale); ok {
+					return a.Decimal(u, neg), nil
 				}
 			}
-			return generic(fv)
+			return generic(fv, a)
 		}
 	case cdc.KindBool:
-		return func(fv *gomysql.FieldValue) (any, error) {
+		return func(fv *gomysql.FieldValue, a *boxarena.Arena) (any, error) {
 			if b := fv.AsString(); fv.Type == gomysql.FieldValueTypeString && len(b) == 1 {
 				return b[0] != 0, nil
 			}
-			return generic(fv)
+			return generic(fv, a)
 		}
 	case cdc.KindDate:
-		return func(fv *gomysql.FieldValue) (any, error) {
+		return func(fv *gomysql.FieldValue, a *boxarena.Arena) (any, error) {
 			if fv.Type == gomysql.FieldValueTypeString {
 				if days, zero, err := parseDate(fv.AsString()); err == nil && !zero {
-					return days, nil
+					return a.Int64(days), nil
 				}
 			}
-			return generic(fv) // zero dates, errors
+			return generic(fv, a) // zero dates, errors
 		}
 	case cdc.KindTimestampMicros, cdc.KindLocalTimestampMicros:
-		return func(fv *gomysql.FieldValue) (any, error) {
+		return func(fv *gomysql.FieldValue, a *boxarena.Arena) (any, error) {
 			if fv.Type == gomysql.FieldValueTypeString {
 				if us, zero, err := parseTimestamp(fv.AsString()); err == nil && !zero {
-					return us, nil
+					return a.Int64(us), nil
 				}
 			}
-			return generic(fv)
+			return generic(fv, a)
 		}
 	case cdc.KindDurationMicros:
-		return func(fv *gomysql.FieldValue) (any, error) {
+		return func(fv *gomysql.FieldValue, a *boxarena.Arena) (any, error) {
 			if fv.Type == gomysql.FieldValueTypeString {
 				if us, err := parseDuration(fv.AsString()); err == nil {
-					return us, nil
+					return a.Int64(us), nil
 				}
 			}
-			return generic(fv)
+			return generic(fv, a)
 		}
 	case cdc.KindString:
 		return stringDecoder(desc, generic)
 	case cdc.KindBytes:
 		switch desc.Base {
 		case "varbinary", "tinyblob", "blob", "mediumblob", "longblob":
-			return func(fv *gomysql.FieldValue) (any, error) {
+			return func(fv *gomysql.FieldValue, a *boxarena.Arena) (any, error) {
 				if fv.Type == gomysql.FieldValueTypeString {
-					b := fv.AsString()
-					return append(make([]byte, 0, len(b)), b...), nil
+					return a.Bytes(fv.AsString()), nil
 				}
-				return generic(fv)
+				return generic(fv, a)
 			}
 		}
 	}
@@ -270,19 +272,19 @@ func stringDecoder(desc colDesc, generic fieldDecoder) fieldDecoder {
 		for _, m := range desc.Members {
 			members[m] = m
 		}
-		return func(fv *gomysql.FieldValue) (any, error) {
+		return func(fv *gomysql.FieldValue, a *boxarena.Arena) (any, error) {
 			if fv.Type == gomysql.FieldValueTypeString {
 				if v, ok := members[string(fv.AsString())]; ok {
 					return v, nil
 				}
 			}
-			return generic(fv)
+			return generic(fv, a)
 		}
 	}
-	return func(fv *gomysql.FieldValue) (any, error) {
+	return func(fv *gomysql.FieldValue, a *boxarena.Arena) (any, error) {
 		if fv.Type == gomysql.FieldValueTypeString {
-			return string(fv.AsString()), nil
+			return a.String(fv.AsString()), nil
 		}
-		return generic(fv)
+		return generic(fv, a)
 	}
 }

@@ -8,6 +8,8 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/client"
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
+
+	"github.com/fluxo-cdc/fluxo/internal/boxarena"
 )
 
 // tableReader reads a captured table's rows: the one reader of the
@@ -56,14 +58,14 @@ func newTableReader(ts *tableState, floatExpr string) *tableReader {
 }
 
 // decode converts one row of the text protocol into row (len(decoders)).
-func (r *tableReader) decode(fields []gomysql.FieldValue, row []any) error {
+func (r *tableReader) decode(fields []gomysql.FieldValue, row []any, a *boxarena.Arena) error {
 	for j, dec := range r.decoders {
 		fv := &fields[j]
 		if fv.Type == gomysql.FieldValueTypeNull {
 			row[j] = nil
 			continue
 		}
-		v, err := dec(fv)
+		v, err := dec(fv, a)
 		if err != nil {
 			return fmt.Errorf("read %s: column %s: value %s: %w", r.ts.table.ID, r.ts.table.Columns[j].Name, valueText(fv), err)
 		}
@@ -86,13 +88,14 @@ func (r *tableReader) key(fields []gomysql.FieldValue) []any {
 // allocated, with its fields.
 func (r *tableReader) read(conn *client.Conn, q string, fn func(fields []gomysql.FieldValue, row []any) error) error {
 	var result gomysql.Result
+	var values boxarena.Arena
 	var ferr error
 	err := conn.ExecuteSelectStreaming(q, &result, func(fields []gomysql.FieldValue) error {
 		if ferr != nil {
 			return nil // failed: skip the rows still on their way
 		}
 		row := make([]any, len(r.decoders))
-		if ferr = r.decode(fields, row); ferr == nil {
+		if ferr = r.decode(fields, row, &values); ferr == nil {
 			ferr = fn(fields, row)
 		}
 		return nil

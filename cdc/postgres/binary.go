@@ -10,7 +10,17 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/fluxo-cdc/fluxo/cdc"
+	"github.com/fluxo-cdc/fluxo/internal/boxarena"
 )
+
+// valueDecoder decodes one column value of a full-load read, in binary or
+// text format, boxing what it returns with bx (the read's own).
+type valueDecoder func(b []byte, bx *boxarena.Arena) (any, error)
+
+// textValue adapts a text decoder.
+func textValue(dec textDecoder) valueDecoder {
+	return func(b []byte, _ *boxarena.Arena) (any, error) { return dec(b) }
+}
 
 // Decoders of values in PostgreSQL's binary format (the types' send
 // functions), for the full load, which asks for the common types in binary
@@ -94,44 +104,44 @@ func badBinary(typ string, b []byte) error {
 	return badText("binary "+typ, []byte(`\x`+hex.EncodeToString(b)))
 }
 
-func decodeBinaryBool(b []byte, _ *boxer) (any, error) {
+func decodeBinaryBool(b []byte, _ *boxarena.Arena) (any, error) {
 	if len(b) != 1 {
 		return nil, badBinary("boolean", b)
 	}
 	return b[0] != 0, nil
 }
 
-func decodeBinaryInt2(b []byte, bx *boxer) (any, error) {
+func decodeBinaryInt2(b []byte, bx *boxarena.Arena) (any, error) {
 	if len(b) != 2 {
 		return nil, badBinary("smallint", b)
 	}
-	return bx.int64(int64(int16(binary.BigEndian.Uint16(b)))), nil
+	return bx.Int64(int64(int16(binary.BigEndian.Uint16(b)))), nil
 }
 
-func decodeBinaryInt4(b []byte, bx *boxer) (any, error) {
+func decodeBinaryInt4(b []byte, bx *boxarena.Arena) (any, error) {
 	if len(b) != 4 {
 		return nil, badBinary("integer", b)
 	}
-	return bx.int64(int64(int32(binary.BigEndian.Uint32(b)))), nil
+	return bx.Int64(int64(int32(binary.BigEndian.Uint32(b)))), nil
 }
 
-func decodeBinaryInt8(b []byte, bx *boxer) (any, error) {
+func decodeBinaryInt8(b []byte, bx *boxarena.Arena) (any, error) {
 	if len(b) != 8 {
 		return nil, badBinary("bigint", b)
 	}
-	return bx.int64(int64(binary.BigEndian.Uint64(b))), nil
+	return bx.Int64(int64(binary.BigEndian.Uint64(b))), nil
 }
 
-func decodeBinaryOID(b []byte, bx *boxer) (any, error) {
+func decodeBinaryOID(b []byte, bx *boxarena.Arena) (any, error) {
 	if len(b) != 4 {
 		return nil, badBinary("oid", b)
 	}
-	return bx.int64(int64(binary.BigEndian.Uint32(b))), nil
+	return bx.Int64(int64(binary.BigEndian.Uint32(b))), nil
 }
 
 // decodeBinaryFloat4 keeps the bits, but any NaN becomes the one the text
 // decoder yields for "NaN".
-func decodeBinaryFloat4(b []byte, bx *boxer) (any, error) {
+func decodeBinaryFloat4(b []byte, bx *boxarena.Arena) (any, error) {
 	if len(b) != 4 {
 		return nil, badBinary("real", b)
 	}
@@ -139,10 +149,10 @@ func decodeBinaryFloat4(b []byte, bx *boxer) (any, error) {
 	if v != v {
 		return nan32, nil
 	}
-	return bx.float32(v), nil
+	return bx.Float32(v), nil
 }
 
-func decodeBinaryFloat8(b []byte, bx *boxer) (any, error) {
+func decodeBinaryFloat8(b []byte, bx *boxarena.Arena) (any, error) {
 	if len(b) != 8 {
 		return nil, badBinary("double precision", b)
 	}
@@ -150,11 +160,11 @@ func decodeBinaryFloat8(b []byte, bx *boxer) (any, error) {
 	if v != v {
 		return nan64, nil
 	}
-	return bx.float64(v), nil
+	return bx.Float64(v), nil
 }
 
 // decodeBinaryMoney decodes money (an int64 count of cents).
-func decodeBinaryMoney(b []byte, bx *boxer) (any, error) {
+func decodeBinaryMoney(b []byte, bx *boxarena.Arena) (any, error) {
 	if len(b) != 8 {
 		return nil, badBinary("money", b)
 	}
@@ -163,27 +173,27 @@ func decodeBinaryMoney(b []byte, bx *boxer) (any, error) {
 	if v < 0 {
 		u = -u
 	}
-	return bx.decimal(u, v < 0), nil
+	return bx.Decimal(u, v < 0), nil
 }
 
 // decodeBinaryText decodes the types whose send function sends their text:
 // text, varchar, bpchar (padded), name, json and enums.
-func decodeBinaryText(b []byte, bx *boxer) (any, error) { return bx.string(b), nil }
+func decodeBinaryText(b []byte, bx *boxarena.Arena) (any, error) { return bx.String(b), nil }
 
 // decodeBinaryJSONB decodes jsonb: a version byte (1), then the text.
-func decodeBinaryJSONB(b []byte, bx *boxer) (any, error) {
+func decodeBinaryJSONB(b []byte, bx *boxarena.Arena) (any, error) {
 	if len(b) < 1 || b[0] != 1 {
 		return nil, badBinary("jsonb", b)
 	}
-	return bx.string(b[1:]), nil
+	return bx.String(b[1:]), nil
 }
 
-func decodeBinaryBytea(b []byte, bx *boxer) (any, error) {
-	return bx.bytes(b), nil
+func decodeBinaryBytea(b []byte, bx *boxarena.Arena) (any, error) {
+	return bx.Bytes(b), nil
 }
 
 // decodeBinaryUUID renders the 16 bytes as uuid_out does.
-func decodeBinaryUUID(b []byte, bx *boxer) (any, error) {
+func decodeBinaryUUID(b []byte, bx *boxarena.Arena) (any, error) {
 	if len(b) != 16 {
 		return nil, badBinary("uuid", b)
 	}
@@ -197,13 +207,13 @@ func decodeBinaryUUID(b []byte, bx *boxer) (any, error) {
 	hex.Encode(s[19:23], b[8:10])
 	s[23] = '-'
 	hex.Encode(s[24:36], b[10:16])
-	return bx.string(s[:]), nil
+	return bx.String(s[:]), nil
 }
 
 // binaryDateDecoder decodes date (int32 days since 2000-01-01, the extremes
 // standing for -infinity and infinity), as dateDecoder does its text.
 func binaryDateDecoder(f *fallback) valueDecoder {
-	return func(b []byte, bx *boxer) (any, error) {
+	return func(b []byte, bx *boxarena.Arena) (any, error) {
 		if len(b) != 4 {
 			return nil, badBinary("date", b)
 		}
@@ -213,24 +223,24 @@ func binaryDateDecoder(f *fallback) valueDecoder {
 		case math.MinInt32:
 			return f.use([]byte("-infinity"), minusInfinityDays, "0001-01-01")
 		default:
-			return bx.int64(int64(v) + pgEpochDays), nil
+			return bx.Int64(int64(v) + pgEpochDays), nil
 		}
 	}
 }
 
 // decodeBinaryTime decodes time (int64 microseconds since midnight).
-func decodeBinaryTime(b []byte, bx *boxer) (any, error) {
+func decodeBinaryTime(b []byte, bx *boxarena.Arena) (any, error) {
 	if len(b) != 8 {
 		return nil, badBinary("time", b)
 	}
-	return bx.int64(int64(binary.BigEndian.Uint64(b))), nil
+	return bx.Int64(int64(binary.BigEndian.Uint64(b))), nil
 }
 
 // binaryTimestampDecoder decodes timestamp and timestamptz (int64
 // microseconds since 2000-01-01, the extremes standing for -infinity and
 // infinity), as timestampDecoder does their text.
 func binaryTimestampDecoder(f *fallback, withZone bool) valueDecoder {
-	return func(b []byte, bx *boxer) (any, error) {
+	return func(b []byte, bx *boxarena.Arena) (any, error) {
 		if len(b) != 8 {
 			return nil, badBinary("timestamp", b)
 		}
@@ -242,7 +252,7 @@ func binaryTimestampDecoder(f *fallback, withZone bool) valueDecoder {
 		case v > math.MaxInt64-pgEpochMicros:
 			return nil, timestampRangeError(f, formatPGTimestamp(v, withZone))
 		default:
-			return bx.int64(v + pgEpochMicros), nil
+			return bx.Int64(v + pgEpochMicros), nil
 		}
 	}
 }
@@ -339,7 +349,7 @@ const (
 // decoder does its text: NaN falls back through f, digits beyond the scale
 // must be zero.
 func numericBinaryDecoder(scale int, f *fallback) valueDecoder {
-	return func(b []byte, bx *boxer) (any, error) {
+	return func(b []byte, bx *boxarena.Arena) (any, error) {
 		if len(b) < 8 {
 			return nil, badBinary("numeric", b)
 		}
@@ -381,10 +391,10 @@ func numericBinaryDecoder(scale int, f *fallback) valueDecoder {
 				if u%p != 0 {
 					return nil, badText("numeric", []byte(numericText(b)))
 				}
-				return bx.decimal(u/p, neg), nil
+				return bx.Decimal(u/p, neg), nil
 			}
 			if hi, lo := bits.Mul64(u, pow10[exp]); hi == 0 {
-				return bx.decimal(lo, neg), nil
+				return bx.Decimal(lo, neg), nil
 			}
 		}
 		return numericBig(b, digits, exp, neg)

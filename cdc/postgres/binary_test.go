@@ -6,12 +6,12 @@ import (
 	"math"
 	"math/big"
 	"math/rand/v2"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/fluxo-cdc/fluxo/cdc"
+	"github.com/fluxo-cdc/fluxo/internal/boxarena"
 )
 
 // encodeNumeric renders the decimal text s ("-12.340") as numeric_send
@@ -68,7 +68,7 @@ func special(sign uint16) []byte {
 func TestNumericBinaryMatchesText(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	f := &fallback{log: discardLogger(), column: "c", typ: "numeric", optional: true}
-	var bx boxer
+	var bx boxarena.Arena
 	for range 20000 {
 		scale := rng.IntN(21)
 		digits := make([]byte, 1+rng.IntN(45))
@@ -114,7 +114,7 @@ func TestNumericBinarySpecial(t *testing.T) {
 			sign uint16
 		}{{"NaN", numSignNaN}, {"Infinity", numSignPInf}, {"-Infinity", numSignNInf}} {
 			want, werr := text([]byte(tc.text))
-			got, gerr := bin(special(tc.sign), &boxer{})
+			got, gerr := bin(special(tc.sign), &boxarena.Arena{})
 			if got != want || (werr == nil) != (gerr == nil) || (werr != nil && werr.Error() != gerr.Error()) {
 				t.Errorf("optional %v, %s: binary %v, %v; text %v, %v", optional, tc.text, got, gerr, want, werr)
 			}
@@ -187,17 +187,17 @@ func TestBinaryDecoderErrors(t *testing.T) {
 		"money": decodeBinaryMoney, "uuid": decodeBinaryUUID, "date": binaryDateDecoder(f), "time": decodeBinaryTime,
 		"timestamp": binaryTimestampDecoder(f, false), "numeric": numericBinaryDecoder(2, f)}
 	for name, dec := range decs {
-		_, err := dec([]byte{1, 2, 3}, &boxer{})
+		_, err := dec([]byte{1, 2, 3}, &boxarena.Arena{})
 		if !errors.Is(err, errSyntax) || !cdc.Permanent(err) || !strings.Contains(err.Error(), `\x010203`) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
-	if _, err := decodeBinaryJSONB([]byte{2, '{', '}'}, &boxer{}); !errors.Is(err, errSyntax) {
+	if _, err := decodeBinaryJSONB([]byte{2, '{', '}'}, &boxarena.Arena{}); !errors.Is(err, errSyntax) {
 		t.Errorf("jsonb version 2: %v", err)
 	}
 	bad := encodeNumeric("1.5")
 	binary.BigEndian.PutUint16(bad[8:], 10000) // not a base-10000 digit
-	if _, err := numericBinaryDecoder(2, f)(bad, &boxer{}); !errors.Is(err, errSyntax) {
+	if _, err := numericBinaryDecoder(2, f)(bad, &boxarena.Arena{}); !errors.Is(err, errSyntax) {
 		t.Errorf("numeric digit 10000: %v", err)
 	}
 }
@@ -236,47 +236,16 @@ func TestBinaryScalars(t *testing.T) {
 		{"time", decodeBinaryTime, be(usPerDay, 8), int64(usPerDay)},
 	}
 	for _, tc := range tests {
-		got, err := tc.dec(tc.in, &boxer{})
+		got, err := tc.dec(tc.in, &boxarena.Arena{})
 		if err != nil || !sameValue(got, tc.want) {
 			t.Errorf("%s: %#v, %v; want %#v", tc.name, got, err, tc.want)
 		}
 	}
-	if v, _ := decodeBinaryBytea([]byte{}, &boxer{}); v.([]byte) == nil {
+	if v, _ := decodeBinaryBytea([]byte{}, &boxarena.Arena{}); v.([]byte) == nil {
 		t.Error("empty bytea decoded to a nil slice")
 	}
 	var re *rangeError
-	if _, err := binaryTimestampDecoder(f, false)(be(math.MaxInt64-1, 8), &boxer{}); !errors.As(err, &re) {
+	if _, err := binaryTimestampDecoder(f, false)(be(math.MaxInt64-1, 8), &boxarena.Arena{}); !errors.As(err, &re) {
 		t.Errorf("timestamp beyond int64 micros: %v", err)
-	}
-}
-
-// TestBoxer checks that boxed values are independent, survive garbage
-// collections and cost no allocation each.
-func TestBoxer(t *testing.T) {
-	var bx boxer
-	var kept []any
-	for i := range 5000 {
-		kept = append(kept, bx.int64(int64(i)*1e12), bx.float64(float64(i)/3), bx.float32(float32(i)),
-			bx.string([]byte(strings.Repeat("s", i%40))), bx.bytes([]byte{byte(i)}), bx.decimal(uint64(i), i%2 == 1))
-		if i%1000 == 0 {
-			runtime.GC()
-		}
-	}
-	bx = boxer{} // the boxer no longer refers to its blocks
-	runtime.GC()
-	runtime.GC()
-	for i := range 5000 {
-		v := kept[6*i : 6*i+6]
-		if v[0].(int64) != int64(i)*1e12 || v[1].(float64) != float64(i)/3 || v[2].(float32) != float32(i) ||
-			v[3].(string) != strings.Repeat("s", i%40) || v[4].([]byte)[0] != byte(i) ||
-			v[5].(*big.Int).Cmp(cdc.NewUnscaled(uint64(i), i%2 == 1)) != 0 {
-			t.Fatalf("value %d changed: %v", i, v)
-		}
-	}
-	if n := testing.AllocsPerRun(10000, func() { _ = bx.int64(1 << 40); _ = bx.decimal(5, true) }); n > 0.01 {
-		t.Errorf("%v allocations per boxed value", n)
-	}
-	if n := testing.AllocsPerRun(10000, func() { _ = bx.string([]byte("some text")) }); n > 1.01 {
-		t.Errorf("%v allocations per string", n)
 	}
 }

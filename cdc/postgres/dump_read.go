@@ -17,7 +17,7 @@ import (
 //
 // The values themselves are fresh and immutable: fn may keep them without
 // copying, though a kept scalar keeps the block of values it was boxed in
-// (a few KiB, see boxer) alive.
+// (a few KiB, see boxarena) alive.
 func (d *Dumper) Read(ctx context.Context, c cdc.Chunk, fn func(row []any) error) error {
 	t, err := d.table(ctx, c.Table)
 	if err != nil {

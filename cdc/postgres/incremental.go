@@ -15,6 +15,7 @@ import (
 
 	"github.com/fluxo-cdc/fluxo/cdc"
 	"github.com/fluxo-cdc/fluxo/cdc/incremental"
+	"github.com/fluxo-cdc/fluxo/internal/boxarena"
 )
 
 // incChunks is the PostgreSQL side of the incremental snapshot
@@ -365,7 +366,7 @@ func readChunkRows(ctx context.Context, conn *pgx.Conn, r *tableReader, after []
 // decodeChunk decodes a chunk's rows, each into a slice of its own.
 func decodeChunk(r *tableReader, raw [][][]byte) ([][]any, error) {
 	rows := make([][]any, len(raw))
-	var bx boxer
+	var bx boxarena.Arena
 	for i, values := range raw {
 		rows[i] = make([]any, len(r.table.Columns))
 		if err := r.decode(values, rows[i], &bx, false); err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/fluxo-cdc/fluxo/cdc"
+	"github.com/fluxo-cdc/fluxo/internal/boxarena"
 )
 
 // tableReader reads the rows of one captured table: the one reader behind
@@ -98,7 +99,7 @@ func (r *tableReader) query(where, rest string) string {
 // decode decodes one row of values, as the reader's query returns them,
 // into row (len(table.Columns)); text decodes every value as text (the
 // query asked for text only).
-func (r *tableReader) decode(values [][]byte, row []any, bx *boxer, text bool) error {
+func (r *tableReader) decode(values [][]byte, row []any, bx *boxarena.Arena, text bool) error {
 	decs := r.decs
 	if text {
 		decs = r.textDecs
@@ -135,7 +136,7 @@ func (r *tableReader) read(ctx context.Context, pc *pgconn.PgConn, q string, arg
 	defer cancel()
 	rr := pc.ExecParams(qctx, q, args, nil, nil, formats)
 	row := make([]any, len(r.decs))
-	var bx boxer
+	var bx boxarena.Arena
 	var stop error
 	for rr.NextRow() {
 		if stop = r.decode(rr.Values(), row, &bx, text); stop != nil {

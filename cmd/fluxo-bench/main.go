@@ -49,6 +49,8 @@ type options struct {
 	// transactions adds, to each round of the MySQL stream bench, a full
 	// pass with kafka.transactions (and the kafka checkpoint store).
 	transactions bool
+	// lakeDir is where -mode fullload writes fluxo's files.
+	lakeDir string
 	// tables is the table count of -mode tables.
 	tables int
 	// bigTx is the row count of the MySQL stream bench's single big
@@ -118,6 +120,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.source, "source", "mysql", "mysql (MariaDB binlog) or postgres (pgoutput logical replication)")
 	fs.StringVar(&o.mode, "mode", "stream", "stream (catch-up of a backlog), fullload (one table into file:// next to COPY/mariadb-dump), snapshot (the incremental snapshot of that table under a writer, next to fullload) latency (commit to read_committed consumer at 10k rows/s: straight to the broker, fluxo, fluxo in transactions) tables (start-up with -tables tables) or sink (fluxo sink from Kafka into file:// Parquet, next to a consumer that only reads)")
+	fs.StringVar(&o.lakeDir, "lake-dir", defaultLakeDir(), "fullload mode: the directory fluxo's files go to; the default is a RAM disk when there is one, as the export's are discarded")
 	fs.IntVar(&o.tables, "tables", 1000, "tables mode: tables of 21 columns with 2 rows each")
 	fs.IntVar(&o.rows, "rows", 1_000_000, "row changes in the backlog (postgres: also the rows of the big transaction)")
 	fs.IntVar(&o.bigTx, "bigtx", 1_000_000, "mysql stream mode: rows of the single big transaction streamed alone after the rounds")

@@ -1,0 +1,5 @@
+//go:build race
+
+package boxarena
+
+const raceEnabled = true
