@@ -3,13 +3,10 @@ package fullload
 import (
 	"bytes"
 	"context"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/hamba/avro/v2/ocf"
-	"github.com/johannesboyne/gofakes3"
-	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
 	"github.com/fluxo-cdc/fluxo/cdc"
 	"github.com/fluxo-cdc/fluxo/internal/lake/bronze"
@@ -20,13 +17,7 @@ import (
 // with static credentials, so the AWS SDK never probes the metadata address.
 func openS3Store(t *testing.T) *bronze.Store {
 	t.Helper()
-	be := s3mem.New()
-	if err := be.CreateBucket("lake"); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(gofakes3.New(be).Server())
-	t.Cleanup(srv.Close)
-	return openS3At(t, srv.URL, "test")
+	return openS3At(t, testserver.FakeS3T(t, "lake"), "test")
 }
 
 // openS3rverStore starts s3rver, an S3 implementation fluxo did not write

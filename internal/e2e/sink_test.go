@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fluxo-cdc/fluxo/internal/lake/bronze"
 	"github.com/fluxo-cdc/fluxo/internal/testserver"
 )
 
@@ -29,7 +30,18 @@ import (
 // change.
 func TestSinkCurrentState(t *testing.T) {
 	testserver.DuckDBT(t)
-	forEachBackend(t, func(t *testing.T, e *env) { testSinkCurrentState(t, e, "parquet") })
+	forEachBackend(t, func(t *testing.T, e *env) { testSinkCurrentState(t, e, "parquet", "") })
+}
+
+// TestSinkCurrentStateS3 is TestSinkCurrentState (MariaDB, Parquet) with
+// the lake on S3 (gofakes3): the full load and both sink processes write
+// to it, and the checks read a copy of the bucket.
+func TestSinkCurrentStateS3(t *testing.T) {
+	testserver.DuckDBT(t)
+	e := newEnv(t)
+	endpoint := testserver.FakeS3T(t, "lake")
+	setS3Credentials(t, "test")
+	testSinkCurrentState(t, e, "parquet", "s3://lake/bronze?region=us-east-1&use_path_style=true&endpoint="+endpoint)
 }
 
 // TestSinkCurrentStateAvro is TestSinkCurrentState with Avro files, read
@@ -38,10 +50,12 @@ func TestSinkCurrentState(t *testing.T) {
 func TestSinkCurrentStateAvro(t *testing.T) {
 	requirePythonAvro(t)
 	testserver.DuckDBT(t) // the topic's count
-	testSinkCurrentState(t, newEnv(t), "avro")
+	testSinkCurrentState(t, newEnv(t), "avro", "")
 }
 
-func testSinkCurrentState(t *testing.T, e *env, format string) {
+// testSinkCurrentState runs the test with the lake at s3URL, or in a
+// directory when it is empty.
+func testSinkCurrentState(t *testing.T, e *env, format, s3URL string) {
 	bin, err := fluxoBinary()
 	if err != nil {
 		t.Fatal(err)
@@ -55,9 +69,20 @@ func testSinkCurrentState(t *testing.T, e *env, format string) {
 		e.exec("CREATE TABLE items (id BIGINT PRIMARY KEY, name VARCHAR(40), amount DECIMAL(10,2), note TEXT)")
 		e.exec("INSERT INTO items SELECT seq, CONCAT('item ', seq), seq * 1.25, NULL FROM seq_1_to_2000")
 	}
-	lake := filepath.Join(e.dir, "lake")
+	lake, lakeURL := filepath.Join(e.dir, "lake"), "file://"+filepath.Join(e.dir, "lake")
+	if s3URL != "" {
+		lakeURL = s3URL
+	}
+	// local returns a directory holding the lake: the lake itself, or a
+	// fresh copy of the bucket.
+	local := func() string {
+		if s3URL == "" {
+			return lake
+		}
+		return mirrorStore(t, s3URL, lake)
+	}
 	t.Setenv("FLUXO_SINK_ID", "unused") // each sink process has its own
-	cfg := e.config("snapshot:\n  mode: never\nbronze:\n  url: file://" + lake + "\n  format: " + format + "\n" +
+	cfg := e.config("snapshot:\n  mode: never\nbronze:\n  url: " + lakeURL + "\n  format: " + format + "\n" +
 		"sink:\n  flush_interval: 300ms\n  max_file_bytes: 65536\n  session_timeout: 6s\n  instance_id: ${FLUXO_SINK_ID}\n")
 	cfgPath := filepath.Join(e.dir, "fluxo.yaml")
 	stream := e.startStreamReady(cfg)
@@ -65,7 +90,7 @@ func testSinkCurrentState(t *testing.T, e *env, format string) {
 	if err := e.runFullload(cfg, "r1", schema+".items"); err != nil {
 		t.Fatal(err)
 	}
-	position := manifestPosition(t, runDir(t, lake, schema, "items", "r1"))
+	position := manifestPosition(t, runDir(t, local(), schema, "items", "r1"))
 
 	sinks := []*exec.Cmd{sinkProcess(t, bin, cfgPath, "sink-0"), sinkProcess(t, bin, cfgPath, "sink-1")}
 	rng := newRand(t)
@@ -102,6 +127,7 @@ func testSinkCurrentState(t *testing.T, e *env, format string) {
 	}
 	want := e.itemsState()
 	state := func() ([][5]string, error) {
+		lake := local()
 		if format == "avro" {
 			return avroState(t, lake, schema, "items", "r1", position), nil
 		}
@@ -124,6 +150,7 @@ func testSinkCurrentState(t *testing.T, e *env, format string) {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("the lake's current state differs from the table:\n lake  %d rows %v\n table %d rows %v", len(got), head(got), len(want), head(want))
 	}
+	lake = local()
 	if format == "avro" {
 		avroOnce(t, lake, schema, e.countValues(e.topic("items")))
 		stopSinks(t, sinks)
@@ -146,6 +173,50 @@ func testSinkCurrentState(t *testing.T, e *env, format string) {
 		t.Fatalf("the lake holds %s change rows, the topic %d changes", n, values)
 	}
 	stopSinks(t, sinks)
+}
+
+// mirrorStore copies every object of the store at url into dir, replacing
+// what dir held, and returns dir.
+func mirrorStore(t *testing.T, url, dir string) string {
+	t.Helper()
+	ctx := context.Background()
+	store, err := bronze.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	keys, err := store.List(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		raw, err := store.Read(ctx, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, filepath.FromSlash(k))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, raw, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("mirrored %d objects of %s", len(keys), url)
+	return dir
+}
+
+// setS3Credentials sets static AWS credentials for this process and the
+// ones it starts, so that the AWS SDK never probes the instance metadata
+// address.
+func setS3Credentials(t *testing.T, key string) {
+	for k, v := range map[string]string{"AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": key,
+		"AWS_SESSION_TOKEN": "", "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent", "AWS_PROFILE": ""} {
+		t.Setenv(k, v)
+	}
 }
 
 // stopSinks stops the sink processes as systemd or Kubernetes do (SIGTERM)
