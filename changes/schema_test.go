@@ -1,9 +1,12 @@
 package changes
 
 import (
+	"fmt"
 	"math/big"
 	"reflect"
 	"testing"
+
+	hamba "github.com/hamba/avro/v2"
 
 	"github.com/fluxo-cdc/fluxo/avro"
 	"github.com/fluxo-cdc/fluxo/cdc"
@@ -132,5 +135,136 @@ func TestDecodeBadInput(t *testing.T) {
 	}
 	if _, err := compileEnvelope(`"string"`); err == nil {
 		t.Fatal("a string schema compiled as an envelope")
+	}
+}
+
+// debeziumMySQL is the value schema Debezium's MySQL connector registers
+// with Confluent's AvroConverter (2.x/3.x): its source block's fields in
+// Debezium's order and types (row an int, snapshot a nullable enum string
+// with null second), Connect's decimal and time types, and the top-level
+// ts_ms nullable.
+const debeziumMySQL = `{"type":"record","name":"Envelope","namespace":"dbserver1.inventory.customers","fields":[
+ {"name":"before","type":["null",{"type":"record","name":"Value","fields":[
+   {"name":"id","type":"int"},
+   {"name":"first_name","type":"string"},
+   {"name":"amount","type":["null",{"type":"bytes","scale":2,"precision":10,"connect.version":1,
+     "connect.parameters":{"scale":"2","connect.decimal.precision":"10"},"connect.name":"org.apache.kafka.connect.data.Decimal","logicalType":"decimal"}],"default":null},
+   {"name":"created","type":["null",{"type":"long","connect.version":1,"connect.name":"io.debezium.time.Timestamp"}],"default":null}
+  ],"connect.name":"dbserver1.inventory.customers.Value"}],"default":null},
+ {"name":"after","type":["null","Value"],"default":null},
+ {"name":"source","type":{"type":"record","name":"Source","namespace":"io.debezium.connector.mysql","fields":[
+   {"name":"version","type":"string"},{"name":"connector","type":"string"},{"name":"name","type":"string"},
+   {"name":"ts_ms","type":"long"},
+   {"name":"snapshot","type":[{"type":"string","connect.version":1,"connect.parameters":{"allowed":"true,last,false,incremental"},
+     "connect.default":"false","connect.name":"io.debezium.data.Enum"},"null"],"default":"false"},
+   {"name":"db","type":"string"},{"name":"sequence","type":["null","string"],"default":null},
+   {"name":"ts_us","type":["null","long"],"default":null},{"name":"ts_ns","type":["null","long"],"default":null},
+   {"name":"table","type":["null","string"],"default":null},{"name":"server_id","type":"long"},
+   {"name":"gtid","type":["null","string"],"default":null},{"name":"file","type":"string"},
+   {"name":"pos","type":"long"},{"name":"row","type":"int"},{"name":"thread","type":["null","long"],"default":null},
+   {"name":"query","type":["null","string"],"default":null}],"connect.name":"io.debezium.connector.mysql.Source"}},
+ {"name":"transaction","type":["null",{"type":"record","name":"block","namespace":"event","fields":[
+   {"name":"id","type":"string"},{"name":"total_order","type":"long"},{"name":"data_collection_order","type":"long"}],
+   "connect.version":1,"connect.name":"event.block"}],"default":null},
+ {"name":"op","type":"string"},
+ {"name":"ts_ms","type":["null","long"],"default":null},
+ {"name":"ts_us","type":["null","long"],"default":null},
+ {"name":"ts_ns","type":["null","long"],"default":null}
+],"connect.version":2,"connect.name":"dbserver1.inventory.customers.Envelope"}`
+
+// debeziumPostgres is the value schema of Debezium's PostgreSQL connector:
+// its source block has schema, txId, lsn and xmin.
+const debeziumPostgres = `{"type":"record","name":"Envelope","namespace":"pg1.public.customers","fields":[
+ {"name":"before","type":["null",{"type":"record","name":"Value","fields":[
+   {"name":"id","type":"int"},
+   {"name":"first_name","type":"string"},
+   {"name":"amount","type":["null",{"type":"bytes","scale":2,"precision":10,"connect.version":1,
+     "connect.parameters":{"scale":"2","connect.decimal.precision":"10"},"connect.name":"org.apache.kafka.connect.data.Decimal","logicalType":"decimal"}],"default":null},
+   {"name":"created","type":["null",{"type":"long","connect.version":1,"connect.name":"io.debezium.time.MicroTimestamp"}],"default":null}
+  ],"connect.name":"pg1.public.customers.Value"}],"default":null},
+ {"name":"after","type":["null","Value"],"default":null},
+ {"name":"source","type":{"type":"record","name":"Source","namespace":"io.debezium.connector.postgresql","fields":[
+   {"name":"version","type":"string"},{"name":"connector","type":"string"},{"name":"name","type":"string"},
+   {"name":"ts_ms","type":"long"},
+   {"name":"snapshot","type":[{"type":"string","connect.version":1,"connect.parameters":{"allowed":"true,last,false,incremental"},
+     "connect.default":"false","connect.name":"io.debezium.data.Enum"},"null"],"default":"false"},
+   {"name":"db","type":"string"},{"name":"sequence","type":["null","string"],"default":null},
+   {"name":"ts_us","type":["null","long"],"default":null},{"name":"ts_ns","type":["null","long"],"default":null},
+   {"name":"schema","type":"string"},{"name":"table","type":"string"},
+   {"name":"txId","type":["null","long"],"default":null},{"name":"lsn","type":["null","long"],"default":null},
+   {"name":"xmin","type":["null","long"],"default":null}],"connect.name":"io.debezium.connector.postgresql.Source"}},
+ {"name":"transaction","type":["null",{"type":"record","name":"block","namespace":"event","fields":[
+   {"name":"id","type":"string"},{"name":"total_order","type":"long"},{"name":"data_collection_order","type":"long"}],
+   "connect.version":1,"connect.name":"event.block"}],"default":null},
+ {"name":"op","type":"string"},
+ {"name":"ts_ms","type":["null","long"],"default":null}
+],"connect.version":2,"connect.name":"pg1.public.customers.Envelope"}`
+
+// TestDecodeDebeziumEnvelope: records a Debezium connector wrote (encoded
+// here by hamba/avro against Debezium's schemas) decode into the same
+// change as fluxo's: op, the row's values and columns, and the source
+// fields that make _position, _source_ts_ms and the file's table.
+func TestDecodeDebeziumEnvelope(t *testing.T) {
+	row := map[string]any{"id": 1001, "first_name": "Sally", "amount": big.NewRat(-1234, 100), "created": int64(1700000000123)}
+	tx := map[string]any{"id": "571:53712552", "total_order": int64(1), "data_collection_order": int64(1)}
+	for _, tc := range []struct {
+		name, schema string
+		ns, created  string // the namespace of the row record, the semantic type of created
+		source       map[string]any
+		want         sourceBlock
+		position     any
+	}{{
+		name: "mysql", schema: debeziumMySQL, ns: "dbserver1.inventory.customers", created: "io.debezium.time.Timestamp",
+		source: map[string]any{"version": "2.7.0.Final", "connector": "mysql", "name": "dbserver1", "ts_ms": int64(1700000000000),
+			"snapshot": "false", "db": "inventory", "table": "customers", "server_id": int64(223344), "file": "mysql-bin.000003",
+			"pos": int64(154), "row": 2},
+		want:     sourceBlock{tsMs: 1700000000000, db: "inventory", table: "customers", file: "mysql-bin.000003", pos: 154, row: 2, txID: "571:53712552"},
+		position: cdc.BinlogOrder("mysql-bin.000003", 154, 2),
+	}, {
+		name: "postgres", schema: debeziumPostgres, ns: "pg1.public.customers", created: "io.debezium.time.MicroTimestamp",
+		source: map[string]any{"version": "2.7.0.Final", "connector": "postgresql", "name": "pg1", "ts_ms": int64(1700000000000),
+			"snapshot": "false", "db": "shop", "schema": "public", "table": "customers", "txId": int64(571), "lsn": int64(53712400)},
+		want:     sourceBlock{tsMs: 1700000000000, db: "shop", schema: "public", table: "customers", lsn: 53712400, hasLSN: true, txID: "571:53712552"},
+		position: cdc.WALOrder(53712552, 53712400),
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := hamba.Parse(tc.schema)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := hamba.Marshal(s, map[string]any{"before": nil, "after": map[string]any{tc.ns + ".Value": row},
+				"source": tc.source, "transaction": map[string]any{"event.block": tx},
+				"op": "c", "ts_ms": int64(1700000000456)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			env, err := compileEnvelope(tc.schema)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := env.decode(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []any{int64(1001), "Sally", big.NewInt(-1234), int64(1700000000123)}
+			if c.op != "c" || c.before != nil || !reflect.DeepEqual(fmt.Sprint(c.after), fmt.Sprint(want)) {
+				t.Errorf("decoded op %q before %v after %v, want c, nil, %v", c.op, c.before, c.after, want)
+			}
+			if c.source != tc.want {
+				t.Errorf("source %+v, want %+v", c.source, tc.want)
+			}
+			if got := position(&c.source); got != tc.position {
+				t.Errorf("position %v, want %v", got, tc.position)
+			}
+			wantCols := []cdc.Column{
+				{Name: "id", Kind: cdc.KindInt32},
+				{Name: "first_name", Kind: cdc.KindString},
+				{Name: "amount", Kind: cdc.KindDecimal, Precision: 10, Scale: 2, Optional: true, SemanticName: "org.apache.kafka.connect.data.Decimal"},
+				{Name: "created", Kind: cdc.KindInt64, Optional: true, SemanticName: tc.created},
+			}
+			if !reflect.DeepEqual(env.cols, wantCols) {
+				t.Errorf("columns %+v, want %+v", env.cols, wantCols)
+			}
+		})
 	}
 }
