@@ -181,9 +181,16 @@ func (c composeCheck) checkFluxo(s scope, svc types.ServiceConfig) {
 		if run.RunID == "" {
 			s.errorf("fluxo fullload needs a fixed --run-id, so that running the service again resumes the run")
 		}
-		if strings.HasPrefix(cfg.Bronze.URL, "s3:") && (env["AWS_ACCESS_KEY_ID"] == "" || env["AWS_SECRET_ACCESS_KEY"] == "") {
-			s.errorf("bronze.url is s3://: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+	case "sink":
+		port, err := servedPort(cfg)
+		if err != nil {
+			s.errorf("%v", err)
 		}
+		c.checkPorts(s, svc, port)
+	}
+	if (run.Command == "fullload" || run.Command == "sink") && strings.HasPrefix(cfg.Bronze.URL, "s3:") &&
+		(env["AWS_ACCESS_KEY_ID"] == "" || env["AWS_SECRET_ACCESS_KEY"] == "") {
+		s.errorf("bronze.url is s3://: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
 	}
 }
 
@@ -248,14 +255,20 @@ func hasAlias(svc types.ServiceConfig, host string) bool {
 	return false
 }
 
-// checkStream checks what `fluxo stream` needs from its service: the
-// published metrics port and a writable volume for the checkpoint.
-func (c composeCheck) checkStream(s scope, svc types.ServiceConfig, port int, checkpoint string) {
+// checkPorts wants the service's published ports to reach http.listen's
+// port (0: unknown).
+func (c composeCheck) checkPorts(s scope, svc types.ServiceConfig, port int) {
 	for _, p := range svc.Ports {
 		if port != 0 && int(p.Target) != port {
 			s.errorf("ports: %s:%d, but http.listen serves %d", p.Published, p.Target, port)
 		}
 	}
+}
+
+// checkStream checks what `fluxo stream` needs from its service: the
+// published metrics port and a writable volume for the checkpoint.
+func (c composeCheck) checkStream(s scope, svc types.ServiceConfig, port int, checkpoint string) {
+	c.checkPorts(s, svc, port)
 	dir := path.Dir(checkpoint)
 	var best *types.ServiceVolumeConfig
 	for i := range svc.Volumes {

@@ -156,15 +156,19 @@ type endpoint struct {
 // endpoints lists the servers cfg makes `fluxo <command>` connect to.
 func endpoints(cfg *config.Config, command string) []endpoint {
 	var out []endpoint
-	if e, ok := urlEndpoint("source.dsn", cfg.Source.DSN, defaultDBPort(cfg)); ok {
-		out = append(out, e)
+	if command != "sink" { // the sink reads Kafka, not the database
+		if e, ok := urlEndpoint("source.dsn", cfg.Source.DSN, defaultDBPort(cfg)); ok {
+			out = append(out, e)
+		}
 	}
-	if command == "fullload" {
+	if command == "fullload" || command == "sink" {
 		if u, err := url.Parse(cfg.Bronze.URL); err == nil && u.Scheme == "s3" {
 			if e, ok := urlEndpoint("bronze.url endpoint", u.Query().Get("endpoint"), 443); ok {
 				out = append(out, e)
 			}
 		}
+	}
+	if command == "fullload" {
 		return out
 	}
 	for _, b := range cfg.Kafka.Brokers {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -92,5 +93,9 @@ func TestServedPortAndEndpoints(t *testing.T) {
 	}
 	if got := endpoints(cfg, "fullload"); len(got) != 2 || got[1] != (endpoint{"bronze.url endpoint", "minio", 9000}) {
 		t.Errorf("fullload endpoints %v", got)
+	}
+	sink := []endpoint{{"bronze.url endpoint", "minio", 9000}, {"kafka.brokers", "k1", 9092}, {"kafka.brokers", "k2", 9093}, {"schema_registry.url", "sr", 80}}
+	if got := endpoints(cfg, "sink"); !slices.Equal(got, sink) { // not the database
+		t.Errorf("sink endpoints %v, want %v", got, sink)
 	}
 }
