@@ -37,8 +37,8 @@ demo:
 bench:
 	$(GO) run ./cmd/fluxo-bench -source mysql
 	$(GO) run ./cmd/fluxo-bench -source postgres
-	$(GO) run ./cmd/fluxo-bench -mode fullload -source postgres -repeat 2
-	$(GO) run ./cmd/fluxo-bench -mode fullload -source mysql -repeat 2
+	$(GO) run ./cmd/fluxo-bench -mode fullload -source postgres -repeat 5
+	$(GO) run ./cmd/fluxo-bench -mode fullload -source mysql -repeat 5
 	$(GO) run ./cmd/fluxo-bench -mode snapshot -source mysql
 	$(GO) run ./cmd/fluxo-bench -mode snapshot -source postgres
 	$(GO) run ./cmd/fluxo-bench -mode latency -source mysql

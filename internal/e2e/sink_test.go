@@ -112,6 +112,14 @@ func testSinkCurrentState(t *testing.T, e *env, format, s3URL string) {
 	}
 	for i := range 24 {
 		step(i)
+		if i == 4 { // the full load's rows go, and rows with their keys come back
+			e.exec("TRUNCATE TABLE items")
+			if e.pg != nil {
+				e.exec("INSERT INTO items SELECT g, 'again ' || g, g * 2.5, NULL FROM generate_series(1, 1500) g")
+			} else {
+				e.exec("INSERT INTO items SELECT seq, CONCAT('again ', seq), seq * 2.5, NULL FROM seq_1_to_1500")
+			}
+		}
 		if i == 12 { // a schema change half way
 			e.exec("ALTER TABLE items ADD COLUMN extra int")
 			e.exec("UPDATE items SET extra = id % 3 WHERE id % 2 = 0")
@@ -281,8 +289,14 @@ func avroState(t *testing.T, lake, schema, table, runID, changesFrom string) [][
 	order := func(r pyRow) string {
 		return pyText(r.Value["_position"]) + fmt.Sprintf("/%020s", pyText(r.Value["_offset"]))
 	}
-	for _, r := range avroChanges(t, lake, schema, table) {
-		if pyText(r.Value["_position"]) < changesFrom {
+	changes, truncated := avroChanges(t, lake, schema, table), ""
+	for _, r := range changes {
+		if p := pyText(r.Value["_position"]); pyText(r.Value["_op"]) == "t" && p >= changesFrom && p > truncated {
+			truncated = p
+		}
+	}
+	for _, r := range changes {
+		if p := pyText(r.Value["_position"]); p < changesFrom || pyText(r.Value["_op"]) == "t" || truncated != "" && p <= truncated {
 			continue
 		}
 		id := pyText(r.Value["id"])
@@ -296,7 +310,11 @@ func avroState(t *testing.T, lake, schema, table, runID, changesFrom string) [][
 		id, _ := strconv.ParseInt(pyText(v["id"]), 10, 64)
 		byID[id] = [5]string{pyText(v["id"]), pyText(v["name"]), pyDecimal(v["amount"], 2), pyText(v["note"]), pyText(v["extra"])}
 	}
-	for _, r := range readBronzeAvro(t, full) {
+	var fullRows []pyRow
+	if truncated == "" { // else emptied after the full load
+		fullRows = readBronzeAvro(t, full)
+	}
+	for _, r := range fullRows {
 		if _, changed := latest[pyText(r.Value["id"])]; !changed {
 			add(r.Value)
 		}
@@ -380,15 +398,19 @@ func changesGlob(lake, schema, table string) string {
 
 // currentStateQuery is the README's query, its columns rendered for the
 // comparison: the full load's rows whose key no later change touched, and
-// the latest change of every other key unless it is a delete.
+// the latest change of every other key unless it is a delete; after a
+// truncate, only what the changes after the last one made.
 func currentStateQuery(lake, schema, table, runID, changesFrom string) string {
 	full := filepath.Join(lake, "t", schema, table, "date=*", "run="+runID, "*.parquet")
 	readme := fmt.Sprintf(`WITH
   changes AS (SELECT * FROM read_parquet(%s, union_by_name = true)
               WHERE _position >= %s),
+  truncated AS (SELECT max(_position) AS truncated_at FROM changes WHERE _op = 't'),
   latest AS (SELECT * FROM changes
+             WHERE _op <> 't' AND _position > coalesce((SELECT truncated_at FROM truncated), '')
              QUALIFY row_number() OVER (PARTITION BY id ORDER BY _position DESC, _offset DESC) = 1),
-  full_load AS (SELECT * FROM read_parquet(%s, union_by_name = true))
+  full_load AS (SELECT * FROM read_parquet(%s, union_by_name = true)
+                WHERE (SELECT truncated_at FROM truncated) IS NULL)
 SELECT * EXCLUDE (_op, _source_ts_ms, _position, _partition, _offset) FROM latest WHERE _op <> 'd'
 UNION ALL BY NAME
 SELECT * FROM full_load WHERE id NOT IN (SELECT id FROM latest)`,
