@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/fluxo-cdc/fluxo/internal/boxarena"
 )
 
 // errShort is a value that ends before its encoding does.
@@ -13,7 +15,8 @@ var errShort = errors.New("the value ends early")
 // reader reads the Avro binary encoding from a byte slice.
 type reader struct {
 	b   []byte
-	err error // sticky: the first failure; later reads return zero values
+	a   *boxarena.Arena // boxes the values read
+	err error           // sticky: the first failure; later reads return zero values
 }
 
 func (r *reader) fail(err error) {

@@ -10,11 +10,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/fluxo-cdc/fluxo/cdc"
+	"github.com/fluxo-cdc/fluxo/internal/boxarena"
 	"github.com/fluxo-cdc/fluxo/internal/lake/bronze"
 	"github.com/fluxo-cdc/fluxo/internal/lake/partfile"
 )
@@ -41,7 +43,24 @@ type partState struct {
 	seek      bool  // fetching must restart at next (set once the lake was read)
 	repair    *fileRecord
 	open      *openFile
-	hwm       int64 // the partition's high watermark as of the last fetch
+	hwm       int64                         // the partition's high watermark as of the last fetch
+	rows      map[string]prometheus.Counter // by op, from Metrics.rowCounter
+}
+
+// countRow counts a row of op in m, through a counter looked up once per
+// op rather than by its labels for every row.
+func (ps *partState) countRow(m *Metrics, op string) {
+	c, ok := ps.rows[op]
+	if !ok {
+		if ps.rows == nil {
+			ps.rows = map[string]prometheus.Counter{}
+		}
+		c = m.rowCounter(ps.topic, op)
+		ps.rows[op] = c
+	}
+	if c != nil {
+		c.Inc()
+	}
 }
 
 // repaired reports whether the file being written again holds its whole
@@ -70,8 +89,9 @@ func frame(v []byte) (int, []byte, error) {
 }
 
 // row builds the file row of a change: the after columns (before for a
-// delete, none for a truncate), then the change columns.
-func row(c *change, ncols int, rec *kgo.Record) ([]any, error) {
+// delete, none for a truncate), then the change columns, boxed in a;
+// scratch is a buffer row may reuse.
+func row(c *change, ncols int, rec *kgo.Record, a *boxarena.Arena, scratch *[]byte) ([]any, error) {
 	vals := c.after
 	switch c.op {
 	case "d":
@@ -79,18 +99,38 @@ func row(c *change, ncols int, rec *kgo.Record) ([]any, error) {
 	case "t":
 		vals = nil
 	}
-	out := make([]any, ncols+len(metaColumns))
-	if vals != nil {
-		if len(vals) != ncols {
-			return nil, fmt.Errorf("the row has %d columns, its schema %d", len(vals), ncols)
-		}
-		copy(out, vals)
-	} else if c.op != "t" {
+	switch {
+	case vals == nil && c.op != "t":
 		return nil, fmt.Errorf("a %q change without its row", c.op)
+	case vals == nil:
+		vals = make([]any, ncols, ncols+len(metaColumns))
+	case len(vals) != ncols:
+		return nil, fmt.Errorf("the row has %d columns, its schema %d", len(vals), ncols)
 	}
-	out[ncols], out[ncols+1], out[ncols+2] = c.op, c.source.tsMs, position(&c.source)
-	out[ncols+3], out[ncols+4] = int64(rec.Partition), rec.Offset
-	return out, nil
+	var pos any
+	if b, ok := appendPosition((*scratch)[:0], &c.source); ok {
+		pos, *scratch = a.String(b), b
+	}
+	// The decoded row has room for these (compileRow): no copy.
+	return append(vals, opValue(c.op), a.Int64(c.source.tsMs), pos, a.Int64(int64(rec.Partition)), a.Int64(rec.Offset)), nil
+}
+
+// opValue returns op as an interface value without allocating for the
+// ops of the envelope.
+func opValue(op string) any {
+	switch op {
+	case "c":
+		return "c"
+	case "u":
+		return "u"
+	case "d":
+		return "d"
+	case "r":
+		return "r"
+	case "t":
+		return "t"
+	}
+	return op
 }
 
 // position renders the change's source position so that positions sort in
@@ -98,11 +138,20 @@ func row(c *change, ncols int, rec *kgo.Record) ([]any, error) {
 // fixed-width numbers (the binlog is in commit order); PostgreSQL
 // "commit LSN:change LSN" as 16 hex digits each, the commit LSN taken from
 // the transaction block's id ("xid:commit LSN"), or the change's LSN when
-// there is none.
+// there is none. It is nil for a source block without a position.
 func position(s *sourceBlock) any {
+	if b, ok := appendPosition(nil, s); ok {
+		return string(b)
+	}
+	return nil
+}
+
+// appendPosition appends the position (see position) to b; ok is false
+// when s has none.
+func appendPosition(b []byte, s *sourceBlock) ([]byte, bool) {
 	switch {
 	case s.file != "":
-		return cdc.BinlogOrder(s.file, s.pos, s.row)
+		return cdc.AppendBinlogOrder(b, s.file, s.pos, s.row), true
 	case s.hasLSN:
 		commit := uint64(s.lsn)
 		if _, lsn, ok := strings.Cut(s.txID, ":"); ok {
@@ -110,9 +159,9 @@ func position(s *sourceBlock) any {
 				commit = n
 			}
 		}
-		return cdc.WALOrder(commit, uint64(s.lsn))
+		return cdc.AppendWALOrder(b, commit, uint64(s.lsn)), true
 	}
-	return nil
+	return b, false
 }
 
 // fileTable is the table of a change file: the row's columns and the

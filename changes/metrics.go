@@ -37,10 +37,12 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	return m, nil
 }
 
-func (m *Metrics) row(topic, op string) {
-	if m != nil {
-		m.rows.WithLabelValues(topic, op).Inc()
+// rowCounter returns the counter of topic's rows of op; nil for a nil m.
+func (m *Metrics) rowCounter(topic, op string) prometheus.Counter {
+	if m == nil {
+		return nil
 	}
+	return m.rows.WithLabelValues(topic, op)
 }
 
 func (m *Metrics) file(topic string, info partfile.Info) {

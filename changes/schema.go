@@ -7,6 +7,7 @@ import (
 	"github.com/hamba/avro/v2"
 
 	"github.com/fluxo-cdc/fluxo/cdc"
+	"github.com/fluxo-cdc/fluxo/internal/boxarena"
 )
 
 // change is one decoded record value: a row change in the Debezium
@@ -35,9 +36,10 @@ type envelope struct {
 	fields []func(r *reader, c *change)
 }
 
-// decode decodes one value (without its Confluent framing).
-func (e *envelope) decode(b []byte) (change, error) {
-	r := reader{b: b}
+// decode decodes one value (without its Confluent framing), boxing the
+// row's values in a (the caller's own, see boxarena).
+func (e *envelope) decode(b []byte, a *boxarena.Arena) (change, error) {
+	r := reader{b: b, a: a}
 	var c change
 	for _, f := range e.fields {
 		f(&r, &c)
@@ -158,8 +160,9 @@ func optionalRecord(s avro.Schema, h func(*reader, *change)) func(*reader, *chan
 func compileSource(rs *avro.RecordSchema) (func(*reader, *change), error) {
 	var steps []func(*reader, *change)
 	for _, f := range rs.Fields() {
+		set := sourceSetter(f.Name())
 		read, err := scalar(f.Type())
-		if err != nil {
+		if err != nil || set == nil { // skipped, not decoded
 			skip, serr := skipper(f.Type())
 			if serr != nil {
 				return nil, fmt.Errorf("source.%s: %w", f.Name(), serr)
@@ -167,10 +170,9 @@ func compileSource(rs *avro.RecordSchema) (func(*reader, *change), error) {
 			steps = append(steps, func(r *reader, _ *change) { skip(r) })
 			continue
 		}
-		set := sourceSetter(f.Name())
 		steps = append(steps, func(r *reader, c *change) {
 			v := read(r)
-			if c != nil && set != nil && v != nil {
+			if c != nil && v != nil {
 				set(&c.source, v)
 			}
 		})
@@ -230,7 +232,7 @@ func compileRow(rs *avro.RecordSchema) (func(*reader) []any, []cdc.Column, error
 		cols[i], decs[i] = col, dec
 	}
 	return func(r *reader) []any {
-		row := make([]any, len(decs))
+		row := make([]any, len(decs), len(decs)+len(metaColumns)) // room for row's change columns
 		for i, d := range decs {
 			row[i] = d(r)
 		}
@@ -275,7 +277,7 @@ func kindOf(s avro.Schema) (cdc.Column, func(*reader) any, error) {
 			return cdc.Column{Kind: cdc.KindDecimal, Precision: d.Precision(), Scale: d.Scale()},
 				func(r *reader) any { return unscaled(r.fixed(n)) }, nil
 		}
-		return cdc.Column{Kind: cdc.KindBytes}, func(r *reader) any { return append([]byte(nil), r.fixed(n)...) }, nil
+		return cdc.Column{Kind: cdc.KindBytes}, func(r *reader) any { return r.a.Bytes(r.fixed(n)) }, nil
 	case *avro.ArraySchema:
 		elem, dec, err := column(t.Items())
 		if err != nil {
@@ -296,7 +298,7 @@ func primitive(p *avro.PrimitiveSchema) (cdc.Column, func(*reader) any, error) {
 	if l := p.Logical(); l != nil {
 		logical = l.Type()
 	}
-	long := func(r *reader) any { return r.long() }
+	long := func(r *reader) any { return r.a.Int64(r.long()) }
 	switch p.Type() {
 	case avro.Boolean:
 		return cdc.Column{Kind: cdc.KindBool}, func(r *reader) any { return r.boolean() }, nil
@@ -313,21 +315,21 @@ func primitive(p *avro.PrimitiveSchema) (cdc.Column, func(*reader) any, error) {
 		}
 		return cdc.Column{Kind: cdc.KindInt64}, long, nil
 	case avro.Float:
-		return cdc.Column{Kind: cdc.KindFloat32}, func(r *reader) any { return r.float() }, nil
+		return cdc.Column{Kind: cdc.KindFloat32}, func(r *reader) any { return r.a.Float32(r.float()) }, nil
 	case avro.Double:
-		return cdc.Column{Kind: cdc.KindFloat64}, func(r *reader) any { return r.double() }, nil
+		return cdc.Column{Kind: cdc.KindFloat64}, func(r *reader) any { return r.a.Float64(r.double()) }, nil
 	case avro.String:
 		k := cdc.KindString
 		if logical == avro.UUID {
 			k = cdc.KindUUID
 		}
-		return cdc.Column{Kind: k}, func(r *reader) any { return string(r.bytes()) }, nil
+		return cdc.Column{Kind: k}, func(r *reader) any { return r.a.String(r.bytes()) }, nil
 	case avro.Bytes:
 		if d, ok := p.Logical().(*avro.DecimalLogicalSchema); ok {
 			return cdc.Column{Kind: cdc.KindDecimal, Precision: d.Precision(), Scale: d.Scale()},
 				func(r *reader) any { return unscaled(r.bytes()) }, nil
 		}
-		return cdc.Column{Kind: cdc.KindBytes}, func(r *reader) any { return append([]byte(nil), r.bytes()...) }, nil
+		return cdc.Column{Kind: cdc.KindBytes}, func(r *reader) any { return r.a.Bytes(r.bytes()) }, nil
 	}
 	return cdc.Column{}, nil, fmt.Errorf("Avro type %s has no column kind in the lake", p.Type())
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/fluxo-cdc/fluxo/avro"
 	"github.com/fluxo-cdc/fluxo/cdc"
+	"github.com/fluxo-cdc/fluxo/internal/boxarena"
 )
 
 // kindsTable has a column of every kind the stream writes.
@@ -70,7 +71,7 @@ func TestDecodeEveryKind(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			c, err := env.decode(b)
+			c, err := env.decode(b, &boxarena.Arena{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -126,7 +127,7 @@ func TestDecodeBadInput(t *testing.T) {
 	row[0] = int64(1)
 	b, _ := enc.AppendValue(nil, &cdc.Event{Op: cdc.OpCreate, Table: tbl, After: row}, avro.Header{})
 	for n := range len(b) {
-		if _, err := env.decode(b[:n]); err == nil {
+		if _, err := env.decode(b[:n], &boxarena.Arena{}); err == nil {
 			t.Fatalf("a value cut to %d of %d bytes decoded", n, len(b))
 		}
 	}
@@ -242,7 +243,7 @@ func TestDecodeDebeziumEnvelope(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			c, err := env.decode(b)
+			c, err := env.decode(b, &boxarena.Arena{})
 			if err != nil {
 				t.Fatal(err)
 			}

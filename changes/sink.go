@@ -17,6 +17,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/fluxo-cdc/fluxo/internal/boxarena"
 	"github.com/fluxo-cdc/fluxo/internal/lake/bronze"
 )
 
@@ -88,6 +89,8 @@ type sink struct {
 	mu      sync.Mutex // guards parts and fresh against the group's callbacks
 	parts   map[topicPartition]*partState
 	fresh   []topicPartition // assigned, not yet started at the lake's offset
+	values  boxarena.Arena   // boxes the values of the records handled
+	scratch []byte           // a buffer for rendering a row's position
 }
 
 // Run consumes until ctx ends, then commits the open files and returns nil;
@@ -296,7 +299,7 @@ func (s *sink) record(ctx context.Context, cl *kgo.Client, ps *partState, rec *k
 	if err != nil {
 		return err
 	}
-	c, err := env.decode(payload)
+	c, err := env.decode(payload, &s.values)
 	if err != nil {
 		return fmt.Errorf("decode the value with schema id %d: %w", id, err)
 	}
@@ -310,7 +313,7 @@ func (s *sink) record(ctx context.Context, cl *kgo.Client, ps *partState, rec *k
 			return err
 		}
 	}
-	row, err := row(&c, len(env.cols), rec)
+	row, err := row(&c, len(env.cols), rec, &s.values, &s.scratch)
 	if err != nil {
 		return err
 	}
@@ -318,7 +321,7 @@ func (s *sink) record(ctx context.Context, cl *kgo.Client, ps *partState, rec *k
 		return fmt.Errorf("write %s: %w", ps.open.key, err)
 	}
 	ps.open.last = rec.Offset
-	s.metrics.row(rec.Topic, c.op)
+	ps.countRow(s.metrics, c.op)
 	if ps.repair == nil && ps.open.part.Rows.Size() >= s.o.MaxFileBytes {
 		return s.roll(ctx, cl, ps)
 	}

@@ -9,6 +9,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -75,7 +76,14 @@ func benchSink(ctx context.Context, opts options, stdout, stderr io.Writer) erro
 			return err
 		}
 		note(stderr, "round %d: fluxo sink pass", i+1)
+		stop := func() {}
+		if i == 0 && opts.cpuProfile != "" {
+			if stop, err = startTo(opts.cpuProfile, pprof.StartCPUProfile, pprof.StopCPUProfile); err != nil {
+				return err
+			}
+		}
 		res, err := sinkPass(ctx, br.addrs, reg.addrs[0], values, i, pids)
+		stop()
 		if err != nil {
 			return err
 		}
