@@ -2,13 +2,8 @@ package main
 
 import (
 	"context"
-	"os"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/fluxo-cdc/fluxo/internal/command"
-	"github.com/fluxo-cdc/fluxo/internal/ops/sdnotify"
 )
 
 const sinkSynopsis = `sink -c FILE [--log-level L] [--log-format F]
@@ -30,9 +25,6 @@ func runSink(ctx context.Context, args []string, e *env) error {
 	if err != nil {
 		return err
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return command.Sink(ctx, cfg, command.SinkOptions{Metrics: reg, Version: version,
-		Notify:   sdnotify.New(os.Getenv("NOTIFY_SOCKET")),
-		Watchdog: sdnotify.WatchdogInterval(os.Getenv("WATCHDOG_USEC"), os.Getenv("WATCHDOG_PID"), os.Getpid())}, e.log)
+	reg, notify, watchdog := serviceDeps()
+	return command.Sink(ctx, cfg, command.SinkOptions{Metrics: reg, Notify: notify, Watchdog: watchdog, Version: version}, e.log)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"os"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -32,16 +33,19 @@ func runStream(ctx context.Context, args []string, e *env) error {
 	return command.Stream(ctx, cfg, streamOptions(), e.log)
 }
 
-// streamOptions gives `fluxo stream` a metrics registry with the Go
-// runtime and process collectors, and systemd's notification socket and
-// watchdog interval when systemd started it.
+// streamOptions gives `fluxo stream` what a service gets (serviceDeps).
 func streamOptions() command.StreamOptions {
+	reg, notify, watchdog := serviceDeps()
+	return command.StreamOptions{Metrics: reg, Notify: notify, Watchdog: watchdog, Version: version}
+}
+
+// serviceDeps returns what a long-running command (stream, sink) gets from
+// the process: a metrics registry with the Go runtime and process
+// collectors, and systemd's notification socket and watchdog interval when
+// systemd started it.
+func serviceDeps() (*prometheus.Registry, *sdnotify.Notifier, time.Duration) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return command.StreamOptions{
-		Metrics:  reg,
-		Notify:   sdnotify.New(os.Getenv("NOTIFY_SOCKET")),
-		Watchdog: sdnotify.WatchdogInterval(os.Getenv("WATCHDOG_USEC"), os.Getenv("WATCHDOG_PID"), os.Getpid()),
-		Version:  version,
-	}
+	return reg, sdnotify.New(os.Getenv("NOTIFY_SOCKET")),
+		sdnotify.WatchdogInterval(os.Getenv("WATCHDOG_USEC"), os.Getenv("WATCHDOG_PID"), os.Getpid())
 }
