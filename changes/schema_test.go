@@ -139,31 +139,30 @@ func TestDecodeBadInput(t *testing.T) {
 	}
 }
 
-// debeziumMySQL is the value schema Debezium's MySQL connector registers
-// with Confluent's AvroConverter (2.x/3.x): its source block's fields in
-// Debezium's order and types (row an int, snapshot a nullable enum string
-// with null second), Connect's decimal and time types, and the top-level
-// ts_ms nullable.
-const debeziumMySQL = `{"type":"record","name":"Envelope","namespace":"dbserver1.inventory.customers","fields":[
+// debeziumEnvelope is the value schema a Debezium connector registers with
+// Confluent's AvroConverter (2.x/3.x) for a customers table in namespace
+// ns: Connect's decimal and time types (created's semantic type given),
+// the source block's common fields in Debezium's order and types (snapshot
+// a nullable enum string with null second) followed by the connector's
+// own, the transaction block, and the top-level timestamps nullable.
+func debeziumEnvelope(ns, created, connector, sourceFields string) string {
+	return fmt.Sprintf(`{"type":"record","name":"Envelope","namespace":"%[1]s","fields":[
  {"name":"before","type":["null",{"type":"record","name":"Value","fields":[
    {"name":"id","type":"int"},
    {"name":"first_name","type":"string"},
    {"name":"amount","type":["null",{"type":"bytes","scale":2,"precision":10,"connect.version":1,
      "connect.parameters":{"scale":"2","connect.decimal.precision":"10"},"connect.name":"org.apache.kafka.connect.data.Decimal","logicalType":"decimal"}],"default":null},
-   {"name":"created","type":["null",{"type":"long","connect.version":1,"connect.name":"io.debezium.time.Timestamp"}],"default":null}
-  ],"connect.name":"dbserver1.inventory.customers.Value"}],"default":null},
+   {"name":"created","type":["null",{"type":"long","connect.version":1,"connect.name":"%[2]s"}],"default":null}
+  ],"connect.name":"%[1]s.Value"}],"default":null},
  {"name":"after","type":["null","Value"],"default":null},
- {"name":"source","type":{"type":"record","name":"Source","namespace":"io.debezium.connector.mysql","fields":[
+ {"name":"source","type":{"type":"record","name":"Source","namespace":"io.debezium.connector.%[3]s","fields":[
    {"name":"version","type":"string"},{"name":"connector","type":"string"},{"name":"name","type":"string"},
    {"name":"ts_ms","type":"long"},
    {"name":"snapshot","type":[{"type":"string","connect.version":1,"connect.parameters":{"allowed":"true,last,false,incremental"},
      "connect.default":"false","connect.name":"io.debezium.data.Enum"},"null"],"default":"false"},
    {"name":"db","type":"string"},{"name":"sequence","type":["null","string"],"default":null},
    {"name":"ts_us","type":["null","long"],"default":null},{"name":"ts_ns","type":["null","long"],"default":null},
-   {"name":"table","type":["null","string"],"default":null},{"name":"server_id","type":"long"},
-   {"name":"gtid","type":["null","string"],"default":null},{"name":"file","type":"string"},
-   {"name":"pos","type":"long"},{"name":"row","type":"int"},{"name":"thread","type":["null","long"],"default":null},
-   {"name":"query","type":["null","string"],"default":null}],"connect.name":"io.debezium.connector.mysql.Source"}},
+   %[4]s],"connect.name":"io.debezium.connector.%[3]s.Source"}},
  {"name":"transaction","type":["null",{"type":"record","name":"block","namespace":"event","fields":[
    {"name":"id","type":"string"},{"name":"total_order","type":"long"},{"name":"data_collection_order","type":"long"}],
    "connect.version":1,"connect.name":"event.block"}],"default":null},
@@ -171,35 +170,23 @@ const debeziumMySQL = `{"type":"record","name":"Envelope","namespace":"dbserver1
  {"name":"ts_ms","type":["null","long"],"default":null},
  {"name":"ts_us","type":["null","long"],"default":null},
  {"name":"ts_ns","type":["null","long"],"default":null}
-],"connect.version":2,"connect.name":"dbserver1.inventory.customers.Envelope"}`
+],"connect.version":2,"connect.name":"%[1]s.Envelope"}`, ns, created, connector, sourceFields)
+}
 
-// debeziumPostgres is the value schema of Debezium's PostgreSQL connector:
-// its source block has schema, txId, lsn and xmin.
-const debeziumPostgres = `{"type":"record","name":"Envelope","namespace":"pg1.public.customers","fields":[
- {"name":"before","type":["null",{"type":"record","name":"Value","fields":[
-   {"name":"id","type":"int"},
-   {"name":"first_name","type":"string"},
-   {"name":"amount","type":["null",{"type":"bytes","scale":2,"precision":10,"connect.version":1,
-     "connect.parameters":{"scale":"2","connect.decimal.precision":"10"},"connect.name":"org.apache.kafka.connect.data.Decimal","logicalType":"decimal"}],"default":null},
-   {"name":"created","type":["null",{"type":"long","connect.version":1,"connect.name":"io.debezium.time.MicroTimestamp"}],"default":null}
-  ],"connect.name":"pg1.public.customers.Value"}],"default":null},
- {"name":"after","type":["null","Value"],"default":null},
- {"name":"source","type":{"type":"record","name":"Source","namespace":"io.debezium.connector.postgresql","fields":[
-   {"name":"version","type":"string"},{"name":"connector","type":"string"},{"name":"name","type":"string"},
-   {"name":"ts_ms","type":"long"},
-   {"name":"snapshot","type":[{"type":"string","connect.version":1,"connect.parameters":{"allowed":"true,last,false,incremental"},
-     "connect.default":"false","connect.name":"io.debezium.data.Enum"},"null"],"default":"false"},
-   {"name":"db","type":"string"},{"name":"sequence","type":["null","string"],"default":null},
-   {"name":"ts_us","type":["null","long"],"default":null},{"name":"ts_ns","type":["null","long"],"default":null},
-   {"name":"schema","type":"string"},{"name":"table","type":"string"},
+// debeziumMySQL is the MySQL connector's: its source fields after the
+// common ones, row an int.
+var debeziumMySQL = debeziumEnvelope("dbserver1.inventory.customers", "io.debezium.time.Timestamp", "mysql",
+	`{"name":"table","type":["null","string"],"default":null},{"name":"server_id","type":"long"},
+   {"name":"gtid","type":["null","string"],"default":null},{"name":"file","type":"string"},
+   {"name":"pos","type":"long"},{"name":"row","type":"int"},{"name":"thread","type":["null","long"],"default":null},
+   {"name":"query","type":["null","string"],"default":null}`)
+
+// debeziumPostgres is the PostgreSQL connector's: schema, table, txId, lsn
+// and xmin.
+var debeziumPostgres = debeziumEnvelope("pg1.public.customers", "io.debezium.time.MicroTimestamp", "postgresql",
+	`{"name":"schema","type":"string"},{"name":"table","type":"string"},
    {"name":"txId","type":["null","long"],"default":null},{"name":"lsn","type":["null","long"],"default":null},
-   {"name":"xmin","type":["null","long"],"default":null}],"connect.name":"io.debezium.connector.postgresql.Source"}},
- {"name":"transaction","type":["null",{"type":"record","name":"block","namespace":"event","fields":[
-   {"name":"id","type":"string"},{"name":"total_order","type":"long"},{"name":"data_collection_order","type":"long"}],
-   "connect.version":1,"connect.name":"event.block"}],"default":null},
- {"name":"op","type":"string"},
- {"name":"ts_ms","type":["null","long"],"default":null}
-],"connect.version":2,"connect.name":"pg1.public.customers.Envelope"}`
+   {"name":"xmin","type":["null","long"],"default":null}`)
 
 // TestDecodeDebeziumEnvelope: records a Debezium connector wrote (encoded
 // here by hamba/avro against Debezium's schemas) decode into the same
