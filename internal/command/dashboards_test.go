@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"gopkg.in/yaml.v3"
 
+	"github.com/fluxo-cdc/fluxo/changes"
 	"github.com/fluxo-cdc/fluxo/internal/config"
 )
 
@@ -40,7 +41,7 @@ var descName = regexp.MustCompile(`fqName: "([a-zA-Z0-9_:]+)"`)
 
 // exportedMetrics returns the name of every metric a PostgreSQL stream
 // registers (a MySQL stream registers all but the slot's), from the
-// descriptors of what startOps and watchSlot register.
+// descriptors of what startOps and watchSlot register, and the sink's.
 func exportedMetrics(t *testing.T) map[string]bool {
 	t.Helper()
 	cfg, err := config.Parse("t.yaml", []byte("name: t\nsource: {dsn: 'postgres://u@127.0.0.1/db'}\nhttp: {listen: '127.0.0.1:0'}\n"),
@@ -55,6 +56,9 @@ func exportedMetrics(t *testing.T) map[string]bool {
 	}
 	defer x.close()
 	if err := x.metrics.RegisterPostgres(x.reg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := changes.NewMetrics(rec); err != nil { // what fluxo sink adds
 		t.Fatal(err)
 	}
 	names := map[string]bool{}
@@ -85,7 +89,8 @@ var (
 // promqlWords are PromQL's keywords, functions and aggregation clause
 // words, and the labels the dashboards group by.
 var promqlWords = wordSet(`sum by without on ignoring group_left group_right and or unless rate increase irate
-	histogram_quantile max min avg count time changes label_values offset bool le instance job table op component result`)
+	histogram_quantile max min avg count time changes label_values offset bool le instance job table op component result
+	topic partition`)
 
 func wordSet(words string) map[string]bool {
 	set := map[string]bool{}
