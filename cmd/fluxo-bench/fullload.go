@@ -65,6 +65,7 @@ func benchFullload(ctx context.Context, opts options, stdout, stderr io.Writer) 
 	var dsn string
 	var baseline func(context.Context) error
 	var baseName string
+	var serverPid int // cpuTime's pid of the server
 	if opts.source == "postgres" {
 		pg, err := testserver.StartPostgres(ctx, testserver.PostgresOptions{})
 		if err != nil {
@@ -76,6 +77,11 @@ func benchFullload(ctx context.Context, opts options, stdout, stderr io.Writer) 
 			return err
 		}
 		dsn = pg.DSN("postgres", "", "postgres")
+		postmaster, err := postmasterPid(pg)
+		if err != nil {
+			return err
+		}
+		serverPid = -postmaster // the whole process tree
 		baseName = "COPY (SELECT ...) TO STDOUT (FORMAT binary) > /dev/null"
 		baseline = func(ctx context.Context) error { return pgCopyBinary(ctx, dsn) }
 	} else {
@@ -94,10 +100,15 @@ func benchFullload(ctx context.Context, opts options, stdout, stderr io.Writer) 
 			}
 		}
 		dsn = "mysql://root@" + db.Addr() + "/bench"
+		d, err := describeDB(db)
+		if err != nil {
+			return err
+		}
+		serverPid = d.Pid
 		baseName = "mariadb-dump --no-create-info bench bench > /dev/null"
 		baseline = func(ctx context.Context) error { return mariadbDump(ctx, db) }
 	}
-	return reportFullload(ctx, opts, dsn, dir, baseName, baseline, stdout)
+	return reportFullload(ctx, opts, dsn, dir, baseName, baseline, serverPid, stdout)
 }
 
 // reportFullload measures the export and fluxo and prints the rates. The
@@ -106,7 +117,7 @@ func benchFullload(ctx context.Context, opts options, stdout, stderr io.Writer) 
 // median of the rounds' ratios (fluxo at parallelism 1 over the export of
 // the same round). Each pass's files are removed before the next pass, so
 // that no pass pays for an earlier one's writeback.
-func reportFullload(ctx context.Context, opts options, dsn, dir, baseName string, baseline func(context.Context) error, stdout io.Writer) error {
+func reportFullload(ctx context.Context, opts options, dsn, dir, baseName string, baseline func(context.Context) error, serverPid int, stdout io.Writer) error {
 	if err := baseline(ctx); err != nil { // warm the cache
 		return err
 	}
@@ -114,14 +125,16 @@ func reportFullload(ctx context.Context, opts options, dsn, dir, baseName string
 	var baseRates, ratios, cpuPerRow []float64
 	parRates := [2][]float64{}
 	for run := 1; run <= opts.repeat; run++ {
+		perRow := func(cpu time.Duration) float64 { return float64(cpu.Nanoseconds()) / float64(opts.rows) / 1000 }
+		server := cpuTime(serverPid)
 		d, err := timed(func() error { return baseline(ctx) })
 		if err != nil {
 			return fmt.Errorf("%s: %w", baseName, err)
 		}
 		baseRates = append(baseRates, rowRate(d))
-		line := fmt.Sprintf("round %d, rows/s: export %.0f", run, rowRate(d))
+		line := fmt.Sprintf("round %d, rows/s: export %.0f (server %.2f µs CPU/row)", run, rowRate(d), perRow(cpuTime(serverPid)-server))
 		for par := 1; par <= 2; par++ {
-			cpu := cpuTime(0)
+			cpu, server := cpuTime(0), cpuTime(serverPid)
 			p, written, err := fullloadPass(ctx, opts, dsn, filepath.Join(dir, fmt.Sprintf("p%d-%d", par, run)), par, par == 1 && run == 1)
 			if err != nil {
 				return fmt.Errorf("fluxo fullload parallelism %d: %w", par, err)
@@ -130,8 +143,9 @@ func reportFullload(ctx context.Context, opts options, dsn, dir, baseName string
 			line += fmt.Sprintf(", parallelism %d %.0f", par, rowRate(p))
 			if par == 1 {
 				ratios = append(ratios, rowRate(p)/rowRate(d))
-				cpuPerRow = append(cpuPerRow, float64((cpuTime(0)-cpu).Nanoseconds())/float64(opts.rows)/1000)
-				line += fmt.Sprintf(" (%.0f%%, %.2f µs CPU/row, %.0f MB of files)", 100*ratios[len(ratios)-1], cpuPerRow[len(cpuPerRow)-1], float64(written)/1e6)
+				cpuPerRow = append(cpuPerRow, perRow(cpuTime(0)-cpu))
+				line += fmt.Sprintf(" (%.0f%%, %.2f µs CPU/row, server %.2f, %.0f MB of files)", 100*ratios[len(ratios)-1],
+					cpuPerRow[len(cpuPerRow)-1], perRow(cpuTime(serverPid)-server), float64(written)/1e6)
 			}
 		}
 		note(stdout, "%s", line)
