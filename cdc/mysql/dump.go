@@ -96,8 +96,8 @@ type Dumper struct {
 	opts   DumpOptions
 	log    *slog.Logger
 	flavor string
-	// floatExpr reads a FLOAT column exactly: the text protocol prints
-	// floats with 6 significant digits, doubles exactly.
+	// floatExpr reads a FLOAT column as the double it equals (the text
+	// protocol would print 6 significant digits; doubles go exactly).
 	floatExpr string
 	global    bool
 	info      cdc.DumpInfo

@@ -28,8 +28,9 @@ import (
 // Each sub-benchmark reports rows/s; Read also reports allocs/row and the
 // CPU this process used per second (clientcpu; the rest of the time it
 // waits for the server). Two more runs show the server's pace: go-mysql
-// receiving the rows without converting them, with the text protocol that
-// Read uses and with the binary protocol.
+// receiving the rows without converting them, with the text protocol and
+// with the binary protocol that Read uses (there with its temporal columns
+// cast to text, see selectStreaming).
 func BenchmarkDumpTable(b *testing.B) {
 	rows := 1_000_000
 	if s := os.Getenv("FLUXO_BENCH_ROWS"); s != "" {
@@ -154,7 +155,7 @@ func cpuTime() time.Duration {
 }
 
 // benchProtocol measures how fast go-mysql alone receives the table, with
-// the text protocol (which Read uses) and with the binary protocol of
+// the text protocol and with the binary protocol (which Read uses) of
 // prepared statements: the server's pace.
 func benchProtocol(b *testing.B, root Conn, rows int) {
 	c, err := dial(context.Background(), root)

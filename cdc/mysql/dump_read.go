@@ -95,7 +95,7 @@ func (d *Dumper) stream(ctx context.Context, w *worker, t *dumpTable, c cdc.Chun
 	var values boxarena.Arena
 	g := d.arm(ctx, w)
 	done := ctx.Done()
-	err := w.conn.ExecuteSelectStreaming(t.query(c), &w.result, func(fields []gomysql.FieldValue) error {
+	err := selectStreaming(w.conn, t.query(c), &w.result, func(fields []gomysql.FieldValue) error {
 		if g.fired.Load() {
 			return nil // stopping: skip the rows still on their way
 		}
@@ -159,7 +159,7 @@ func valueText(fv *gomysql.FieldValue) string {
 	return strconv.Quote(string(b))
 }
 
-// fieldDecoder converts a non-NULL value of the text protocol into the Go
+// fieldDecoder converts a non-NULL value read by selectStreaming into the Go
 // type its column's Kind prescribes, boxed in a (the read's own). The
 // common types are converted from the protocol buffer directly; the others
 // go through the column's converter (the one the stream and its snapshot

@@ -40,13 +40,13 @@ func TestChunkQuery(t *testing.T) {
 		after []any
 		q     string
 	}{
-		{"first chunk", table(1), nil, "SELECT `a`, `b`, `c` FROM `db`.`t` ORDER BY `a` LIMIT 10"},
-		{"next chunk", table(1), []any{int64(-5)}, "SELECT `a`, `b`, `c` FROM `db`.`t` WHERE `a` > -5 ORDER BY `a` LIMIT 10"},
+		{"first chunk", table(1), nil, "SELECT `a`, `b`, CAST(`c` AS CHAR) FROM `db`.`t` ORDER BY `a` LIMIT 10"},
+		{"next chunk", table(1), []any{int64(-5)}, "SELECT `a`, `b`, CAST(`c` AS CHAR) FROM `db`.`t` WHERE `a` > -5 ORDER BY `a` LIMIT 10"},
 		{"composite key, text in its collation", table(2, 1), []any{"k'\\", int64(3)},
-			"SELECT `a`, `b`, `c` FROM `db`.`t` WHERE (`b` > _utf8mb4 X'6b275c' OR (`b` = _utf8mb4 X'6b275c' AND `a` > 3)) ORDER BY `b`, `a` LIMIT 10"},
+			"SELECT `a`, `b`, CAST(`c` AS CHAR) FROM `db`.`t` WHERE (`b` > _utf8mb4 X'6b275c' OR (`b` = _utf8mb4 X'6b275c' AND `a` > 3)) ORDER BY `b`, `a` LIMIT 10"},
 		{"three columns, a datetime as its text", table(1, 2, 3), []any{int64(1), "x", []byte("2024-01-02 03:04:05")},
-			"SELECT `a`, `b`, `c` FROM `db`.`t` WHERE (`a` > 1 OR (`a` = 1 AND (`b` > _utf8mb4 X'78' OR (`b` = _utf8mb4 X'78' AND `c` > '2024-01-02 03:04:05')))) ORDER BY `a`, `b`, `c` LIMIT 10"},
-		{"no key: the whole table", table(), nil, "SELECT `a`, `b`, `c` FROM `db`.`t`"},
+			"SELECT `a`, `b`, CAST(`c` AS CHAR) FROM `db`.`t` WHERE (`a` > 1 OR (`a` = 1 AND (`b` > _utf8mb4 X'78' OR (`b` = _utf8mb4 X'78' AND `c` > '2024-01-02 03:04:05')))) ORDER BY `a`, `b`, `c` LIMIT 10"},
+		{"no key: the whole table", table(), nil, "SELECT `a`, `b`, CAST(`c` AS CHAR) FROM `db`.`t`"},
 	}
 	for _, tc := range tests {
 		q, err := chunkQuery(tc.tr, tc.after, 10)

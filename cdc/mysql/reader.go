@@ -14,10 +14,11 @@ import (
 
 // tableReader reads a captured table's rows: the one reader of the
 // consistent snapshot, the incremental snapshot's chunks and fluxo
-// fullload. It selects the captured columns with the text protocol (values
-// arrive in utf8mb4 whatever the column's character set, a FLOAT exactly as
-// a double) and converts each value with its column's converter, the one
-// the binlog's rows go through too.
+// fullload. It selects the captured columns with a prepared statement
+// (selectStreaming: numbers in binary, temporal values cast to their text,
+// text in utf8mb4 whatever the column's character set, a FLOAT exactly as a
+// double) and converts each value with its column's converter, the one the
+// binlog's rows go through too.
 type tableReader struct {
 	ts *tableState
 	// selectFrom is "SELECT <captured columns> FROM `db`.`t`".
@@ -39,8 +40,11 @@ func newTableReader(ts *tableState, floatExpr string) *tableReader {
 		}
 		desc := ts.descs[i]
 		expr := quoteIdent(desc.Name)
-		if desc.Base == "float" {
+		switch desc.Base {
+		case "float":
 			expr = fmt.Sprintf(floatExpr, expr)
+		case "date", "datetime", "timestamp", "time":
+			expr = "CAST(" + expr + " AS CHAR)" // as the text protocol prints it (see selectStreaming)
 		}
 		cols = append(cols, expr)
 		r.decoders = append(r.decoders, newFieldDecoder(desc, ts.table.Columns[p.idx], p.conv))
@@ -57,7 +61,7 @@ func newTableReader(ts *tableState, floatExpr string) *tableReader {
 	return r
 }
 
-// decode converts one row of the text protocol into row (len(decoders)).
+// decode converts one row read by selectStreaming into row (len(decoders)).
 func (r *tableReader) decode(fields []gomysql.FieldValue, row []any, a *boxarena.Arena) error {
 	for j, dec := range r.decoders {
 		fv := &fields[j]
@@ -74,7 +78,7 @@ func (r *tableReader) decode(fields []gomysql.FieldValue, row []any, a *boxarena
 	return nil
 }
 
-// key returns the key values of a row of the text protocol as a chunk
+// key returns the key values of a row read by selectStreaming as a chunk
 // query binds them (keyLiteral), copied out of the read's buffers.
 func (r *tableReader) key(fields []gomysql.FieldValue) []any {
 	out := make([]any, len(r.keys))
@@ -90,7 +94,7 @@ func (r *tableReader) read(conn *client.Conn, q string, fn func(fields []gomysql
 	var result gomysql.Result
 	var values boxarena.Arena
 	var ferr error
-	err := conn.ExecuteSelectStreaming(q, &result, func(fields []gomysql.FieldValue) error {
+	err := selectStreaming(conn, q, &result, func(fields []gomysql.FieldValue) error {
 		if ferr != nil {
 			return nil // failed: skip the rows still on their way
 		}
@@ -106,8 +110,27 @@ func (r *tableReader) read(conn *client.Conn, q string, fn func(fields []gomysql
 	return err
 }
 
-// keyLiteral renders a key value of column d as an SQL literal for a chunk
-// query run with the text protocol. Text is sent as a utf8mb4 hex literal,
+// selectStreaming runs q as a prepared statement and streams its rows, as
+// ExecuteSelectStreaming does. A prepared statement's rows come in the
+// binary protocol: numbers travel as their bytes, which the server does not
+// print nor fluxo parse. Measured on the full-load benchmark's table: 0.9-1.0
+// µs of server CPU a row instead of 1.3-2.0, and 0.5 µs of go-mysql's instead
+// of 0.85. Temporal columns are selected as text (newTableReader): go-mysql
+// renders binary ones with fmt, slower than the server prints them.
+func selectStreaming(conn *client.Conn, q string, result *gomysql.Result, perRow client.SelectPerRowCallback, perResult client.SelectPerResultCallback) error {
+	st, err := conn.Prepare(q)
+	if err != nil {
+		return err
+	}
+	err = st.ExecuteSelectStreaming(result, perRow, perResult)
+	if cerr := st.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// keyLiteral renders a key value of column d as an SQL literal for the text
+// of a chunk query. Text is sent as a utf8mb4 hex literal,
 // which takes the column's collation, and binary strings as hex literals;
 // numbers, temporal values and decimals as their text, which the server
 // converts to the column's type (a hex literal would be a number there).
