@@ -14,9 +14,9 @@ import (
 	"github.com/fluxo-cdc/fluxo/internal/boxarena"
 )
 
-// Read implements cdc.Dumper. It streams the chunk's rows with the text
-// protocol on a free connection of the view; in a per-table view, the read
-// is one consistent-snapshot transaction of its own.
+// Read implements cdc.Dumper. It streams the chunk's rows (selectStreaming)
+// on a free connection of the view; in a per-table view, the read is one
+// consistent-snapshot transaction of its own.
 func (d *Dumper) Read(ctx context.Context, c cdc.Chunk, fn func(row []any) error) error {
 	if c.FirstPage != 0 || c.EndPage != 0 {
 		return fmt.Errorf("read %s: MySQL tables have no page ranges", c.Table)
