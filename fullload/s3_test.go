@@ -31,10 +31,7 @@ func openS3rverStore(t *testing.T) *bronze.Store {
 // openS3At opens the bucket lake at endpoint with static credentials key.
 func openS3At(t *testing.T, endpoint, key string) *bronze.Store {
 	t.Helper()
-	for k, v := range map[string]string{"AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": key,
-		"AWS_SESSION_TOKEN": "", "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent", "AWS_PROFILE": ""} {
-		t.Setenv(k, v)
-	}
+	testserver.S3Credentials(t, key)
 	s, err := bronze.Open(context.Background(), "s3://lake/bronze?region=us-east-1&use_path_style=true&endpoint="+endpoint)
 	if err != nil {
 		t.Fatal(err)

@@ -40,7 +40,7 @@ func TestSinkCurrentStateS3(t *testing.T) {
 	testserver.DuckDBT(t)
 	e := newEnv(t)
 	endpoint := testserver.FakeS3T(t, "lake")
-	setS3Credentials(t, "test")
+	testserver.S3Credentials(t, "test")
 	testSinkCurrentState(t, e, "parquet", "s3://lake/bronze?region=us-east-1&use_path_style=true&endpoint="+endpoint)
 }
 
@@ -215,16 +215,6 @@ func mirrorStore(t *testing.T, url, dir string) string {
 	}
 	t.Logf("mirrored %d objects of %s", len(keys), url)
 	return dir
-}
-
-// setS3Credentials sets static AWS credentials for this process and the
-// ones it starts, so that the AWS SDK never probes the instance metadata
-// address.
-func setS3Credentials(t *testing.T, key string) {
-	for k, v := range map[string]string{"AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": key,
-		"AWS_SESSION_TOKEN": "", "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent", "AWS_PROFILE": ""} {
-		t.Setenv(k, v)
-	}
 }
 
 // stopSinks stops the sink processes as systemd or Kubernetes do (SIGTERM)

@@ -33,31 +33,12 @@ type backendCase struct {
 var ignoresIfNoneMatch = map[string]bool{"s3rver": true}
 
 // setS3Env sets static test credentials so no real AWS config is consulted.
-func setS3Env(t *testing.T) {
-	t.Helper()
-	t.Setenv("AWS_ACCESS_KEY_ID", "test")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
-	t.Setenv("AWS_SESSION_TOKEN", "")
-	t.Setenv("AWS_CONFIG_FILE", "/nonexistent")
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-	t.Setenv("AWS_PROFILE", "")
-}
+func setS3Env(t *testing.T) { testserver.S3Credentials(t, "test") }
 
-// fakeS3 starts an in-process S3 server on 127.0.0.1 holding the given bucket.
-func fakeS3(t *testing.T, bucket string) string {
-	t.Helper()
-	be := s3mem.New()
-	if err := be.CreateBucket(bucket); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(gofakes3.New(be).Server())
-	t.Cleanup(srv.Close)
-	return srv.URL
-}
-
-// copyRefusingS3 is fakeS3 behind a front that answers every server-side
-// copy (a request with x-amz-copy-source) as s3rver does, which does not
-// decode the escaped copy source: NoSuchBucket. copies counts them.
+// copyRefusingS3 is testserver.FakeS3T behind a front that answers every
+// server-side copy (a request with x-amz-copy-source) as s3rver does, which
+// does not decode the escaped copy source: NoSuchBucket. copies counts
+// them.
 func copyRefusingS3(t *testing.T, bucket string, copies *atomic.Int64) string {
 	t.Helper()
 	be := s3mem.New()
@@ -98,7 +79,7 @@ func backends() []backendCase {
 		}},
 		{"s3", func(t *testing.T) *Store {
 			setS3Env(t)
-			ep := fakeS3(t, "lake")
+			ep := testserver.FakeS3T(t, "lake")
 			return openOK(t, "s3://lake/bronze/x?region=us-east-1&use_path_style=true&endpoint="+ep)
 		}},
 		{"s3-no-server-copy", func(t *testing.T) *Store {
@@ -109,15 +90,13 @@ func backends() []backendCase {
 		{"s3rver", func(t *testing.T) *Store {
 			// An S3 implementation nobody at fluxo wrote; its server-side
 			// copy does not decode the escaped copy source.
-			setS3Env(t)
-			t.Setenv("AWS_ACCESS_KEY_ID", "S3RVER") // s3rver's built-in account
-			t.Setenv("AWS_SECRET_ACCESS_KEY", "S3RVER")
+			testserver.S3Credentials(t, "S3RVER") // s3rver's built-in account
 			ep := testserver.S3rverT(t, "lake")
 			return openOK(t, "s3://lake/bronze/x?region=us-east-1&use_path_style=true&endpoint="+ep)
 		}},
 		{"s3-legacy-param", func(t *testing.T) *Store {
 			setS3Env(t)
-			ep := fakeS3(t, "lake")
+			ep := testserver.FakeS3T(t, "lake")
 			return openOK(t, "s3://lake?s3ForcePathStyle=true&endpoint="+ep)
 		}},
 	}
@@ -312,7 +291,7 @@ var _ io.Reader = (*failingReader)(nil)
 
 func TestOpenErrors(t *testing.T) {
 	setS3Env(t)
-	ep := fakeS3(t, "lake")
+	ep := testserver.FakeS3T(t, "lake")
 	tests := []struct {
 		name     string
 		url      string
