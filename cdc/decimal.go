@@ -55,28 +55,30 @@ func ParseSmallUnscaled[T ~string | ~[]byte](s T, scale int) (u uint64, neg, ok 
 	return u, neg, true
 }
 
-// smallDecimal holds a big.Int and its one-word magnitude together.
-type smallDecimal struct {
+// SmallDecimal holds a big.Int and its one-word magnitude together, so
+// that a decimal of at most 64 bits is one allocation (or one slot of a
+// block, see internal/boxarena).
+type SmallDecimal struct {
 	n big.Int
 	w [1]big.Word
 }
 
-// NewUnscaled returns u, negated when neg, as a *big.Int in one allocation
-// on 64-bit platforms.
-func NewUnscaled(u uint64, neg bool) *big.Int {
-	var n *big.Int
-	if bits.UintSize == 64 {
-		d := new(smallDecimal)
-		if u != 0 {
-			d.w[0] = big.Word(u)
-			d.n.SetBits(d.w[:])
-		}
-		n = &d.n
-	} else {
-		n = new(big.Int).SetUint64(u)
+// Set sets the zero d to u, negated when neg, and returns it as a
+// *big.Int; on 64-bit platforms its magnitude lives in d.
+func (d *SmallDecimal) Set(u uint64, neg bool) *big.Int {
+	switch {
+	case bits.UintSize != 64:
+		d.n.SetUint64(u)
+	case u != 0:
+		d.w[0] = big.Word(u)
+		d.n.SetBits(d.w[:])
 	}
 	if neg {
-		n.Neg(n)
+		d.n.Neg(&d.n)
 	}
-	return n
+	return &d.n
 }
+
+// NewUnscaled returns u, negated when neg, as a *big.Int in one allocation
+// on 64-bit platforms.
+func NewUnscaled(u uint64, neg bool) *big.Int { return new(SmallDecimal).Set(u, neg) }

@@ -133,21 +133,12 @@ func opValue(op string) any {
 	return op
 }
 
-// position renders the change's source position so that positions sort in
-// the source's commit order as strings: MySQL "file:pos:row" with
-// fixed-width numbers (the binlog is in commit order); PostgreSQL
-// "commit LSN:change LSN" as 16 hex digits each, the commit LSN taken from
-// the transaction block's id ("xid:commit LSN"), or the change's LSN when
-// there is none. It is nil for a source block without a position.
-func position(s *sourceBlock) any {
-	if b, ok := appendPosition(nil, s); ok {
-		return string(b)
-	}
-	return nil
-}
-
-// appendPosition appends the position (see position) to b; ok is false
-// when s has none.
+// appendPosition appends the change's source position to b, rendered so
+// that positions sort in the source's commit order as strings: MySQL
+// "file:pos:row" with fixed-width numbers (the binlog is in commit order);
+// PostgreSQL "commit LSN:change LSN" as 16 hex digits each, the commit LSN
+// taken from the transaction block's id ("xid:commit LSN"), or the change's
+// LSN when there is none. ok is false when s has no position.
 func appendPosition(b []byte, s *sourceBlock) ([]byte, bool) {
 	switch {
 	case s.file != "":

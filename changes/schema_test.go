@@ -85,8 +85,8 @@ func TestDecodeEveryKind(t *testing.T) {
 			}
 			wantPos := map[cdc.Connector]any{cdc.ConnectorMySQL: "binlog.000042:00000000000000004711:0000000003",
 				cdc.ConnectorPostgres: "0000000000001092:0000000000000063"}[conn]
-			if got := position(&c.source); got != wantPos || c.source.txID != "5:4242" {
-				t.Fatalf("position %v (source %+v), want %v", got, c.source, wantPos)
+			if got, _ := appendPosition(nil, &c.source); string(got) != wantPos || c.source.txID != "5:4242" {
+				t.Fatalf("position %q (source %+v), want %v", got, c.source, wantPos)
 			}
 			for i, col := range env.cols {
 				w := tbl.Columns[i]
@@ -241,8 +241,8 @@ func TestDecodeDebeziumEnvelope(t *testing.T) {
 			if c.source != tc.want {
 				t.Errorf("source %+v, want %+v", c.source, tc.want)
 			}
-			if got := position(&c.source); got != tc.position {
-				t.Errorf("position %v, want %v", got, tc.position)
+			if got, _ := appendPosition(nil, &c.source); string(got) != tc.position {
+				t.Errorf("position %q, want %v", got, tc.position)
 			}
 			wantCols := []cdc.Column{
 				{Name: "id", Kind: cdc.KindInt32},

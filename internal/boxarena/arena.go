@@ -19,8 +19,9 @@ package boxarena
 
 import (
 	"math/big"
-	"math/bits"
 	"unsafe"
+
+	"github.com/fluxo-cdc/fluxo/cdc"
 )
 
 // blockValues is the number of values of one type allocated together.
@@ -37,12 +38,11 @@ const byteBlock = 32 << 10
 type Arena struct {
 	i64   slab[int64]
 	u64   slab[uint64]
-	i32   slab[int32]
 	f64   slab[float64]
 	f32   slab[float32]
 	str   slab[string]
 	bytes slab[[]byte]
-	decs  slab[decimal]
+	decs  slab[cdc.SmallDecimal]
 	buf   []byte
 }
 
@@ -60,14 +60,6 @@ func (a *Arena) Uint64(v uint64) any {
 		return v
 	}
 	return a.u64.box(v)
-}
-
-// Int32 returns v as an interface holding an int32.
-func (a *Arena) Int32(v int32) any {
-	if v >= 0 && v < 256 {
-		return v
-	}
-	return a.i32.box(v)
 }
 
 // Float64 returns v as an interface holding a float64.
@@ -96,33 +88,9 @@ func (a *Arena) Bytes(b []byte) any {
 	return a.bytes.box(a.copyBytes(b))
 }
 
-// decimal holds a big.Int and its one-word magnitude together, as
-// cdc.NewUnscaled does.
-type decimal struct {
-	n big.Int
-	w [1]big.Word
-}
-
 // Decimal returns u, negated when neg, as a *big.Int equal in value and
 // representation to cdc.NewUnscaled's (a pointer boxes without allocating).
-func (a *Arena) Decimal(u uint64, neg bool) *big.Int {
-	if bits.UintSize != 64 {
-		n := new(big.Int).SetUint64(u)
-		if neg {
-			n.Neg(n)
-		}
-		return n
-	}
-	d := a.decs.next()
-	if u != 0 {
-		d.w[0] = big.Word(u)
-		d.n.SetBits(d.w[:])
-	}
-	if neg {
-		d.n.Neg(&d.n)
-	}
-	return &d.n
-}
+func (a *Arena) Decimal(u uint64, neg bool) *big.Int { return a.decs.next().Set(u, neg) }
 
 // copyBytes copies b into the shared block, or into an allocation of its
 // own when it is long. The copy's capacity is its length, so that no

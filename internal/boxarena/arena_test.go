@@ -20,7 +20,6 @@ func TestValues(t *testing.T) {
 	inputs := []any{
 		int64(0), int64(255), int64(256), int64(-1), int64(math.MinInt64), int64(math.MaxInt64),
 		uint64(0), uint64(255), uint64(256), uint64(math.MaxUint64),
-		int32(7), int32(-7), int32(math.MaxInt32), int32(math.MinInt32),
 		float64(0), math.Pi, math.Inf(-1), float32(1.5), float32(-0.25),
 		"", "a", "héllo", long,
 		[]byte{}, []byte{1, 2, 3}, []byte(long),
@@ -67,8 +66,6 @@ func box(a *Arena, in any, scratch *[]byte) any {
 		return a.Int64(v)
 	case uint64:
 		return a.Uint64(v)
-	case int32:
-		return a.Int32(v)
 	case float64:
 		return a.Float64(v)
 	case float32:
