@@ -125,14 +125,13 @@ func reportFullload(ctx context.Context, opts options, dsn, dir, baseName string
 	var baseRates, ratios, cpuPerRow []float64
 	parRates := [2][]float64{}
 	for run := 1; run <= opts.repeat; run++ {
-		perRow := func(cpu time.Duration) float64 { return float64(cpu.Nanoseconds()) / float64(opts.rows) / 1000 }
 		server := cpuTime(serverPid)
 		d, err := timed(func() error { return baseline(ctx) })
 		if err != nil {
 			return fmt.Errorf("%s: %w", baseName, err)
 		}
 		baseRates = append(baseRates, rowRate(d))
-		line := fmt.Sprintf("round %d, rows/s: export %.0f (server %.2f µs CPU/row)", run, rowRate(d), perRow(cpuTime(serverPid)-server))
+		line := fmt.Sprintf("round %d, rows/s: export %.0f (server %.2f µs CPU/row)", run, rowRate(d), perRow(cpuTime(serverPid)-server, opts.rows))
 		for par := 1; par <= 2; par++ {
 			cpu, server := cpuTime(0), cpuTime(serverPid)
 			p, written, err := fullloadPass(ctx, opts, dsn, filepath.Join(dir, fmt.Sprintf("p%d-%d", par, run)), par, par == 1 && run == 1)
@@ -143,9 +142,9 @@ func reportFullload(ctx context.Context, opts options, dsn, dir, baseName string
 			line += fmt.Sprintf(", parallelism %d %.0f", par, rowRate(p))
 			if par == 1 {
 				ratios = append(ratios, rowRate(p)/rowRate(d))
-				cpuPerRow = append(cpuPerRow, perRow(cpuTime(0)-cpu))
+				cpuPerRow = append(cpuPerRow, perRow(cpuTime(0)-cpu, opts.rows))
 				line += fmt.Sprintf(" (%.0f%%, %.2f µs CPU/row, server %.2f, %.0f MB of files)", 100*ratios[len(ratios)-1],
-					cpuPerRow[len(cpuPerRow)-1], perRow(cpuTime(serverPid)-server), float64(written)/1e6)
+					cpuPerRow[len(cpuPerRow)-1], perRow(cpuTime(serverPid)-server, opts.rows), float64(written)/1e6)
 			}
 		}
 		note(stdout, "%s", line)

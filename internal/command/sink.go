@@ -25,8 +25,8 @@ type SinkOptions struct {
 	Listening func(addr string)
 	// Version is written into each file and journal record.
 	Version string
-	// Notify sends systemd notifications (READY=1 once the group is joined,
-	// STOPPING=1); nil sends none.
+	// Notify sends systemd notifications (READY=1 once the first poll
+	// returned, STOPPING=1); nil sends none.
 	Notify *sdnotify.Notifier
 	// Watchdog is how often WATCHDOG=1 is sent while the sink polls (0:
 	// never).
@@ -81,11 +81,7 @@ func Sink(ctx context.Context, cfg *config.Config, o SinkOptions, log *slog.Logg
 	if err != nil {
 		return err
 	}
-	notify := func(s string) {
-		if err := o.Notify.Notify(s); err != nil {
-			log.Warn("systemd notification failed", cdc.LogError, err)
-		}
-	}
+	notify := systemdNotify(o.Notify, log)
 	if o.Watchdog > 0 {
 		wctx, stop := context.WithCancel(ctx)
 		defer stop()

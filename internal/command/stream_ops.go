@@ -33,13 +33,13 @@ type Registry interface {
 // ops is what an operator sees of a running stream: health, metrics, the
 // HTTP endpoint and systemd notifications.
 type ops struct {
-	reg      Registry
-	state    *health.State
-	metrics  *metrics.Stream
-	http     *health.Server
-	notifier *sdnotify.Notifier
-	log      *slog.Logger
-	stop     context.CancelFunc // stops the background loops
+	reg     Registry
+	state   *health.State
+	metrics *metrics.Stream
+	http    *health.Server
+	notify  func(state string) // a systemd notification (systemdNotify)
+	log     *slog.Logger
+	stop    context.CancelFunc // stops the background loops
 	// snapshots carries on-demand snapshot requests to the source and its
 	// progress back.
 	snapshots *incremental.Control
@@ -84,7 +84,7 @@ func startOps(cfg *config.Config, o StreamOptions, log *slog.Logger) (*ops, erro
 	if err != nil {
 		return nil, err
 	}
-	x := &ops{reg: reg, state: state, metrics: m, notifier: o.Notify, log: log, stop: func() {},
+	x := &ops{reg: reg, state: state, metrics: m, notify: systemdNotify(o.Notify, log), log: log, stop: func() {},
 		snapshots: &incremental.Control{}}
 	if err := metrics.RegisterSnapshotProgress(reg, x.snapshots); err != nil {
 		return nil, err
@@ -118,10 +118,13 @@ func (x *ops) addr() string {
 	return x.http.Addr().String()
 }
 
-// notify sends a systemd notification; failing to is logged, not fatal.
-func (x *ops) notify(state string) {
-	if err := x.notifier.Notify(state); err != nil {
-		x.log.Warn("systemd notification failed", cdc.LogError, err)
+// systemdNotify returns a function that sends a systemd notification
+// through n (nil: none); failing to is logged, not fatal.
+func systemdNotify(n *sdnotify.Notifier, log *slog.Logger) func(state string) {
+	return func(state string) {
+		if err := n.Notify(state); err != nil {
+			log.Warn("systemd notification failed", cdc.LogError, err)
+		}
 	}
 }
 
